@@ -1,0 +1,192 @@
+// Package m365 reads the Microsoft 365 IP Address and URL web service's
+// endpoint data (https://endpoints.office.com/endpoints/<instance>), the
+// source of the Teams address ranges and URLs.
+//
+// The format is described in notes/endpoints.md §1: an array of endpoint
+// sets, each with an immutable id per instance, a service area ("Skype" for
+// Teams, whatever its display name), URLs, IP prefixes, TCP and UDP port
+// lists, a category (Optimize > Allow > Default) and a required flag.
+package m365
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+
+	"github.com/teamsgate/teamsgate/internal/diag"
+	"github.com/teamsgate/teamsgate/internal/model"
+)
+
+// EndpointSet is one endpoint set of the web service.
+type EndpointSet struct {
+	ID          int
+	ServiceArea string
+	DisplayName string
+	// URLs are the set's host patterns as published. Some sets use
+	// patterns that are not RFC 6125 wildcards ("*cdn.onenote.net",
+	// "autodiscover.*.onmicrosoft.com"); Hosts parses those it can.
+	URLs         []string
+	IPs          []netip.Prefix
+	TCPPorts     model.PortSet
+	UDPPorts     model.PortSet
+	ExpressRoute bool
+	Category     string
+	Required     bool
+	Notes        string
+}
+
+type wireSet struct {
+	ID                     *int     `json:"id"`
+	ServiceArea            string   `json:"serviceArea"`
+	ServiceAreaDisplayName string   `json:"serviceAreaDisplayName"`
+	URLs                   []string `json:"urls"`
+	IPs                    []string `json:"ips"`
+	TCPPorts               string   `json:"tcpPorts"`
+	UDPPorts               string   `json:"udpPorts"`
+	ExpressRoute           bool     `json:"expressRoute"`
+	Category               string   `json:"category"`
+	Required               bool     `json:"required"`
+	Notes                  string   `json:"notes"`
+}
+
+// Parse reads an endpoints response. Each problem is reported with the
+// endpoint set it concerns; sets with errors are left out of the result.
+// Fields the service may add later are ignored.
+func Parse(data []byte) ([]EndpointSet, diag.List) {
+	var ds diag.List
+	var wire []json.RawMessage
+	if err := json.Unmarshal(data, &wire); err != nil {
+		ds.Errorf(jsonPos(data, err), "", "not a Microsoft 365 endpoints response (a JSON array of endpoint sets): %v", err)
+		return nil, ds
+	}
+	var out []EndpointSet
+	seen := map[int]bool{}
+	for i, raw := range wire {
+		subject := fmt.Sprintf("endpoint set [%d]", i)
+		var w wireSet
+		if err := json.Unmarshal(raw, &w); err != nil {
+			ds.Errorf(diag.Pos{}, subject, "%v", err)
+			continue
+		}
+		if w.ID == nil {
+			ds.Errorf(diag.Pos{}, subject, "no id")
+			continue
+		}
+		subject = fmt.Sprintf("endpoint set %d", *w.ID)
+		if seen[*w.ID] {
+			ds.Errorf(diag.Pos{}, subject, "id given twice")
+			continue
+		}
+		seen[*w.ID] = true
+		s, sds := compile(w, subject)
+		ds.Append(sds)
+		if !sds.HasErrors() {
+			out = append(out, s)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, ds
+}
+
+func compile(w wireSet, subject string) (EndpointSet, diag.List) {
+	var ds diag.List
+	s := EndpointSet{
+		ID:           *w.ID,
+		ServiceArea:  w.ServiceArea,
+		DisplayName:  w.ServiceAreaDisplayName,
+		ExpressRoute: w.ExpressRoute,
+		Category:     w.Category,
+		Required:     w.Required,
+		Notes:        w.Notes,
+	}
+	switch w.Category {
+	case "Optimize", "Allow", "Default":
+	default:
+		ds.Errorf(diag.Pos{}, subject, "unknown category %q (want Optimize, Allow or Default)", w.Category)
+	}
+	if w.ServiceArea == "" {
+		ds.Errorf(diag.Pos{}, subject, "no serviceArea")
+	}
+	for _, u := range w.URLs {
+		if strings.TrimSpace(u) == "" {
+			ds.Errorf(diag.Pos{}, subject, "empty url")
+			continue
+		}
+		s.URLs = append(s.URLs, u)
+	}
+	for _, ip := range w.IPs {
+		p, err := netip.ParsePrefix(ip)
+		if err != nil {
+			ds.Errorf(diag.Pos{}, subject, "%v", err)
+			continue
+		}
+		s.IPs = append(s.IPs, p.Masked())
+	}
+	var err error
+	if w.TCPPorts != "" {
+		if s.TCPPorts, err = model.ParsePortSet(w.TCPPorts); err != nil {
+			ds.Errorf(diag.Pos{}, subject, "tcpPorts: %v", err)
+		}
+	}
+	if w.UDPPorts != "" {
+		if s.UDPPorts, err = model.ParsePortSet(w.UDPPorts); err != nil {
+			ds.Errorf(diag.Pos{}, subject, "udpPorts: %v", err)
+		}
+	}
+	if len(s.URLs) == 0 && len(s.IPs) == 0 && !ds.HasErrors() {
+		ds.Errorf(diag.Pos{}, subject, "neither urls nor ips")
+	}
+	return s, ds
+}
+
+// Hosts returns the set's URLs as host patterns, and the URLs that are not
+// expressible as one (a partial-label wildcard), with the reason.
+func (s EndpointSet) Hosts() ([]model.Host, []error) {
+	var hs []model.Host
+	var errs []error
+	for _, u := range s.URLs {
+		h, err := model.ParseHost(u)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		hs = append(hs, h)
+	}
+	return hs, errs
+}
+
+// Area returns the sets of one service area, in id order. Teams is the
+// "Skype" service area, whose display name changed over time (notes/
+// endpoints.md §2.4), so the display name is never the key.
+func Area(sets []EndpointSet, area string) []EndpointSet {
+	var out []EndpointSet
+	for _, s := range sets {
+		if strings.EqualFold(s.ServiceArea, area) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// jsonPos turns a JSON syntax error's byte offset into a line and column.
+func jsonPos(data []byte, err error) diag.Pos {
+	var off int64
+	switch e := err.(type) {
+	case *json.SyntaxError:
+		off = e.Offset
+	case *json.UnmarshalTypeError:
+		off = e.Offset
+	default:
+		return diag.Pos{}
+	}
+	if off > int64(len(data)) {
+		off = int64(len(data))
+	}
+	before := data[:off]
+	line := bytes.Count(before, []byte("\n")) + 1
+	col := int(off) - bytes.LastIndexByte(before, '\n')
+	return diag.Pos{Line: line, Col: col}
+}

@@ -1,0 +1,152 @@
+package model
+
+import (
+	"net/netip"
+	"sort"
+
+	"go4.org/netipx"
+)
+
+// Target is a resolved side of a planned rule: the role or set it came
+// from, and concretely the prefixes, host patterns and service tags it
+// stands for, or any address.
+type Target struct {
+	Role        string // the spec role, when the side is a part of the deployment
+	Set         string // the catalog address set or M365 endpoint set it came from
+	Prefixes    []netip.Prefix
+	Hosts       []Host
+	ServiceTags []string
+	Any         bool
+}
+
+// IPSet returns the set of the target's prefixes. Any gives every IPv4 and
+// IPv6 address; host patterns and service tags contribute nothing (they are
+// resolved by whoever can: a DNS-aware target, or service-tag data).
+func (t Target) IPSet() *netipx.IPSet {
+	var b netipx.IPSetBuilder
+	if t.Any {
+		b.AddPrefix(netip.MustParsePrefix("0.0.0.0/0"))
+		b.AddPrefix(netip.MustParsePrefix("::/0"))
+	}
+	for _, p := range t.Prefixes {
+		b.AddPrefix(p)
+	}
+	s, _ := b.IPSet()
+	return s
+}
+
+// HasAddresses reports whether the target names any concrete address:
+// prefixes or any.
+func (t Target) HasAddresses() bool { return t.Any || len(t.Prefixes) > 0 }
+
+// IsEmpty reports whether the target names nothing at all.
+func (t Target) IsEmpty() bool {
+	return !t.Any && len(t.Prefixes) == 0 && len(t.Hosts) == 0 && len(t.ServiceTags) == 0
+}
+
+// Rule is a flow resolved for one deployment: every endpoint bound to
+// concrete prefixes, hosts or tags, every port parameter filled in, and the
+// provenance kept.
+type Rule struct {
+	// ID is the flow id, with a suffix when one flow became several rules
+	// (an M365 endpoint set and protocol: "….m365-12-tcp").
+	ID          string
+	FlowID      string
+	Integration string
+	Proto       Proto
+	Action      Action
+	Source      Target
+	SourcePorts PortSet
+	Destination Target
+	DestPorts   PortSet
+	App         string
+	Purpose     string
+	Notes       string
+	// Condition is the flow's condition, which held for this deployment.
+	Condition    Condition
+	Required     bool
+	Status       Status
+	StatusReason string
+	Reference    Reference
+	Requirements []string
+}
+
+// Plan is every rule a deployment must have, with the catalog version that
+// produced it and the warnings raised while planning.
+type Plan struct {
+	CatalogVersion string
+	Cloud          Cloud
+	Integrations   []string
+	Rules          []Rule
+	Warnings       []string
+	// Roles lists the deployment's roles and what they are bound to.
+	Roles map[string]Target
+}
+
+// Sort orders rules by integration, then id, so output is deterministic.
+func (p *Plan) Sort() {
+	sort.SliceStable(p.Rules, func(i, j int) bool {
+		a, b := p.Rules[i], p.Rules[j]
+		if a.Integration != b.Integration {
+			return a.Integration < b.Integration
+		}
+		return a.ID < b.ID
+	})
+}
+
+// Rule returns the rule with the given id, or nil.
+func (p *Plan) Rule(id string) *Rule {
+	for i := range p.Rules {
+		if p.Rules[i].ID == id {
+			return &p.Rules[i]
+		}
+	}
+	return nil
+}
+
+// Scope returns the rules that concern a role's machines: those whose
+// source or destination is the role. A host or subnet firewall for the role
+// needs exactly these.
+func (p *Plan) Scope(role string) []Rule {
+	var out []Rule
+	for _, r := range p.Rules {
+		if r.Source.Role == role || r.Destination.Role == role {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Verdict is the outcome of a decision. The zero value is Deny, so a
+// forgotten verdict fails closed.
+type Verdict uint8
+
+const (
+	VerdictDeny Verdict = iota
+	VerdictAllow
+	// VerdictReport: the traffic would be denied but the deciding component
+	// runs in report-only mode and let it through.
+	VerdictReport
+)
+
+func (v Verdict) String() string {
+	switch v {
+	case VerdictAllow:
+		return "allow"
+	case VerdictReport:
+		return "report"
+	}
+	return "deny"
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (v Verdict) MarshalText() ([]byte, error) { return []byte(v.String()), nil }
+
+// Decision is what a gateway, proxy or auditor decided, with the reason and
+// the rule or flow behind it. Logs, metrics and reports derive from it.
+type Decision struct {
+	Verdict Verdict
+	Reason  string // short, stable, usable as a metric label
+	RuleID  string // the rule or flow that decided, when there is one
+	Detail  string // for logs only; never secrets
+}

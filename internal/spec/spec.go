@@ -1,0 +1,258 @@
+// Package spec reads a deployment spec: the user's YAML naming the cloud,
+// the integrations in use, the addresses of the parts they own (roles) and
+// the integrations' parameters. Decoding is strict and every problem is
+// reported with file:line:col.
+package spec
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/teamsgate/teamsgate/internal/catalog"
+	"github.com/teamsgate/teamsgate/internal/diag"
+	"github.com/teamsgate/teamsgate/internal/model"
+	"github.com/teamsgate/teamsgate/internal/yamlx"
+)
+
+type wireSpec struct {
+	Name         string                     `yaml:"name"`
+	Cloud        string                     `yaml:"cloud"`
+	Integrations map[string]wireIntegration `yaml:"integrations"`
+	Gateway      *GatewayWire               `yaml:"gateway"`
+}
+
+type wireIntegration struct {
+	Roles      map[string]wireRole `yaml:"roles"`
+	Parameters map[string]any      `yaml:"parameters"`
+}
+
+type wireRole struct {
+	Addresses []string `yaml:"addresses"`
+	Hosts     []string `yaml:"hosts"`
+}
+
+// Spec is a compiled deployment spec.
+type Spec struct {
+	File  string
+	Name  string
+	Cloud model.Cloud
+	// Uses lists the integrations in use, sorted by id.
+	Uses    []*Use
+	Gateway *Gateway
+
+	doc yamlx.Doc
+}
+
+// Use is one integration in a deployment: its role bindings and its
+// parameters, defaults filled in.
+type Use struct {
+	Integration string
+	// Roles holds the roles the spec binds. A role the spec leaves out is
+	// absent.
+	Roles  map[string]model.Target
+	Params map[string]catalog.Value
+	// Set lists the parameters the spec gave explicitly.
+	Set map[string]bool
+}
+
+// Use returns the use of an integration, or nil.
+func (s *Spec) Use(integration string) *Use {
+	for _, u := range s.Uses {
+		if u.Integration == integration {
+			return u
+		}
+	}
+	return nil
+}
+
+// At returns the position of a path in the spec file, for diagnostics
+// raised after parsing (by the planner).
+func (s *Spec) At(path ...string) diag.Pos { return s.doc.At(path...) }
+
+// KeyAt returns the position of the key at the end of path.
+func (s *Spec) KeyAt(path ...string) diag.Pos { return s.doc.KeyAt(path...) }
+
+// ParseFile reads and parses a spec file.
+func ParseFile(name string, cat *catalog.Catalog) (*Spec, diag.List) {
+	data, err := os.ReadFile(name)
+	if err != nil {
+		var ds diag.List
+		ds.Errorf(diag.Pos{File: name}, "", "cannot read spec: %v", err)
+		return nil, ds
+	}
+	return Parse(data, name, cat)
+}
+
+// Parse parses a spec against the catalog. It returns the spec (nil only
+// when the YAML itself is unusable) and every problem found.
+func Parse(data []byte, file string, cat *catalog.Catalog) (*Spec, diag.List) {
+	var w wireSpec
+	doc, ds := yamlx.Decode(data, file, &w)
+	if doc.Root == nil {
+		return nil, ds
+	}
+	s := &Spec{File: file, Name: w.Name, doc: doc}
+	if w.Cloud == "" {
+		ds.Errorf(doc.At(), "", "no cloud given (want cloud: worldwide, gcc, gcch or dod)")
+	} else if c, err := model.ParseCloud(w.Cloud); err != nil {
+		ds.Errorf(doc.At("cloud"), "", "%v", err)
+	} else {
+		s.Cloud = c
+	}
+	if len(w.Integrations) == 0 {
+		ds.Errorf(doc.At(), "", "no integrations given (want integrations: with one or more of %s)", strings.Join(cat.IntegrationNames(), ", "))
+	}
+	names := make([]string, 0, len(w.Integrations))
+	for n := range w.Integrations {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		in, ok := cat.Integrations[name]
+		if !ok {
+			ds.Errorf(doc.KeyAt("integrations", name), "", "unknown integration %q (known: %s)", name, strings.Join(cat.IntegrationNames(), ", "))
+			continue
+		}
+		u, uds := compileUse(in, w.Integrations[name], doc)
+		ds.Append(uds)
+		s.Uses = append(s.Uses, u)
+	}
+	if w.Gateway != nil {
+		g, gds := compileGateway(w.Gateway, func(p ...string) diag.Pos {
+			return doc.At(append([]string{"gateway"}, p...)...)
+		})
+		ds.Append(gds)
+		s.Gateway = g
+	}
+	ds.Sort()
+	return s, ds
+}
+
+func compileUse(in *catalog.Integration, w wireIntegration, doc yamlx.Doc) (*Use, diag.List) {
+	var ds diag.List
+	u := &Use{
+		Integration: in.ID,
+		Roles:       map[string]model.Target{},
+		Params:      map[string]catalog.Value{},
+		Set:         map[string]bool{},
+	}
+	base := []string{"integrations", in.ID}
+	for _, rn := range sortedKeys(w.Roles) {
+		if _, ok := in.Roles[rn]; !ok {
+			ds.Errorf(doc.KeyAt(append(base, "roles", rn)...), in.ID, "unknown role %q (known: %s)", rn, strings.Join(in.RoleNames(), ", "))
+			continue
+		}
+		wr := w.Roles[rn]
+		t := model.Target{Role: rn}
+		at := func(p ...string) diag.Pos { return doc.At(append(append(base, "roles", rn), p...)...) }
+		for i, a := range wr.Addresses {
+			p, err := catalog.ParsePrefix(a)
+			if err != nil {
+				ds.Errorf(at("addresses", strconv.Itoa(i)), in.ID, "role %q: %v", rn, err)
+				continue
+			}
+			t.Prefixes = append(t.Prefixes, p)
+		}
+		for i, h := range wr.Hosts {
+			host, err := model.ParseHost(h)
+			if err != nil {
+				ds.Errorf(at("hosts", strconv.Itoa(i)), in.ID, "role %q: %v", rn, err)
+				continue
+			}
+			t.Hosts = append(t.Hosts, host)
+		}
+		if len(wr.Addresses) == 0 && len(wr.Hosts) == 0 {
+			ds.Errorf(at(), in.ID, "role %q has no addresses", rn)
+			continue
+		}
+		t.Prefixes = dedupePrefixes(t.Prefixes)
+		u.Roles[rn] = t
+	}
+	for _, pn := range in.ParamNames() {
+		u.Params[pn] = in.Params[pn].Default
+	}
+	for _, pn := range sortedKeys(w.Parameters) {
+		p, ok := in.Params[pn]
+		at := doc.At(append(base, "parameters", pn)...)
+		if !ok {
+			ds.Errorf(doc.KeyAt(append(base, "parameters", pn)...), in.ID, "unknown parameter %q (known: %s)", pn, strings.Join(in.ParamNames(), ", "))
+			continue
+		}
+		v, err := paramValue(p, w.Parameters[pn])
+		if err != nil {
+			ds.Errorf(at, in.ID, "parameter %q: %v", pn, err)
+			continue
+		}
+		u.Params[pn] = v
+		u.Set[pn] = true
+	}
+	return u, ds
+}
+
+func paramValue(p *catalog.Param, raw any) (catalog.Value, error) {
+	switch p.Kind {
+	case catalog.ParamBool:
+		b, ok := raw.(bool)
+		if !ok {
+			return catalog.Value{}, fmt.Errorf("want true or false, got %v", raw)
+		}
+		return catalog.Value{Bool: b}, nil
+	case catalog.ParamPorts:
+		var s string
+		switch v := raw.(type) {
+		case int:
+			s = strconv.Itoa(v)
+		case string:
+			s = v
+		default:
+			return catalog.Value{}, fmt.Errorf("want a port or range such as \"16000-17000\", got %v", raw)
+		}
+		ps, err := model.ParsePortSet(s)
+		if err != nil {
+			return catalog.Value{}, err
+		}
+		if ps.IsAny() {
+			return catalog.Value{}, fmt.Errorf("%q: give the ports explicitly, not any", s)
+		}
+		if p.MinPorts > 0 && ps.Len() < p.MinPorts {
+			return catalog.Value{}, fmt.Errorf("%s holds %d ports; it must hold at least %d (%s)", ps, ps.Len(), p.MinPorts, p.Description)
+		}
+		return catalog.Value{Ports: ps}, nil
+	case catalog.ParamEnum:
+		s, ok := raw.(string)
+		if ok {
+			for _, v := range p.Values {
+				if v == s {
+					return catalog.Value{Str: s}, nil
+				}
+			}
+		}
+		return catalog.Value{}, fmt.Errorf("want one of %s, got %v", strings.Join(p.Values, ", "), raw)
+	}
+	return catalog.Value{}, fmt.Errorf("unsupported parameter kind %s", p.Kind)
+}
+
+func dedupePrefixes(ps []netip.Prefix) []netip.Prefix {
+	seen := map[netip.Prefix]bool{}
+	out := ps[:0]
+	for _, p := range ps {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
