@@ -498,7 +498,7 @@ func timeClaim(raw json.RawMessage) (int64, error) {
 		return 0, err
 	}
 	sec, frac := math.Modf(f)
-	const maxSec = math.MaxInt64/int64(time.Second) - 1
+	maxSec := float64(math.MaxInt64/int64(time.Second) - 1)
 	switch {
 	case sec > maxSec:
 		return math.MaxInt64, nil

@@ -1,0 +1,31 @@
+// Package targets lists the render targets, in the order --help shows
+// them. Adding a target is one package under internal/render/ and one line
+// here.
+package targets
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/teamsgate/teamsgate/internal/render"
+)
+
+// All returns every render target, in order.
+func All() []render.Renderer {
+	return []render.Renderer{}
+}
+
+// Lookup returns the target with the given name, or an error listing the
+// valid ones.
+func Lookup(name string) (render.Renderer, error) {
+	var names []string
+	for _, r := range All() {
+		if r.Name() == name {
+			return r, nil
+		}
+		names = append(names, r.Name())
+	}
+	sort.Strings(names)
+	return nil, fmt.Errorf("unknown target %q (valid targets: %s)", name, strings.Join(names, ", "))
+}

@@ -1,0 +1,144 @@
+// Package servicetag reads Azure's "IP Ranges and Service Tags" files
+// (ServiceTags_Public_YYYYMMDD.json and its US Government and China
+// counterparts), so that targets without service tags (nftables, AWS, …)
+// and the auditor can expand a tag such as AzureCloud into its prefixes.
+//
+// Format: notes/endpoints.md §4. A tag the file does not hold is an error at
+// the point of use, never an empty set.
+package servicetag
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"io"
+	"fmt"
+	"net/netip"
+	"os"
+	"sort"
+	"strings"
+
+	"go4.org/netipx"
+
+	"github.com/teamsgate/teamsgate/internal/diag"
+)
+
+// Data is a parsed service-tags file. It is immutable and safe for
+// concurrent use.
+type Data struct {
+	ChangeNumber int
+	Cloud        string
+	tags         map[string]*Tag // keyed by lower-case name
+}
+
+// Tag is one service tag (global, or regional as "Name.Region").
+type Tag struct {
+	Name     string
+	Region   string
+	Prefixes []netip.Prefix
+	set      *netipx.IPSet
+}
+
+// IPSet returns the tag's addresses as a set.
+func (t *Tag) IPSet() *netipx.IPSet { return t.set }
+
+type wireFile struct {
+	ChangeNumber *int        `json:"changeNumber"`
+	Cloud        string      `json:"cloud"`
+	Values       []wireValue `json:"values"`
+}
+
+type wireValue struct {
+	Name       string `json:"name"`
+	ID         string `json:"id"`
+	Properties struct {
+		Region          string   `json:"region"`
+		AddressPrefixes []string `json:"addressPrefixes"`
+	} `json:"properties"`
+}
+
+// Parse reads a service-tags file.
+func Parse(data []byte) (*Data, diag.List) {
+	var ds diag.List
+	var w wireFile
+	if err := json.Unmarshal(data, &w); err != nil {
+		ds.Errorf(diag.Pos{}, "", "not an Azure service tags file: %v", err)
+		return nil, ds
+	}
+	if w.ChangeNumber == nil || len(w.Values) == 0 {
+		ds.Errorf(diag.Pos{}, "", "not an Azure service tags file: no changeNumber or no values")
+		return nil, ds
+	}
+	d := &Data{ChangeNumber: *w.ChangeNumber, Cloud: w.Cloud, tags: map[string]*Tag{}}
+	for i, v := range w.Values {
+		name := v.Name
+		if name == "" {
+			name = v.ID
+		}
+		if name == "" {
+			ds.Errorf(diag.Pos{}, fmt.Sprintf("values[%d]", i), "service tag without a name")
+			continue
+		}
+		t := &Tag{Name: name, Region: v.Properties.Region}
+		var b netipx.IPSetBuilder
+		for _, s := range v.Properties.AddressPrefixes {
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				ds.Errorf(diag.Pos{}, name, "bad prefix %q: %v", s, err)
+				continue
+			}
+			p = p.Masked()
+			t.Prefixes = append(t.Prefixes, p)
+			b.AddPrefix(p)
+		}
+		t.set, _ = b.IPSet()
+		key := strings.ToLower(name)
+		if _, dup := d.tags[key]; dup {
+			ds.Errorf(diag.Pos{}, name, "service tag given twice")
+			continue
+		}
+		d.tags[key] = t
+	}
+	return d, ds
+}
+
+// ParseFile reads and parses a service-tags file, gzip-compressed or not.
+func ParseFile(name string) (*Data, diag.List) {
+	var ds diag.List
+	b, err := os.ReadFile(name)
+	if err == nil && bytes.HasPrefix(b, []byte{0x1f, 0x8b}) {
+		var r *gzip.Reader
+		if r, err = gzip.NewReader(bytes.NewReader(b)); err == nil {
+			b, err = io.ReadAll(io.LimitReader(r, 256<<20))
+		}
+	}
+	if err != nil {
+		ds.Errorf(diag.Pos{File: name}, "", "cannot read service tags: %v", err)
+		return nil, ds
+	}
+	d, pds := Parse(b)
+	return d, pds.WithFile(name)
+}
+
+// Lookup returns a tag by name, case-insensitively ("AzureCloud",
+// "AzureCloud.westeurope").
+func (d *Data) Lookup(name string) (*Tag, error) {
+	if d == nil {
+		return nil, fmt.Errorf("service tag %q: no service tag data loaded (give --service-tags FILE)", name)
+	}
+	t, ok := d.tags[strings.ToLower(name)]
+	if !ok {
+		return nil, fmt.Errorf("service tag %q is not in the service tags file (change number %d)", name, d.ChangeNumber)
+	}
+	return t, nil
+}
+
+// Names returns every tag name, sorted.
+func (d *Data) Names() []string {
+	out := make([]string, 0, len(d.tags))
+	for _, t := range d.tags {
+		out = append(out, t.Name)
+	}
+	sort.Strings(out)
+	return out
+}
