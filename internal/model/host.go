@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/net/idna"
 )
@@ -29,6 +30,9 @@ func ParseHost(s string) (Host, error) {
 	}
 	if s == "" {
 		return Host{}, fmt.Errorf("host %q is empty", in)
+	}
+	if !utf8.ValidString(s) {
+		return Host{}, fmt.Errorf("host %q is not valid UTF-8", in)
 	}
 	if strings.Contains(s, "*") {
 		return Host{}, fmt.Errorf("host %q: a wildcard may only be the whole left-most label (\"*.example.com\")", in)

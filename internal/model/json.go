@@ -1,9 +1,22 @@
 package model
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/netip"
 )
+
+// marshal is json.Marshal without HTML escaping: plan JSON carries
+// requirements such as "tls>=1.2" that should read as written.
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
 
 // The plan's JSON form is a stable, documented schema (docs/plan-json.md):
 // tools outside teamsgate and our own tests read it. Fields are only ever
@@ -78,7 +91,7 @@ func nonNil(s []string) []string {
 }
 
 // MarshalJSON renders the rule in the plan JSON schema.
-func (r Rule) MarshalJSON() ([]byte, error) { return json.Marshal(r.toJSON()) }
+func (r Rule) MarshalJSON() ([]byte, error) { return marshal(r.toJSON()) }
 
 func (r Rule) toJSON() ruleJSON {
 	return ruleJSON{
@@ -115,5 +128,5 @@ func (p *Plan) MarshalJSON() ([]byte, error) {
 	for i, r := range p.Rules {
 		out.Rules[i] = r.toJSON()
 	}
-	return json.Marshal(out)
+	return marshal(out)
 }

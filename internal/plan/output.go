@@ -31,12 +31,10 @@ func WriteFormat(w io.Writer, p *model.Plan, format string) error {
 
 // WriteJSON writes the plan in its documented JSON schema, indented.
 func WriteJSON(w io.Writer, p *model.Plan) error {
-	b, err := json.MarshalIndent(p, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(append(b, '\n'))
-	return err
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(p)
 }
 
 // Describe renders a target for people: the role or set, then its

@@ -1,0 +1,29 @@
+# teamsgate: build and test.
+#
+#   make test    install the test dependencies (as root), vet, run every test
+#   make build   build ./teamsgate
+#   make bench   run the Go benchmarks
+#   make fuzz    run each fuzz target for FUZZTIME (default 20s)
+
+GO       ?= go
+FUZZTIME ?= 20s
+
+.PHONY: test build bench fuzz deps vet
+
+build:
+	$(GO) build -o teamsgate ./cmd/teamsgate
+
+deps:
+	./scripts/install-test-deps.sh
+
+vet:
+	$(GO) vet ./...
+
+test: deps vet
+	$(GO) test -count=1 -timeout 15m ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+fuzz:
+	./scripts/fuzz-all.sh $(FUZZTIME)

@@ -1,0 +1,75 @@
+package m365
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestRealWorldwide(t *testing.T) {
+	data, err := os.ReadFile("../catalog/data/m365/worldwide.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sets, ds := Parse(data)
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	// notes/endpoints.md §2.1: 113 sets, 15 of them Skype (Teams).
+	if len(sets) != 113 {
+		t.Errorf("%d sets, want 113", len(sets))
+	}
+	skype := Area(sets, "skype")
+	if len(skype) != 15 {
+		t.Errorf("%d Skype sets, want 15", len(skype))
+	}
+	s11 := skype[0]
+	if s11.ID != 11 || s11.Category != "Optimize" || s11.UDPPorts.String() != "3478-3481" || len(s11.IPs) != 3 {
+		t.Errorf("set 11: %+v", s11)
+	}
+	// Non-RFC 6125 patterns stay as published and are reported by Hosts.
+	for _, s := range sets {
+		if s.ID == 46 {
+			if _, bad := s.Hosts(); len(bad) == 0 {
+				t.Errorf("set 46 has partial-label wildcards; Hosts must report them")
+			}
+		}
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for name, tc := range map[string]struct{ in, want string }{
+		"not json":        {in: "[{", want: "not a Microsoft 365 endpoints response"},
+		"object":          {in: "{}", want: "not a Microsoft 365 endpoints response"},
+		"no id":           {in: `[{"serviceArea":"Skype","category":"Allow","urls":["a.b"]}]`, want: "no id"},
+		"dup id":          {in: `[{"id":1,"serviceArea":"Skype","category":"Allow","urls":["a.b"]},{"id":1,"serviceArea":"Skype","category":"Allow","urls":["a.b"]}]`, want: "id given twice"},
+		"bad category":    {in: `[{"id":1,"serviceArea":"Skype","category":"Fast","urls":["a.b"]}]`, want: `unknown category "Fast"`},
+		"bad ip":          {in: `[{"id":1,"serviceArea":"Skype","category":"Allow","ips":["1.2.3.4/40"]}]`, want: "endpoint set 1"},
+		"bad ports":       {in: `[{"id":1,"serviceArea":"Skype","category":"Allow","urls":["a.b"],"tcpPorts":"80-"}]`, want: "tcpPorts"},
+		"empty":           {in: `[{"id":1,"serviceArea":"Skype","category":"Allow"}]`, want: "neither urls nor ips"},
+		"syntax error at": {in: "[\n {\"id\": 1,,}]", want: "2:"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, ds := Parse([]byte(tc.in))
+			if !ds.HasErrors() || !strings.Contains(ds.String(), tc.want) {
+				t.Errorf("diagnostics %q, want one containing %q", ds.String(), tc.want)
+			}
+		})
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(`[{"id":11,"serviceArea":"Skype","category":"Optimize","ips":["52.112.0.0/14"],"udpPorts":"3478,3479"}]`))
+	f.Add([]byte(`[{"id":1,"serviceArea":"Exchange","category":"Allow","urls":["*.x.com","*x.com"],"tcpPorts":"80,443"}]`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		sets, ds := Parse(data)
+		if ds.HasErrors() && len(sets) > 0 {
+			for _, s := range sets {
+				if len(s.URLs) == 0 && len(s.IPs) == 0 {
+					t.Errorf("a set without urls or ips was kept")
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,94 @@
+// Package testutil holds helpers shared by the tests: planning the example
+// specs, and golden files with -update.
+package testutil
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/teamsgate/teamsgate/internal/catalog"
+	"github.com/teamsgate/teamsgate/internal/model"
+	"github.com/teamsgate/teamsgate/internal/plan"
+	"github.com/teamsgate/teamsgate/internal/spec"
+)
+
+// Update is the -update flag: rewrite golden files instead of comparing.
+var Update = flag.Bool("update", false, "rewrite golden files")
+
+// Root returns the repository root.
+func Root() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// Examples returns the example spec names (without .yaml) that every
+// renderer and the planner are tested with.
+func Examples() []string {
+	return []string{"messaging-bot", "calling-bot", "pexip", "teamspro", "combined"}
+}
+
+// ExamplePath returns the path of an example spec.
+func ExamplePath(name string) string {
+	return filepath.Join(Root(), "examples", name+".yaml")
+}
+
+// Plan plans a spec file with the embedded catalog, or with the catalog
+// overlay directory when overlay is not empty. It fails the test on any
+// error diagnostic.
+func Plan(t testing.TB, specFile, overlay string) *model.Plan {
+	t.Helper()
+	cat, ds := catalog.Embedded()
+	if overlay != "" {
+		cat, ds = catalog.WithOverlay(os.DirFS(overlay), overlay)
+	}
+	if ds.HasErrors() {
+		t.Fatalf("catalog: %s", ds)
+	}
+	s, ds := spec.ParseFile(specFile, cat)
+	if ds.HasErrors() {
+		t.Fatalf("spec: %s", ds)
+	}
+	p, ds := plan.Build(cat, s)
+	if ds.HasErrors() {
+		t.Fatalf("plan: %s", ds)
+	}
+	return p
+}
+
+// PlanBytes plans spec text with the embedded catalog (or overlay).
+func PlanBytes(t testing.TB, specYAML, overlay string) *model.Plan {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "spec.yaml")
+	if err := os.WriteFile(f, []byte(specYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return Plan(t, f, overlay)
+}
+
+// Golden compares got with the golden file at path, or rewrites it under
+// -update.
+func Golden(t testing.TB, path string, got []byte) {
+	t.Helper()
+	if *Update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("golden file: %v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the output (-want +got):\n%s", path, cmp.Diff(string(want), string(got)))
+	}
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests need (kernel, namespace, TLS and
+# proxy peers), only those missing. Run as root; without root it only
+# reports what is missing, and the tests that need it skip with a reason
+# (or fail, under TEAMSGATE_E2E=1).
+set -euo pipefail
+
+# command → Debian package
+declare -A need=(
+  [nft]=nftables
+  [iptables]=iptables
+  [ip6tables]=iptables
+  [ip]=iproute2
+  [openssl]=openssl
+  [squid]=squid
+  [node]=nodejs
+)
+
+missing=()
+for cmd in "${!need[@]}"; do
+  if ! command -v "$cmd" >/dev/null 2>&1 && ! [ -x "/usr/sbin/$cmd" ] && ! [ -x "/sbin/$cmd" ]; then
+    missing+=("${need[$cmd]}")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-test-deps: not root; missing packages: ${missing[*]} (the tests that need them will skip)" >&2
+  exit 0
+fi
+echo "install-test-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
