@@ -21,8 +21,8 @@ status (documented, derived, to-be-confirmed) and the document section it
 comes from.
 
 Output formats (-o): table (default), json (schema in docs/plan-json.md),
-csv, markdown. Warnings go to standard error in table form and into the
-"warnings" field in JSON.`,
+csv, markdown. Warnings follow the table (and the markdown), and go into
+the "warnings" field in JSON.`,
 		Example: `  teamsgate plan examples/messaging-bot.yaml
   teamsgate plan examples/combined.yaml -o json`,
 		Args: cobra.ExactArgs(1),
