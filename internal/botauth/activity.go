@@ -5,9 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"strings"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -34,17 +31,23 @@ const (
 	serviceURLField = "serviceUrl"
 )
 
+var (
+	channelIDName  = []byte(channelIDField)
+	serviceURLName = []byte(serviceURLField)
+)
+
 // ParseActivity reads ChannelID and ServiceURL from an activity body.
 //
 // It tolerates unknown properties (activities carry many), but is strict
 // where a lenient parser would let the gateway and the bot disagree about
-// the serviceUrl the bot will send its Connector token to: the body must be
-// one UTF-8 JSON object no larger than MaxActivityBytes; channelId and
-// serviceUrl, when present, must be strings; and no two root properties may
-// differ only in letter case (a case-insensitive deserializer such as
-// Newtonsoft.Json in a .NET bot would otherwise read a different serviceUrl
-// than this parser). Missing properties are not an error here: Validate
-// rejects them with ChannelMissing or ActivityServiceURLMissing.
+// the values checked: the body must be one UTF-8 JSON object no larger than
+// MaxActivityBytes; channelId and serviceUrl, when present, must be
+// strings; each may appear once; and a property whose name equals either
+// only under case folding (such as "ServiceUrl", or "ſerviceUrl" with
+// U+017F) is refused, since a case-insensitive deserializer such as
+// Newtonsoft.Json in a .NET bot would read it as serviceUrl. Missing
+// properties are not an error here: Validate rejects them with
+// ChannelMissing or ActivityServiceURLMissing.
 func ParseActivity(body []byte) (Activity, error) {
 	var act Activity
 	if len(body) > MaxActivityBytes {
@@ -53,100 +56,143 @@ func ParseActivity(body []byte) (Activity, error) {
 	if !utf8.Valid(body) {
 		return act, errors.New("activity: body is not valid UTF-8")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	tok, err := dec.Token()
-	if err != nil {
+	if !json.Valid(body) {
+		// Let encoding/json say what is wrong.
+		var v any
+		err := json.Unmarshal(body, &v)
+		if err == nil {
+			err = errors.New("invalid JSON")
+		}
 		return act, fmt.Errorf("activity: %w", err)
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
+	// From here on body is one valid JSON value, which the walk below
+	// relies on.
+	i := skipSpace(body, 0)
+	if body[i] != '{' {
 		return act, errors.New("activity: body is not a JSON object")
 	}
-	seen := make(map[string]string) // foldKey(name) → name as sent
-	for dec.More() {
-		tok, err := dec.Token()
+	var haveChannel, haveServiceURL bool
+	for i = skipSpace(body, i+1); body[i] != '}'; i = skipSpace(body, i) {
+		if body[i] == ',' {
+			i = skipSpace(body, i+1)
+		}
+		end := skipString(body, i)
+		name, err := unquote(body[i:end])
 		if err != nil {
 			return act, fmt.Errorf("activity: %w", err)
 		}
-		name, ok := tok.(string)
-		if !ok {
-			return act, errors.New("activity: object key is not a string")
-		}
-		folded := foldKey(name)
-		if prev, dup := seen[folded]; dup {
-			return act, fmt.Errorf("activity: property %q repeats %q", name, prev)
-		}
-		seen[folded] = name
+		i = skipSpace(body, end) + 1 // past ':'
+		i = skipSpace(body, i)
+		vend := skipValue(body, i)
+		value := body[i:vend]
+		i = vend
+
+		var field *string
+		var seen *bool
 		switch {
-		case name == channelIDField:
-			act.ChannelID, err = decodeString(dec, name)
-		case name == serviceURLField:
-			act.ServiceURL, err = decodeString(dec, name)
-		case folded == foldKey(channelIDField), folded == foldKey(serviceURLField):
-			return act, fmt.Errorf("activity: property %q: want the exact name", name)
+		case bytes.Equal(name, channelIDName):
+			field, seen = &act.ChannelID, &haveChannel
+		case bytes.Equal(name, serviceURLName):
+			field, seen = &act.ServiceURL, &haveServiceURL
+		case bytes.EqualFold(name, channelIDName), bytes.EqualFold(name, serviceURLName):
+			return act, fmt.Errorf("activity: property %q: want the exact name %q or %q", name, channelIDField, serviceURLField)
 		default:
-			var skip json.RawMessage
-			err = dec.Decode(&skip)
-			if err != nil {
-				err = fmt.Errorf("property %q: %w", name, err)
-			}
+			continue
 		}
+		if *seen {
+			return act, fmt.Errorf("activity: property %q appears twice", name)
+		}
+		*seen = true
+		if value[0] != '"' {
+			return act, fmt.Errorf("activity: property %q: want a string, got %s", name, jsonKind(value[0]))
+		}
+		s, err := unquote(value)
 		if err != nil {
-			return act, fmt.Errorf("activity: %w", err)
+			return act, fmt.Errorf("activity: property %q: %w", name, err)
 		}
-	}
-	if _, err := dec.Token(); err != nil { // the closing '}'
-		return act, fmt.Errorf("activity: %w", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return act, errors.New("activity: data after the JSON object")
+		*field = string(s)
 	}
 	return act, nil
 }
 
-// foldKey maps s to a canonical form under Unicode simple case folding, so
-// that foldKey(a) == foldKey(b) exactly when strings.EqualFold(a, b). This
-// also catches names that only a case-insensitive deserializer equates,
-// such as "ſerviceUrl" (U+017F LATIN SMALL LETTER LONG S) and "serviceUrl".
-func foldKey(s string) string {
-	var b strings.Builder
-	b.Grow(len(s))
-	for _, r := range s {
-		m := r
-		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-			m = min(m, f)
+// skipSpace returns the index of the first non-whitespace byte at or
+// after i.
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index just past the JSON string starting at
+// b[i] == '"'.
+func skipString(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
 		}
-		b.WriteRune(m)
 	}
-	return b.String()
+	return i
 }
 
-// decodeString decodes the next value of dec, which must be a JSON string.
-func decodeString(dec *json.Decoder, name string) (string, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return "", fmt.Errorf("property %q: %w", name, err)
+// skipValue returns the index just past the JSON value starting at i.
+// b must be valid JSON.
+func skipValue(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				i = skipString(b, i)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return i
 	}
-	s, ok := tok.(string)
-	if !ok {
-		return "", fmt.Errorf("property %q: want a string, got %s", name, jsonKind(tok))
+	for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
+		i++
 	}
-	return s, nil
+	return i
 }
 
-// jsonKind names the JSON type of a json.Decoder token for error messages.
-func jsonKind(tok json.Token) string {
-	switch t := tok.(type) {
-	case nil:
+// unquote returns the contents of the valid JSON string q, decoding
+// escapes only when there are any.
+func unquote(q []byte) ([]byte, error) {
+	inner := q[1 : len(q)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return inner, nil
+	}
+	var s string
+	if err := json.Unmarshal(q, &s); err != nil {
+		return nil, err
+	}
+	return []byte(s), nil
+}
+
+// jsonKind names the JSON type of a value by its first byte.
+func jsonKind(c byte) string {
+	switch c {
+	case 'n':
 		return "null"
-	case bool:
+	case 't', 'f':
 		return "a boolean"
-	case float64, json.Number:
-		return "a number"
-	case json.Delim:
-		if t == '[' {
-			return "an array"
-		}
+	case '[':
+		return "an array"
+	case '{':
 		return "an object"
 	}
-	return fmt.Sprintf("%T", tok)
+	return "a number"
 }

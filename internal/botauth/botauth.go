@@ -25,6 +25,7 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/sync/singleflight"
@@ -162,7 +163,7 @@ func (v *Validator) Validate(ctx context.Context, authorization string, act Acti
 
 	var key tokenKey
 	if v.cache != nil {
-		key = sha256.Sum256([]byte(token))
+		key = sha256.Sum256(stringBytes(token))
 		if e, ok := v.cache.get(&key, now.UnixNano()); ok {
 			if k := ks.lookup(e.kid); k != nil && k.fingerprint == e.fingerprint && ks.allows(e.alg) && k.validAt(now, v.cfg.skew) {
 				v.hits.Add(1)
@@ -183,6 +184,14 @@ func (v *Validator) Validate(ctx context.Context, authorization string, act Acti
 		v.cache.put(&key, e, now.UnixNano())
 	}
 	return v.decide(k, &e, act, false)
+}
+
+// stringBytes returns the bytes of s without copying them. []byte(s)
+// would copy a token longer than 32 bytes to the heap, and the cached path
+// must not allocate; sha256.Sum256 only reads its input, so the bytes are
+// never written.
+func stringBytes(s string) []byte {
+	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
 // decide applies the activity checks to a verified token.
@@ -347,6 +356,11 @@ type verifyState struct {
 func (st *verifyState) keyFunc(t *jwt.Token) (any, error) {
 	st.keyFuncCalled = true
 	v, c := st.v, &st.claims
+	if !c.decoded {
+		// The claims segment was JSON null, which encoding/json applies
+		// without calling claims.UnmarshalJSON.
+		return nil, reasonError{MalformedToken}
+	}
 	if _, ok := t.Header["crit"]; ok {
 		// RFC 7515 §4.1.11: extensions we do not understand must be
 		// rejected; channel tokens have none.
@@ -421,6 +435,7 @@ func (st *verifyState) keyFunc(t *jwt.Token) (any, error) {
 // token malformed, except aud, where anything but a string is BadAudience
 // (§6.7: aud is a string; arrays are refused, even with one element).
 type claims struct {
+	decoded     bool
 	issuer      string
 	hasIssuer   bool
 	aud         string
@@ -445,6 +460,7 @@ func (c *claims) UnmarshalJSON(b []byte) error {
 	if m == nil {
 		return errClaimsNotObject
 	}
+	c.decoded = true
 	var err error
 	if raw, ok := m["iss"]; ok {
 		c.hasIssuer = true

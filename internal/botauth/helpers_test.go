@@ -13,12 +13,14 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 // Test identities. The app ids are GUID-shaped like real ones.
@@ -64,7 +66,7 @@ func newClock(t time.Time) *clock {
 	return c
 }
 
-func (c *clock) Now() time.Time       { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *clock) Now() time.Time      { return time.Unix(0, c.ns.Load()).UTC() }
 func (c *clock) Add(d time.Duration) { c.ns.Add(int64(d)) }
 
 // b64 is unpadded base64url.
@@ -169,7 +171,9 @@ func (is *issuer) metadataURL() string { return is.srv.URL + metaPath }
 // pool trusts the stub's certificate.
 func (is *issuer) pool() *x509.CertPool {
 	p := x509.NewCertPool()
-	p.AddCert(is.srv.Certificate())
+	if c := is.srv.Certificate(); c != nil {
+		p.AddCert(c)
+	}
 	return p
 }
 
@@ -285,4 +289,16 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 	}
 }
 
+var rsVerify = jwt.SigningMethodRS256
+
 var teamsActivity = Activity{ChannelID: "msteams", ServiceURL: teamsURL}
+
+// recorder adapts a strings.Builder to writeJSON.
+type recorder struct{ b *strings.Builder }
+
+func (r *recorder) Header() http.Header         { return http.Header{} }
+func (r *recorder) Write(p []byte) (int, error) { return r.b.Write(p) }
+func (r *recorder) WriteHeader(int)             {}
+
+// cmpSorted compares string slices ignoring order.
+var cmpSorted = cmpopts.SortSlices(func(a, b string) bool { return a < b })
