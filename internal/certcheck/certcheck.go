@@ -169,11 +169,11 @@ const (
 
 // Reasons of the eku rule.
 const (
-	ReasonNoEKU         Reason = "eku-missing"
-	ReasonNoServerAuth  Reason = "eku-no-server-auth"
-	ReasonNoClientAuth  Reason = "eku-no-client-auth"
-	ReasonChainEKU      Reason = "eku-chain"
-	ReasonEKUUnrestrict Reason = "eku-unrestricted"
+	ReasonNoEKU           Reason = "eku-missing"
+	ReasonNoServerAuth    Reason = "eku-no-server-auth"
+	ReasonNoClientAuth    Reason = "eku-no-client-auth"
+	ReasonChainEKU        Reason = "eku-chain"
+	ReasonEKUUnrestricted Reason = "eku-unrestricted"
 )
 
 // Reasons of the names rule.
@@ -185,14 +185,14 @@ const (
 
 // Reasons of the chain rules.
 const (
-	ReasonUntrusted    Reason = "untrusted"
-	ReasonSHA1         Reason = "sha1-signature"
-	ReasonExpired      Reason = "expired"
-	ReasonNotYetValid  Reason = "not-yet-valid"
-	ReasonExpiresSoon  Reason = "expires-soon"
-	ReasonAIAHTTPS     Reason = "aia-https"
-	ReasonAIAOtherKind Reason = "aia-scheme"
-	ReasonNoAIA        Reason = "no-aia"
+	ReasonUntrusted   Reason = "untrusted"
+	ReasonSHA1        Reason = "sha1-signature"
+	ReasonExpired     Reason = "expired"
+	ReasonNotYetValid Reason = "not-yet-valid"
+	ReasonExpiresSoon Reason = "expires-soon"
+	ReasonAIAHTTPS    Reason = "aia-https"
+	ReasonAIAScheme   Reason = "aia-scheme"
+	ReasonNoAIA       Reason = "no-aia"
 )
 
 // Result is one outcome of one rule: which rule, how it came out, why

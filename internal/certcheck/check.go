@@ -190,7 +190,7 @@ func (c *checker) format() {
 	if role == RoleTeamsConnector && b.Format != FormatPKCS12 && b.Format != FormatTLS {
 		ok = false
 		c.add(RuleFormat, Fail, ReasonNotPKCS12, subj,
-			"the Teams Connector needs a PKCS #12 (PFX) file with the private key and every intermediate inside, not %s (seeds/002); convert it with: teamsgate certs convert CERT --key KEY --to pfx -o tc.pfx", b.Format)
+			"the Teams Connector needs a PKCS #12 (PFX) file with the private key and every intermediate inside, not %s (Pexip Teams Connector requirements); convert it with: teamsgate certs convert CERT --key KEY --to pfx -o tc.pfx", b.Format)
 	}
 	if role.mutualTLS() && b.Format != FormatTLS && b.Key == nil {
 		ok = false
@@ -204,7 +204,7 @@ func (c *checker) format() {
 		case b.Format == FormatTLS:
 			st, where = Fail, "the server must send every intermediate in the handshake"
 		case role == RoleTeamsConnector:
-			st, where = Fail, "every intermediate must be inside the PFX (seeds/002)"
+			st, where = Fail, "every intermediate must be inside the PFX (Pexip Teams Connector requirements)"
 		}
 		c.add(RuleFormat, st, ReasonMissingIntermediate, certName(c.end),
 			"issuer %q of %q is neither in the %s nor a trusted root: if it is an intermediate CA, %s; if it is a private root, pass it with --roots",
@@ -255,7 +255,7 @@ func (c *checker) key() {
 	case *ecdsa.PublicKey:
 		switch {
 		case role == RoleTeamsConnector:
-			c.add(RuleKey, Fail, ReasonKeyNotRSA, subj, "%s: the Teams Connector requires an RSA key (seeds/002); reissue with RSA, at least %d bits", desc, MinRSABits)
+			c.add(RuleKey, Fail, ReasonKeyNotRSA, subj, "%s: the Teams Connector requires an RSA key (Pexip Teams Connector requirements); reissue with RSA, at least %d bits", desc, MinRSABits)
 		case pub.Curve.Params().BitSize < minECDSABits:
 			c.add(RuleKey, Fail, ReasonKeyTooSmall, subj, "%s is too small: use P-256 or larger, or RSA %d+", desc, MinRSABits)
 		default:
@@ -263,7 +263,7 @@ func (c *checker) key() {
 		}
 	default:
 		if role == RoleTeamsConnector {
-			c.add(RuleKey, Fail, ReasonKeyNotRSA, subj, "%s: the Teams Connector requires an RSA key (seeds/002); reissue with RSA, at least %d bits", desc, MinRSABits)
+			c.add(RuleKey, Fail, ReasonKeyNotRSA, subj, "%s: the Teams Connector requires an RSA key (Pexip Teams Connector requirements); reissue with RSA, at least %d bits", desc, MinRSABits)
 		} else {
 			c.add(RuleKey, Fail, ReasonKeyType, subj, "%s: use an RSA (%d bits or more) or ECDSA (P-256 or larger) key", desc, MinRSABits)
 		}
@@ -305,9 +305,9 @@ func (c *checker) eku() {
 	subj := certName(leaf)
 	if len(leaf.ExtKeyUsage) == 0 && len(leaf.UnknownExtKeyUsage) == 0 {
 		if role.mutualTLS() {
-			c.add(RuleEKU, Fail, ReasonNoEKU, subj, "no extended key usage: the %s authenticates with mutual TLS, reissue with both Server Authentication and Client Authentication (seeds/002)", role)
+			c.add(RuleEKU, Fail, ReasonNoEKU, subj, "no extended key usage: the %s authenticates with mutual TLS, reissue with both Server Authentication and Client Authentication (Pexip certificate usage principles)", role)
 		} else {
-			c.add(RuleEKU, Pass, ReasonEKUUnrestrict, subj, "no extended key usage extension: unrestricted (RFC 5280 4.2.1.12)")
+			c.add(RuleEKU, Pass, ReasonEKUUnrestricted, subj, "no extended key usage extension: unrestricted (RFC 5280 4.2.1.12)")
 		}
 		return
 	}
@@ -327,7 +327,7 @@ func (c *checker) eku() {
 	}
 	if role.mutualTLS() && !client {
 		ok = false
-		c.add(RuleEKU, Fail, ReasonNoClientAuth, subj, "no clientAuth extended key usage: the Teams Connector and Pexip Infinity authenticate each other with client certificates (seeds/002); reissue with both Server and Client Authentication")
+		c.add(RuleEKU, Fail, ReasonNoClientAuth, subj, "no clientAuth extended key usage: the Teams Connector and Pexip Infinity authenticate each other with client certificates (Pexip certificate usage principles); reissue with both Server and Client Authentication")
 	}
 	if !ok {
 		return
@@ -383,7 +383,7 @@ func (c *checker) names() {
 			c.add(RuleNames, Pass, ReasonOK, pool, "pool name is the subject common name")
 		} else {
 			c.add(RuleNames, Fail, ReasonPoolNotSubject, pool,
-				"subject common name is %q, not the pool name %q: seeds/002 recommends the pool name as the common subject of every node's certificate", cn, pool)
+				"subject common name is %q, not the pool name %q: Pexip recommends the pool name as the common subject of every node's certificate", cn, pool)
 		}
 		c.covered(pool)
 	}
@@ -460,8 +460,8 @@ func (c *checker) trust() {
 		c.add(RuleChainTrust, Fail, ReasonExpired, subj, "the chain does not verify now: %v", err)
 	case errors.As(err, &uae) && selfIssued(c.end):
 		c.add(RuleChainTrust, Fail, ReasonUntrusted, subj, "the chain ends at root %q, which is not trusted: use a certificate from a public CA, or for a private CA pass --roots (%s)", certName(c.end), chainString(c.chain))
-	case errors.As(err, &uae) && weakSignature(lastWeak(c.chain)):
-		c.add(RuleChainTrust, Fail, ReasonSHA1, subj, "the chain does not verify: a signature in it uses %s, which crypto/x509 no longer accepts (%s)", lastWeak(c.chain), chainString(c.chain))
+	case errors.As(err, &uae) && weakSignature(firstWeak(c.chain)):
+		c.add(RuleChainTrust, Fail, ReasonSHA1, subj, "the chain does not verify: a signature in it uses %s, which crypto/x509 no longer accepts (%s)", firstWeak(c.chain), chainString(c.chain))
 	case errors.As(err, &uae):
 		c.add(RuleChainTrust, Fail, ReasonUntrusted, subj, "the chain does not reach a trusted root: %q is issued by %q, which is neither given nor trusted (%s)", certName(c.end), name(c.end.Issuer.String(), c.end.Issuer.CommonName), chainString(c.chain))
 	default:
@@ -469,8 +469,8 @@ func (c *checker) trust() {
 	}
 }
 
-// lastWeak returns a weak signature algorithm used in the chain, if any.
-func lastWeak(chain []*x509.Certificate) x509.SignatureAlgorithm {
+// firstWeak returns the first weak signature algorithm in the chain, if any.
+func firstWeak(chain []*x509.Certificate) x509.SignatureAlgorithm {
 	for _, cert := range chain {
 		if !selfIssued(cert) && weakSignature(cert.SignatureAlgorithm) {
 			return cert.SignatureAlgorithm
@@ -568,9 +568,9 @@ func (c *checker) aia() {
 			case "http":
 				c.add(RuleChainAIA, Pass, ReasonOK, subj, "AIA issuer URL %s (http)", u)
 			case "https":
-				c.add(RuleChainAIA, Warn, ReasonAIAHTTPS, subj, "AIA issuer URL %s uses https: seeds/002 warns that AIA must not rely on HTTP-to-HTTPS redirects, and chain fetchers fetch AIA over plain http; ask the CA for an http:// issuer URL and include the intermediates", u)
+				c.add(RuleChainAIA, Warn, ReasonAIAHTTPS, subj, "AIA issuer URL %s uses https: Pexip warns that intermediates must not rely on HTTP-to-HTTPS redirects in their AIA, and chain fetchers fetch AIA over plain http; ask the CA for an http:// issuer URL and include the intermediates", u)
 			default:
-				c.add(RuleChainAIA, Warn, ReasonAIAOtherKind, subj, "AIA issuer URL %s has scheme %q: chain fetchers expect http://", u, scheme)
+				c.add(RuleChainAIA, Warn, ReasonAIAScheme, subj, "AIA issuer URL %s has scheme %q: chain fetchers expect http://", u, scheme)
 			}
 		}
 	}

@@ -115,10 +115,12 @@ func TestCheckFormat(t *testing.T) {
 			want:   []outcome{fail(certcheck.ReasonMissingIntermediate, "tc.contoso.com")},
 		},
 		{
-			name:   "teams-connector leaf signed by root needs no intermediate",
-			bundle: func(t *testing.T) *certcheck.Bundle { return bundle(certcheck.FormatPKCS12, certtest.Issue(t, certtest.Template{CN: "direct.contoso.com"}, pki.Root)) },
-			opts:   certcheck.Options{Role: tc},
-			want:   []outcome{pass("direct.contoso.com")},
+			name: "teams-connector leaf signed by root needs no intermediate",
+			bundle: func(t *testing.T) *certcheck.Bundle {
+				return bundle(certcheck.FormatPKCS12, certtest.Issue(t, certtest.Template{CN: "direct.contoso.com"}, pki.Root))
+			},
+			opts: certcheck.Options{Role: tc},
+			want: []outcome{pass("direct.contoso.com")},
 		},
 		{
 			name:   "conferencing-node pem with key",
@@ -151,10 +153,12 @@ func TestCheckFormat(t *testing.T) {
 			want:   []outcome{fail(certcheck.ReasonMissingIntermediate, "tc.contoso.com")},
 		},
 		{
-			name:   "untrusted root in the file is not a missing intermediate",
-			bundle: func(*testing.T) *certcheck.Bundle { return bundle(certcheck.FormatPKCS12, leaf, pki.Intermediate, pki.Root) },
-			opts:   certcheck.Options{Role: tc, Roots: x509.NewCertPool()},
-			want:   []outcome{pass("tc.contoso.com")},
+			name: "untrusted root in the file is not a missing intermediate",
+			bundle: func(*testing.T) *certcheck.Bundle {
+				return bundle(certcheck.FormatPKCS12, leaf, pki.Intermediate, pki.Root)
+			},
+			opts: certcheck.Options{Role: tc, Roots: x509.NewCertPool()},
+			want: []outcome{pass("tc.contoso.com")},
 		},
 	})
 }
@@ -239,7 +243,7 @@ func TestCheckEKU(t *testing.T) {
 			name:   "bot endpoint without eku extension",
 			bundle: leaf(certtest.Template{NoEKU: true}),
 			opts:   certcheck.Options{Role: bot},
-			want:   []outcome{{Status: certcheck.Pass, Reason: certcheck.ReasonEKUUnrestrict, Subject: s}},
+			want:   []outcome{{Status: certcheck.Pass, Reason: certcheck.ReasonEKUUnrestricted, Subject: s}},
 		},
 		{
 			name: "intermediate restricted to serverAuth",
@@ -362,20 +366,26 @@ func TestCheckChainTrust(t *testing.T) {
 			want:   []outcome{pass("c.contoso.com")},
 		},
 		{
-			name:   "another CA's chain",
-			bundle: func(*testing.T) *certcheck.Bundle { return bundle(certcheck.FormatPKCS12, otherLeaf, other.Intermediate) },
-			want:   []outcome{fail(certcheck.ReasonUntrusted, "o.contoso.com")},
+			name: "another CA's chain",
+			bundle: func(*testing.T) *certcheck.Bundle {
+				return bundle(certcheck.FormatPKCS12, otherLeaf, other.Intermediate)
+			},
+			want: []outcome{fail(certcheck.ReasonUntrusted, "o.contoso.com")},
 		},
 		{
-			name:   "another CA's chain with its root in the file",
-			bundle: func(*testing.T) *certcheck.Bundle { return bundle(certcheck.FormatPKCS12, otherLeaf, other.Intermediate, other.Root) },
-			want:   []outcome{fail(certcheck.ReasonUntrusted, "o.contoso.com")},
+			name: "another CA's chain with its root in the file",
+			bundle: func(*testing.T) *certcheck.Bundle {
+				return bundle(certcheck.FormatPKCS12, otherLeaf, other.Intermediate, other.Root)
+			},
+			want: []outcome{fail(certcheck.ReasonUntrusted, "o.contoso.com")},
 		},
 		{
-			name:   "trusted with --roots of the other CA",
-			bundle: func(*testing.T) *certcheck.Bundle { return bundle(certcheck.FormatPKCS12, otherLeaf, other.Intermediate) },
-			opts:   certcheck.Options{Roots: other.Roots},
-			want:   []outcome{pass("o.contoso.com")},
+			name: "trusted with --roots of the other CA",
+			bundle: func(*testing.T) *certcheck.Bundle {
+				return bundle(certcheck.FormatPKCS12, otherLeaf, other.Intermediate)
+			},
+			opts: certcheck.Options{Roots: other.Roots},
+			want: []outcome{pass("o.contoso.com")},
 		},
 		{
 			name: "self-signed leaf",
@@ -493,7 +503,7 @@ func TestCheckChainAIA(t *testing.T) {
 	runRule(t, certcheck.RuleChainAIA, pki, []ruleCase{
 		{name: "http", bundle: leaf("http://pki.contoso.test/issuing.crt"), want: []outcome{pass("a.contoso.com"), interHTTP}},
 		{name: "https", bundle: leaf("https://pki.contoso.test/issuing.crt"), want: []outcome{warn(certcheck.ReasonAIAHTTPS, "a.contoso.com"), interHTTP}},
-		{name: "ldap", bundle: leaf("ldap://pki.contoso.test/cn=issuing"), want: []outcome{warn(certcheck.ReasonAIAOtherKind, "a.contoso.com"), interHTTP}},
+		{name: "ldap", bundle: leaf("ldap://pki.contoso.test/cn=issuing"), want: []outcome{warn(certcheck.ReasonAIAScheme, "a.contoso.com"), interHTTP}},
 		{
 			name: "https on the intermediate",
 			bundle: func(t *testing.T) *certcheck.Bundle {

@@ -3,6 +3,9 @@ package certcheck_test
 import (
 	"crypto/x509"
 	"errors"
+	"flag"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/teamsgate/teamsgate/internal/certcheck"
@@ -36,12 +39,62 @@ func loadErrorOnly(t *testing.T, err error) {
 	}
 }
 
+var update = flag.Bool("update", false, "rewrite the fuzz seed files in testdata")
+
+// The fuzz seeds are files, not made at fuzz time: a fuzz worker runs with
+// coverage instrumentation, under which generating RSA keys takes minutes.
+const (
+	seedPEM      = "testdata/seed-bundle.pem"
+	seedKeyPEM   = "testdata/seed-key.pem"
+	seedPFX      = "testdata/seed-bundle.pfx"
+	seedTrustPFX = "testdata/seed-certs-only.pfx"
+	seedPassword = "pw"
+)
+
+// TestFuzzSeeds keeps the seed files loadable, and rewrites them with
+// -update.
+func TestFuzzSeeds(t *testing.T) {
+	if *update {
+		pki := certtest.NewPKI(t)
+		leaf := pki.Leaf(t, certtest.Template{CN: "f.contoso.com", DNSNames: []string{"*.contoso.com"}})
+		files := map[string][]byte{
+			seedPEM:      cat(certtest.CertsPEM(leaf.Cert, pki.Intermediate.Cert), certtest.KeyPEM(t, leaf.Key)),
+			seedKeyPEM:   certtest.KeyPEM(t, leaf.Key),
+			seedPFX:      certtest.PFX(t, leaf.Key, leaf.Cert, []*x509.Certificate{pki.Intermediate.Cert}, seedPassword),
+			seedTrustPFX: certtest.TrustStorePFX(t, []*x509.Certificate{leaf.Cert}, seedPassword),
+		}
+		for name, data := range files {
+			if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(name, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := certcheck.Load(readSeed(t, seedPEM), ""); err != nil {
+		t.Errorf("%s: %v", seedPEM, err)
+	}
+	if _, err := certcheck.Load(readSeed(t, seedPFX), seedPassword); err != nil {
+		t.Errorf("%s: %v", seedPFX, err)
+	}
+	if _, err := certcheck.ParseKey(readSeed(t, seedKeyPEM)); err != nil {
+		t.Errorf("%s: %v", seedKeyPEM, err)
+	}
+}
+
+func readSeed(tb testing.TB, name string) []byte {
+	tb.Helper()
+	data, err := os.ReadFile(name)
+	if err != nil {
+		tb.Fatalf("fuzz seed: %v (regenerate with go test -run TestFuzzSeeds -update)", err)
+	}
+	return data
+}
+
 func FuzzLoadPEM(f *testing.F) {
-	pki := certtest.NewPKI(f)
-	leaf := pki.Leaf(f, certtest.Template{CN: "f.contoso.com", DNSNames: []string{"*.contoso.com"}})
-	f.Add(cat(certtest.CertsPEM(leaf.Cert, pki.Intermediate.Cert), certtest.KeyPEM(f, leaf.Key)))
-	f.Add(certtest.KeyPEM(f, leaf.Key))
-	f.Add(certtest.CertsPEM(pki.Root.Cert))
+	f.Add(readSeed(f, seedPEM))
+	f.Add(readSeed(f, seedKeyPEM))
 	f.Add([]byte("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b, err := certcheck.LoadPEM(data)
@@ -58,13 +111,10 @@ func FuzzLoadPEM(f *testing.F) {
 }
 
 func FuzzLoadPKCS12(f *testing.F) {
-	pki := certtest.NewPKI(f)
-	leaf := pki.Leaf(f, certtest.Template{CN: "f.contoso.com"})
-	pfx := certtest.PFX(f, leaf.Key, leaf.Cert, []*x509.Certificate{pki.Intermediate.Cert}, "pw")
-	f.Add(pfx, "pw")
+	pfx := readSeed(f, seedPFX)
+	f.Add(pfx, seedPassword)
 	f.Add(pfx, "")
-	f.Add(certtest.TrustStorePFX(f, []*x509.Certificate{leaf.Cert}, "pw"), "pw")
-	f.Add(leaf.Cert.Raw, "")
+	f.Add(readSeed(f, seedTrustPFX), seedPassword)
 	f.Fuzz(func(t *testing.T, data []byte, password string) {
 		b, err := certcheck.Load(data, password)
 		if err != nil {

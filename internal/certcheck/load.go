@@ -333,3 +333,11 @@ func keyMatches(key crypto.Signer, cert *x509.Certificate) bool {
 	pub, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool })
 	return ok && pub.Equal(cert.PublicKey)
 }
+
+// SetKey adds a private key that came on its own (--key) and picks the leaf
+// again, so that it is the certificate the key belongs to.
+func (b *Bundle) SetKey(key crypto.Signer) {
+	certs := append([]*x509.Certificate{b.Leaf}, b.Intermediates...)
+	b.Leaf, b.Intermediates = chooseLeaf(certs, key)
+	b.Key = key
+}
