@@ -61,6 +61,10 @@ func printError(w io.Writer, err error) {
 func commands(e *env) []*cobra.Command {
 	return []*cobra.Command{
 		newPlanCmd(e),
+		newCapacityCmd(e),
+		newCatalogCmd(e),
+		newCertsCmd(e),
+		newTLSCmd(e),
 	}
 }
 
