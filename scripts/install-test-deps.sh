@@ -11,6 +11,7 @@ declare -A need=(
   [iptables]=iptables
   [ip6tables]=iptables
   [ip]=iproute2
+  [sysctl]=procps
   [openssl]=openssl
   [squid]=squid
   [node]=nodejs

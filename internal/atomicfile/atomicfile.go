@@ -52,6 +52,15 @@ func WriteFiles(dir string, files map[string][]byte, perm os.FileMode) error {
 		}
 		staged[p] = t
 	}
+	// A directory where a file must go would make its rename fail after
+	// others succeeded: refuse before renaming anything.
+	for _, n := range names {
+		p := filepath.Join(dir, n)
+		if st, err := os.Lstat(p); err == nil && st.IsDir() {
+			cleanup()
+			return fmt.Errorf("write %q: is a directory", p)
+		}
+	}
 	var errs []error
 	for _, n := range names {
 		p := filepath.Join(dir, n)

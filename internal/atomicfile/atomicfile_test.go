@@ -59,3 +59,21 @@ func TestWriteFilesAllOrNothing(t *testing.T) {
 		t.Errorf("files left behind: %v", left)
 	}
 }
+
+func TestWriteFilesDirectoryInTheWay(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "rules.v6"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	err := WriteFiles(dir, map[string][]byte{"rules.v4": []byte("4"), "rules.v6": []byte("6")}, 0o644)
+	if err == nil {
+		t.Fatal("WriteFiles succeeded over a directory")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "rules.v4")); err == nil {
+		t.Errorf("rules.v4 written although rules.v6 could not be")
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("left behind: %v", entries)
+	}
+}

@@ -9,11 +9,16 @@ import (
 	"strings"
 
 	"github.com/teamsgate/teamsgate/internal/render"
+	"github.com/teamsgate/teamsgate/internal/render/iptables"
+	"github.com/teamsgate/teamsgate/internal/render/nftables"
 )
 
 // All returns every render target, in order.
 func All() []render.Renderer {
-	return []render.Renderer{}
+	return []render.Renderer{
+		nftables.New(),
+		iptables.New(),
+	}
 }
 
 // Lookup returns the target with the given name, or an error listing the
