@@ -13,7 +13,6 @@ declare -A need=(
   [ip]=iproute2
   [sysctl]=procps
   [openssl]=openssl
-  [squid]=squid
   [node]=nodejs
 )
 
@@ -23,6 +22,11 @@ for cmd in "${!need[@]}"; do
     missing+=("${need[$cmd]}")
   fi
 done
+# The squid target's ssl_bump lines need Squid built with OpenSSL
+# (Debian's squid-openssl; plain squid rejects them).
+if ! command -v squid >/dev/null 2>&1 && ! [ -x /usr/sbin/squid ] || ! { squid -v 2>/dev/null || /usr/sbin/squid -v 2>/dev/null; } | grep -q -- '--with-openssl'; then
+  missing+=(squid-openssl)
+fi
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

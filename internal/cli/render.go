@@ -26,6 +26,7 @@ type renderArgs struct {
 	fqdnSkip    bool
 	serviceTags string
 	direct      bool
+	proxy       string
 }
 
 func newRenderCmd(e *env) *cobra.Command {
@@ -69,6 +70,7 @@ Targets:
 	f.BoolVar(&a.fqdnSkip, "fqdn-skip", false, "leave host-name flows out, with a warning per flow")
 	f.StringVar(&a.serviceTags, "service-tags", "", "Azure service tags file to expand service tags on targets without them")
 	f.BoolVar(&a.direct, "direct", false, "pac: send the allow-listed hosts DIRECT instead of through the proxy")
+	f.StringVar(&a.proxy, "proxy", "", "pac, squid: the egress proxy's ADDR:PORT (defaults to --fqdn-via-proxy's)")
 	c.RunE = func(c *cobra.Command, args []string) error {
 		return runRender(e, a, *catDir, args[0])
 	}
@@ -103,6 +105,17 @@ func runRender(e *env, a renderArgs, catDir, specFile string) error {
 		opt.FQDN, opt.Proxy = render.FQDNViaProxy, netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	case a.fqdnSkip:
 		opt.FQDN = render.FQDNSkip
+	}
+	if a.proxy != "" {
+		ap, err := netip.ParseAddrPort(a.proxy)
+		if err != nil || ap.Port() == 0 {
+			return inputError(fmt.Errorf("--proxy %q: want ADDR:PORT, e.g. 192.0.2.3:3128 or [2001:db8::3]:3128", a.proxy))
+		}
+		ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+		if opt.Proxy.IsValid() && opt.Proxy != ap {
+			return inputError(fmt.Errorf("--proxy %s and --fqdn-via-proxy %s name different proxies", ap, opt.Proxy))
+		}
+		opt.Proxy = ap
 	}
 	if a.serviceTags != "" {
 		data, ds := servicetag.ParseFile(a.serviceTags)

@@ -140,6 +140,12 @@ func Prepare(p *model.Plan, target string, caps Caps, opt Options) (Prepared, di
 	var fqdnFlows []string
 	for _, it := range items {
 		r := &it.Rule
+		if caps.HostsOnly && len(r.Destination.Hosts) == 0 {
+			// Left out before anything else: a service tag of a rule the
+			// target does not render must not fail the render.
+			out.Header = append(out.Header, fmt.Sprintf("%s: not rendered, %s filters host names and this rule has none (render it for an address-based target)", r.ID, target))
+			continue
+		}
 		if !caps.ServiceTags {
 			for _, side := range []*model.Target{&r.Source, &r.Destination} {
 				tags := side.ServiceTags
@@ -151,10 +157,6 @@ func Prepare(p *model.Plan, target string, caps Caps, opt Options) (Prepared, di
 			}
 		}
 		if caps.HostsOnly {
-			if len(r.Destination.Hosts) == 0 {
-				out.Header = append(out.Header, fmt.Sprintf("%s: not rendered, %s filters host names and this rule has none (render it for an address-based target)", r.ID, target))
-				continue
-			}
 			out.Items = append(out.Items, it)
 			continue
 		}

@@ -9,8 +9,14 @@ import (
 	"strings"
 
 	"github.com/teamsgate/teamsgate/internal/render"
+	"github.com/teamsgate/teamsgate/internal/render/awssg"
+	"github.com/teamsgate/teamsgate/internal/render/azurefirewall"
+	"github.com/teamsgate/teamsgate/internal/render/azurensg"
 	"github.com/teamsgate/teamsgate/internal/render/iptables"
+	"github.com/teamsgate/teamsgate/internal/render/kubernetes"
 	"github.com/teamsgate/teamsgate/internal/render/nftables"
+	"github.com/teamsgate/teamsgate/internal/render/pac"
+	"github.com/teamsgate/teamsgate/internal/render/squid"
 )
 
 // All returns every render target, in order.
@@ -18,6 +24,12 @@ func All() []render.Renderer {
 	return []render.Renderer{
 		nftables.New(),
 		iptables.New(),
+		azurensg.New(),
+		azurefirewall.New(),
+		awssg.New(),
+		kubernetes.New(),
+		squid.New(),
+		pac.New(),
 	}
 }
 

@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# teamsgate azure-nsg configuration: cloud worldwide, catalog 2026.11.1
+# integrations: teams-calling-bot
+# scope: perimeter (forward) view
+#
+# Usage: RESOURCE_GROUP=my-rg [NSG_NAME=teamsgate] bash nsg.sh
+# Creates the network security group if it is missing and creates or updates
+# each rule by name. Rules of the NSG that are not in this file stay; the ARM
+# template nsg.json sets the whole rule list instead.
+set -euo pipefail
+
+rg="${RESOURCE_GROUP:?set RESOURCE_GROUP to the resource group of the NSG}"
+nsg="${NSG_NAME:-teamsgate}"
+
+az network nsg create --resource-group "$rg" --name "$nsg" --output none
+
+# teams-calling-bot.in.media: Real-time media port range for video/audio stream
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.in.media' \
+  --priority 100 --direction Inbound --access Allow --protocol 'Udp' \
+  --source-address-prefixes '52.112.0.0/14' '52.120.0.0/14' '52.122.0.0/15' --source-port-ranges '*' \
+  --destination-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --destination-port-ranges '16000-17000' \
+  --description 'teams-calling-bot.in.media: Real-time media port range for video/audio stream' --output none
+
+# teams-calling-bot.in.signaling: Teams call signaling
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.in.signaling' \
+  --priority 110 --direction Inbound --access Allow --protocol 'Tcp' \
+  --source-address-prefixes 'AzureCloud' --source-port-ranges '*' \
+  --destination-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --destination-port-ranges '443' \
+  --description 'teams-calling-bot.in.signaling: Teams call signaling' --output none
+
+# teams-calling-bot.in.media-control: Media control plane for Teams
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.in.media-control' \
+  --priority 120 --direction Inbound --access Allow --protocol 'Tcp' \
+  --source-address-prefixes 'AzureCloud' --source-port-ranges '*' \
+  --destination-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --destination-port-ranges '8445' \
+  --description 'teams-calling-bot.in.media-control: Media control plane for Teams' --output none
+
+# teamsgate default deny: only the rules above pass (overrides AllowVNetInBound and AllowAzureLoadBalancerInBound)
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teamsgate-deny-all-inbound' \
+  --priority 4096 --direction Inbound --access Deny --protocol '*' \
+  --source-address-prefixes '*' --source-port-ranges '*' \
+  --destination-address-prefixes '*' --destination-port-ranges '*' \
+  --description 'teamsgate default deny: only the rules above pass (overrides AllowVNetInBound and AllowAzureLoadBalancerInBound)' --output none
+
+# teams-calling-bot.out.login: OAuth sign in URL [via egress proxy 192.0.2.3:3128 for login.microsoftonline.com]
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.login' \
+  --priority 100 --direction Outbound --access Allow --protocol 'Tcp' \
+  --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
+  --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
+  --description 'teams-calling-bot.out.login: OAuth sign in URL [via egress proxy 192.0.2.3:3128 for login.microsoftonline.com]' --output none
+
+# teams-calling-bot.out.oauth-scope: OAuth scope [via egress proxy 192.0.2.3:3128 for api.botframework.com api.aps.skype.com pma.teams.micr...
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.oauth-scope' \
+  --priority 110 --direction Outbound --access Allow --protocol 'Tcp' \
+  --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
+  --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
+  --description 'teams-calling-bot.out.oauth-scope: OAuth scope [via egress proxy 192.0.2.3:3128 for api.botframework.com api.aps.skype.com pma.teams.micr...' --output none
+
+# teams-calling-bot.out.graph: Microsoft Graph API (required for calling bots: application permissions to control the call) [via egress pro...
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.graph' \
+  --priority 120 --direction Outbound --access Allow --protocol 'Tcp' \
+  --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
+  --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
+  --description 'teams-calling-bot.out.graph: Microsoft Graph API (required for calling bots: application permissions to control the call) [via egress pro...' --output none
+
+# teams-calling-bot.out.m365.set11-udp: Skype for Business Online and Microsoft Teams
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set11-udp' \
+  --priority 130 --direction Outbound --access Allow --protocol 'Udp' \
+  --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
+  --destination-address-prefixes '13.107.64.0/18' '52.112.0.0/14' '52.120.0.0/14' --destination-port-ranges '3478-3481' \
+  --description 'teams-calling-bot.out.m365.set11-udp: Skype for Business Online and Microsoft Teams' --output none
+
+# teams-calling-bot.out.m365.set12-tcp: Skype for Business Online and Microsoft Teams
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set12-tcp' \
+  --priority 140 --direction Outbound --access Allow --protocol 'Tcp' \
+  --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
+  --destination-address-prefixes '13.107.64.0/18' '52.112.0.0/14' '52.120.0.0/14' '52.238.119.141/32' '52.244.160.207/32' --destination-port-ranges '80' '443' \
+  --description 'teams-calling-bot.out.m365.set12-tcp: Skype for Business Online and Microsoft Teams' --output none
+
+# teams-calling-bot.out.m365.set13-tcp: Skype for Business Online and Microsoft Teams
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set13-tcp' \
+  --priority 150 --direction Outbound --access Allow --protocol 'Tcp' \
+  --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
+  --destination-address-prefixes '13.107.64.0/18' '52.112.0.0/14' '52.120.0.0/14' '52.238.119.141/32' '52.244.160.207/32' --destination-port-ranges '443' \
+  --description 'teams-calling-bot.out.m365.set13-tcp: Skype for Business Online and Microsoft Teams' --output none
+
+# teams-calling-bot.out.m365.set14-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for quicktips.skypef...
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set14-tcp' \
+  --priority 160 --direction Outbound --access Allow --protocol 'Tcp' \
+  --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
+  --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
+  --description 'teams-calling-bot.out.m365.set14-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for quicktips.skypef...' --output none
+
+# teams-calling-bot.out.m365.set15-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.sfbassets.com ...
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set15-tcp' \
+  --priority 170 --direction Outbound --access Allow --protocol 'Tcp' \
+  --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
+  --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
+  --description 'teams-calling-bot.out.m365.set15-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.sfbassets.com ...' --output none
+
+# teams-calling-bot.out.m365.set16-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.keydelivery.me...
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set16-tcp' \
+  --priority 180 --direction Outbound --access Allow --protocol 'Tcp' \
+  --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
+  --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
+  --description 'teams-calling-bot.out.m365.set16-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.keydelivery.me...' --output none
+
+# teams-calling-bot.out.m365.set17-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for aka.ms amp.azure...
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set17-tcp' \
+  --priority 190 --direction Outbound --access Allow --protocol 'Tcp' \
+  --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
+  --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
+  --description 'teams-calling-bot.out.m365.set17-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for aka.ms amp.azure...' --output none
+
+# teams-calling-bot.out.m365.set18-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.users.storage....
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set18-tcp' \
+  --priority 200 --direction Outbound --access Allow --protocol 'Tcp' \
+  --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
+  --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
+  --description 'teams-calling-bot.out.m365.set18-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.users.storage....' --output none
+
+# teams-calling-bot.out.m365.set19-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.adl.windows.com]
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set19-tcp' \
+  --priority 210 --direction Outbound --access Allow --protocol 'Tcp' \
+  --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
+  --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
+  --description 'teams-calling-bot.out.m365.set19-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.adl.windows.com]' --output none
+
+# teams-calling-bot.out.m365.set22-tcp: Skype for Business Online and Microsoft Teams
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set22-tcp' \
+  --priority 220 --direction Outbound --access Allow --protocol 'Tcp' \
+  --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
+  --destination-address-prefixes '13.107.64.0/18' '52.112.0.0/14' '52.120.0.0/14' '52.238.119.141/32' '52.244.160.207/32' --destination-port-ranges '443' \
+  --description 'teams-calling-bot.out.m365.set22-tcp: Skype for Business Online and Microsoft Teams' --output none
+
+# teams-calling-bot.out.m365.set26-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.msedge.net com...
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set26-tcp' \
+  --priority 230 --direction Outbound --access Allow --protocol 'Tcp' \
+  --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
+  --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
+  --description 'teams-calling-bot.out.m365.set26-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.msedge.net com...' --output none
+
+# teams-calling-bot.out.m365.set27-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.mstea.ms *.sec...
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set27-tcp' \
+  --priority 240 --direction Outbound --access Allow --protocol 'Tcp' \
+  --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
+  --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
+  --description 'teams-calling-bot.out.m365.set27-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.mstea.ms *.sec...' --output none
+
+# teams-calling-bot.out.m365.set29-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.tenor.com]
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set29-tcp' \
+  --priority 250 --direction Outbound --access Allow --protocol 'Tcp' \
+  --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
+  --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
+  --description 'teams-calling-bot.out.m365.set29-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.tenor.com]' --output none
+
+# teams-calling-bot.out.m365.set127-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.skype.com]
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set127-tcp' \
+  --priority 260 --direction Outbound --access Allow --protocol 'Tcp' \
+  --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
+  --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
+  --description 'teams-calling-bot.out.m365.set127-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.skype.com]' --output none
+
+# teams-calling-bot.out.m365.set146-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for statics.teams.m...
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set146-tcp' \
+  --priority 270 --direction Outbound --access Allow --protocol 'Tcp' \
+  --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
+  --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
+  --description 'teams-calling-bot.out.m365.set146-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for statics.teams.m...' --output none
+
+# teamsgate default deny: only the rules above pass (overrides AllowVnetOutBound and AllowInternetOutBound)
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teamsgate-deny-all-outbound' \
+  --priority 4096 --direction Outbound --access Deny --protocol '*' \
+  --source-address-prefixes '*' --source-port-ranges '*' \
+  --destination-address-prefixes '*' --destination-port-ranges '*' \
+  --description 'teamsgate default deny: only the rules above pass (overrides AllowVnetOutBound and AllowInternetOutBound)' --output none

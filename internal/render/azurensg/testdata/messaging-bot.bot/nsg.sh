@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# teamsgate azure-nsg configuration: cloud worldwide, catalog 2026.11.1
+# integrations: teams-messaging-bot
+# scope: host/subnet firewall of role bot
+# WARNING teams-messaging-bot.out.login: not rendered (--fqdn-skip): tcp 443 to login.microsoftonline.com; allow it on azure-firewall, cilium (kubernetes), squid, pac, and the teamsgate egress proxy
+# WARNING teams-messaging-bot.out.botframework: not rendered (--fqdn-skip): tcp 443 to api.botframework.com; allow it on azure-firewall, cilium (kubernetes), squid, pac, and the teamsgate egress proxy
+# WARNING teams-messaging-bot.out.graph: not rendered (--fqdn-skip): tcp 443 to graph.microsoft.com; allow it on azure-firewall, cilium (kubernetes), squid, pac, and the teamsgate egress proxy
+# WARNING teams-messaging-bot.out.openid: not rendered (--fqdn-skip): tcp 443 to login.botframework.com; allow it on azure-firewall, cilium (kubernetes), squid, pac, and the teamsgate egress proxy
+# WARNING teams-messaging-bot.out.reply: not rendered (--fqdn-skip): tcp 443 to smba.trafficmanager.net; allow it on azure-firewall, cilium (kubernetes), squid, pac, and the teamsgate egress proxy
+#
+# Usage: RESOURCE_GROUP=my-rg [NSG_NAME=teamsgate-bot] bash nsg.sh
+# Creates the network security group if it is missing and creates or updates
+# each rule by name. Rules of the NSG that are not in this file stay; the ARM
+# template nsg.json sets the whole rule list instead.
+set -euo pipefail
+
+rg="${RESOURCE_GROUP:?set RESOURCE_GROUP to the resource group of the NSG}"
+nsg="${NSG_NAME:-teamsgate-bot}"
+
+az network nsg create --resource-group "$rg" --name "$nsg" --output none
+
+# teams-messaging-bot.in.activity: Communication channel for activity messages
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-messaging-bot.in.activity' \
+  --priority 100 --direction Inbound --access Allow --protocol 'Tcp' \
+  --source-address-prefixes '52.112.0.0/14' --source-port-ranges '*' \
+  --destination-address-prefixes '198.51.100.10/32' --destination-port-ranges '443' \
+  --description 'teams-messaging-bot.in.activity: Communication channel for activity messages' --output none
+
+# teamsgate default deny: only the rules above pass (overrides AllowVNetInBound and AllowAzureLoadBalancerInBound)
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teamsgate-deny-all-inbound' \
+  --priority 4096 --direction Inbound --access Deny --protocol '*' \
+  --source-address-prefixes '*' --source-port-ranges '*' \
+  --destination-address-prefixes '*' --destination-port-ranges '*' \
+  --description 'teamsgate default deny: only the rules above pass (overrides AllowVNetInBound and AllowAzureLoadBalancerInBound)' --output none

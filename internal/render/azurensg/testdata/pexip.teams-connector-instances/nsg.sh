@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# teamsgate azure-nsg configuration: cloud worldwide, catalog 2026.11.1
+# integrations: pexip-teams-connector
+# scope: host/subnet firewall of role teams-connector-instances
+# plan warning: pexip-teams-connector.instance-to-cn.signaling: to be confirmed: the destination port cell is lost in the source text; 4277 is certain from the row's note, 443 is the likely companion (notes/endpoints.md §6)
+# plan warning: pexip-teams-connector: role "ocsp-responder" not bound: TCP 80 is allowed to any address; bind ocsp-responder to the OCSP hosts named in your certificates' AIA to narrow it
+# plan warning: pexip-teams-connector: role "windows-update" not bound: TCP 80/443 is allowed to any address; bind windows-update to your update servers (or use an FQDN-aware target) to narrow it
+# plan warning: pexip-teams-connector.teams-to-lb.signaling: to be confirmed: the destination port cell is lost in the source text (five blank lines); 10101, 11000-11399 and 12000-12399 fit the NSG's internal ports and per-instance NAT ranges (notes/endpoints.md §6); confirm against a deployed Teams Connector NSG
+#
+# Usage: RESOURCE_GROUP=my-rg [NSG_NAME=teamsgate-teams-connector-instances] bash nsg.sh
+# Creates the network security group if it is missing and creates or updates
+# each rule by name. Rules of the NSG that are not in this file stay; the ARM
+# template nsg.json sets the whole rule list instead.
+set -euo pipefail
+
+rg="${RESOURCE_GROUP:?set RESOURCE_GROUP to the resource group of the NSG}"
+nsg="${NSG_NAME:-teamsgate-teams-connector-instances}"
+
+az network nsg create --resource-group "$rg" --name "$nsg" --output none
+
+# pexip-teams-connector.cn-to-instance.signaling: When the call is established, signaling is directly between the Conferencing Node and the...
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'pexip-teams-connector.cn-to-instance.signaling' \
+  --priority 100 --direction Inbound --access Allow --protocol 'Tcp' \
+  --source-address-prefixes '203.0.113.10/32' '203.0.113.11/32' --source-port-ranges '33000-39999' \
+  --destination-address-prefixes '198.51.100.64/28' --destination-port-ranges '443' \
+  --description 'pexip-teams-connector.cn-to-instance.signaling: When the call is established, signaling is directly between the Conferencing Node and the...' --output none
+
+# pexip-teams-connector.cn-to-instance.media: Call media
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'pexip-teams-connector.cn-to-instance.media' \
+  --priority 110 --direction Inbound --access Allow --protocol 'Udp' \
+  --source-address-prefixes '203.0.113.10/32' '203.0.113.11/32' --source-port-ranges '40000-49999' \
+  --destination-address-prefixes '198.51.100.64/28' --destination-port-ranges '50000-54999' \
+  --description 'pexip-teams-connector.cn-to-instance.media: Call media' --output none
+
+# pexip-teams-connector.teams-to-instance.media: Call media
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'pexip-teams-connector.teams-to-instance.media' \
+  --priority 120 --direction Inbound --access Allow --protocol 'Udp' \
+  --source-address-prefixes '13.107.64.0/18' '52.112.0.0/14' '52.120.0.0/14' '52.238.119.141/32' '52.244.160.207/32' --source-port-ranges '*' \
+  --destination-address-prefixes '198.51.100.64/28' --destination-port-ranges '55000-59999' \
+  --description 'pexip-teams-connector.teams-to-instance.media: Call media' --output none
+
+# pexip-teams-connector.mgmt-to-instance.rdp: RDP to the Teams Connector instances (NSG rule "RDP", priority 1000, allow)
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'pexip-teams-connector.mgmt-to-instance.rdp' \
+  --priority 1000 --direction Inbound --access Allow --protocol 'Tcp' \
+  --source-address-prefixes '192.0.2.0/28' --source-port-ranges '*' \
+  --destination-address-prefixes '198.51.100.64/28' --destination-port-ranges '3389' \
+  --description 'pexip-teams-connector.mgmt-to-instance.rdp: RDP to the Teams Connector instances (NSG rule "RDP", priority 1000, allow)' --output none
+
+# teamsgate default deny: only the rules above pass (overrides AllowVNetInBound and AllowAzureLoadBalancerInBound)
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teamsgate-deny-all-inbound' \
+  --priority 4096 --direction Inbound --access Deny --protocol '*' \
+  --source-address-prefixes '*' --source-port-ranges '*' \
+  --destination-address-prefixes '*' --destination-port-ranges '*' \
+  --description 'teamsgate default deny: only the rules above pass (overrides AllowVNetInBound and AllowAzureLoadBalancerInBound)' --output none
+
+# pexip-teams-connector.instance-to-teams.signaling: Signaling
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'pexip-teams-connector.instance-to-teams.signaling' \
+  --priority 100 --direction Outbound --access Allow --protocol 'Tcp' \
+  --source-address-prefixes '198.51.100.64/28' --source-port-ranges '*' \
+  --destination-address-prefixes '13.107.64.0/18' '52.112.0.0/14' '52.120.0.0/14' '52.238.119.141/32' '52.244.160.207/32' --destination-port-ranges '*' \
+  --description 'pexip-teams-connector.instance-to-teams.signaling: Signaling' --output none
+
+# pexip-teams-connector.instance-to-cn.signaling: Signaling (4277 is for calls between Microsoft Teams Rooms and VTC endpoints)
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'pexip-teams-connector.instance-to-cn.signaling' \
+  --priority 110 --direction Outbound --access Allow --protocol 'Tcp' \
+  --source-address-prefixes '198.51.100.64/28' --source-port-ranges '*' \
+  --destination-address-prefixes '203.0.113.10/32' '203.0.113.11/32' --destination-port-ranges '443' '4277' \
+  --description 'pexip-teams-connector.instance-to-cn.signaling: Signaling (4277 is for calls between Microsoft Teams Rooms and VTC endpoints)' --output none
+
+# pexip-teams-connector.instance-to-cn.media: Call media
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'pexip-teams-connector.instance-to-cn.media' \
+  --priority 120 --direction Outbound --access Allow --protocol 'Udp' \
+  --source-address-prefixes '198.51.100.64/28' --source-port-ranges '50000-54999' \
+  --destination-address-prefixes '203.0.113.10/32' '203.0.113.11/32' --destination-port-ranges '40000-49999' \
+  --description 'pexip-teams-connector.instance-to-cn.media: Call media' --output none
+
+# pexip-teams-connector.instance-to-teams.media: Call media
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'pexip-teams-connector.instance-to-teams.media' \
+  --priority 130 --direction Outbound --access Allow --protocol 'Udp' \
+  --source-address-prefixes '198.51.100.64/28' --source-port-ranges '55000-59999' \
+  --destination-address-prefixes '13.107.64.0/18' '52.112.0.0/14' '52.120.0.0/14' '52.238.119.141/32' '52.244.160.207/32' --destination-port-ranges '*' \
+  --description 'pexip-teams-connector.instance-to-teams.media: Call media' --output none
+
+# pexip-teams-connector.instance-to-ocsp: Certificate revocation checking
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'pexip-teams-connector.instance-to-ocsp' \
+  --priority 140 --direction Outbound --access Allow --protocol 'Tcp' \
+  --source-address-prefixes '198.51.100.64/28' --source-port-ranges '*' \
+  --destination-address-prefixes '*' --destination-port-ranges '80' \
+  --description 'pexip-teams-connector.instance-to-ocsp: Certificate revocation checking' --output none
+
+# pexip-teams-connector.instance-to-windows-update: Windows updates
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'pexip-teams-connector.instance-to-windows-update' \
+  --priority 150 --direction Outbound --access Allow --protocol 'Tcp' \
+  --source-address-prefixes '198.51.100.64/28' --source-port-ranges '*' \
+  --destination-address-prefixes '*' --destination-port-ranges '80' '443' \
+  --description 'pexip-teams-connector.instance-to-windows-update: Windows updates' --output none
+
+# pexip-teams-connector.instance-to-eventhub: Advanced status reporting to the Azure Event Hub; this port is managed by the Azure NSG [via ...
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'pexip-teams-connector.instance-to-eventhub' \
+  --priority 160 --direction Outbound --access Allow --protocol 'Tcp' \
+  --source-address-prefixes '198.51.100.64/28' --source-port-ranges '*' \
+  --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
+  --description 'pexip-teams-connector.instance-to-eventhub: Advanced status reporting to the Azure Event Hub; this port is managed by the Azure NSG [via ...' --output none
+
+# teamsgate default deny: only the rules above pass (overrides AllowVnetOutBound and AllowInternetOutBound)
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teamsgate-deny-all-outbound' \
+  --priority 4096 --direction Outbound --access Deny --protocol '*' \
+  --source-address-prefixes '*' --source-port-ranges '*' \
+  --destination-address-prefixes '*' --destination-port-ranges '*' \
+  --description 'teamsgate default deny: only the rules above pass (overrides AllowVnetOutBound and AllowInternetOutBound)' --output none
