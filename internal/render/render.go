@@ -129,7 +129,7 @@ type Prepared struct {
 
 // ProxyTargets lists the targets that can express host-name flows, for
 // errors.
-const ProxyTargets = "azure-firewall, cilium (kubernetes), squid, pac, and the teamsgate egress proxy"
+const ProxyTargets = "azure-firewall, cilium (kubernetes), squid and pac"
 
 // Prepare scopes the plan and checks it against the target's capabilities.
 func Prepare(p *model.Plan, target string, caps Caps, opt Options) (Prepared, diag.List) {

@@ -2,20 +2,20 @@
 # teamsgate azure-nsg configuration: cloud worldwide, catalog 2026.11.1
 # integrations: teams-calling-bot
 # scope: host/subnet firewall of role bot
-# WARNING teams-calling-bot.out.login: not rendered (--fqdn-skip): tcp 443 to login.microsoftonline.com; allow it on azure-firewall, cilium (kubernetes), squid, pac, and the teamsgate egress proxy
-# WARNING teams-calling-bot.out.oauth-scope: not rendered (--fqdn-skip): tcp 443 to api.botframework.com api.aps.skype.com pma.teams.microsoft.com pma.cloud.microsoft; allow it on azure-firewall, cilium (kubernetes), squid, pac, and the teamsgate egress proxy
-# WARNING teams-calling-bot.out.graph: not rendered (--fqdn-skip): tcp 443 to graph.microsoft.com; allow it on azure-firewall, cilium (kubernetes), squid, pac, and the teamsgate egress proxy
-# WARNING teams-calling-bot.out.m365.set14-tcp: not rendered (--fqdn-skip): tcp 443 to quicktips.skypeforbusiness.com; allow it on azure-firewall, cilium (kubernetes), squid, pac, and the teamsgate egress proxy
-# WARNING teams-calling-bot.out.m365.set15-tcp: not rendered (--fqdn-skip): tcp 80,443 to *.sfbassets.com *.urlp.sfbassets.com skypemaprdsitus.trafficmanager.net; allow it on azure-firewall, cilium (kubernetes), squid, pac, and the teamsgate egress proxy
-# WARNING teams-calling-bot.out.m365.set16-tcp: not rendered (--fqdn-skip): tcp 443 to *.keydelivery.mediaservices.windows.net *.msecnd.net *.streaming.mediaservices.windows.net ajax.aspnetcdn.com mlccdn.blob.core.windows.net; allow it on azure-firewall, cilium (kubernetes), squid, pac, and the teamsgate egress proxy
-# WARNING teams-calling-bot.out.m365.set17-tcp: not rendered (--fqdn-skip): tcp 443 to aka.ms amp.azure.net; allow it on azure-firewall, cilium (kubernetes), squid, pac, and the teamsgate egress proxy
-# WARNING teams-calling-bot.out.m365.set18-tcp: not rendered (--fqdn-skip): tcp 443 to *.users.storage.live.com; allow it on azure-firewall, cilium (kubernetes), squid, pac, and the teamsgate egress proxy
-# WARNING teams-calling-bot.out.m365.set19-tcp: not rendered (--fqdn-skip): tcp 80,443 to *.adl.windows.com; allow it on azure-firewall, cilium (kubernetes), squid, pac, and the teamsgate egress proxy
-# WARNING teams-calling-bot.out.m365.set26-tcp: not rendered (--fqdn-skip): tcp 443 to *.msedge.net compass-ssl.microsoft.com; allow it on azure-firewall, cilium (kubernetes), squid, pac, and the teamsgate egress proxy
-# WARNING teams-calling-bot.out.m365.set27-tcp: not rendered (--fqdn-skip): tcp 443 to *.mstea.ms *.secure.skypeassets.com mlccdnprod.azureedge.net videoplayercdn.osi.office.net; allow it on azure-firewall, cilium (kubernetes), squid, pac, and the teamsgate egress proxy
-# WARNING teams-calling-bot.out.m365.set29-tcp: not rendered (--fqdn-skip): tcp 80,443 to *.tenor.com; allow it on azure-firewall, cilium (kubernetes), squid, pac, and the teamsgate egress proxy
-# WARNING teams-calling-bot.out.m365.set127-tcp: not rendered (--fqdn-skip): tcp 80,443 to *.skype.com; allow it on azure-firewall, cilium (kubernetes), squid, pac, and the teamsgate egress proxy
-# WARNING teams-calling-bot.out.m365.set146-tcp: not rendered (--fqdn-skip): tcp 443 to statics.teams.microsoft.com; allow it on azure-firewall, cilium (kubernetes), squid, pac, and the teamsgate egress proxy
+# WARNING teams-calling-bot.out.login: not rendered (--fqdn-skip): tcp 443 to login.microsoftonline.com; allow it on azure-firewall, cilium (kubernetes), squid and pac
+# WARNING teams-calling-bot.out.oauth-scope: not rendered (--fqdn-skip): tcp 443 to api.botframework.com api.aps.skype.com pma.teams.microsoft.com pma.cloud.microsoft; allow it on azure-firewall, cilium (kubernetes), squid and pac
+# WARNING teams-calling-bot.out.graph: not rendered (--fqdn-skip): tcp 443 to graph.microsoft.com; allow it on azure-firewall, cilium (kubernetes), squid and pac
+# WARNING teams-calling-bot.out.m365.set14-tcp: not rendered (--fqdn-skip): tcp 443 to quicktips.skypeforbusiness.com; allow it on azure-firewall, cilium (kubernetes), squid and pac
+# WARNING teams-calling-bot.out.m365.set15-tcp: not rendered (--fqdn-skip): tcp 80,443 to *.sfbassets.com *.urlp.sfbassets.com skypemaprdsitus.trafficmanager.net; allow it on azure-firewall, cilium (kubernetes), squid and pac
+# WARNING teams-calling-bot.out.m365.set16-tcp: not rendered (--fqdn-skip): tcp 443 to *.keydelivery.mediaservices.windows.net *.msecnd.net *.streaming.mediaservices.windows.net ajax.aspnetcdn.com mlccdn.blob.core.windows.net; allow it on azure-firewall, cilium (kubernetes), squid and pac
+# WARNING teams-calling-bot.out.m365.set17-tcp: not rendered (--fqdn-skip): tcp 443 to aka.ms amp.azure.net; allow it on azure-firewall, cilium (kubernetes), squid and pac
+# WARNING teams-calling-bot.out.m365.set18-tcp: not rendered (--fqdn-skip): tcp 443 to *.users.storage.live.com; allow it on azure-firewall, cilium (kubernetes), squid and pac
+# WARNING teams-calling-bot.out.m365.set19-tcp: not rendered (--fqdn-skip): tcp 80,443 to *.adl.windows.com; allow it on azure-firewall, cilium (kubernetes), squid and pac
+# WARNING teams-calling-bot.out.m365.set26-tcp: not rendered (--fqdn-skip): tcp 443 to *.msedge.net compass-ssl.microsoft.com; allow it on azure-firewall, cilium (kubernetes), squid and pac
+# WARNING teams-calling-bot.out.m365.set27-tcp: not rendered (--fqdn-skip): tcp 443 to *.mstea.ms *.secure.skypeassets.com mlccdnprod.azureedge.net videoplayercdn.osi.office.net; allow it on azure-firewall, cilium (kubernetes), squid and pac
+# WARNING teams-calling-bot.out.m365.set29-tcp: not rendered (--fqdn-skip): tcp 80,443 to *.tenor.com; allow it on azure-firewall, cilium (kubernetes), squid and pac
+# WARNING teams-calling-bot.out.m365.set127-tcp: not rendered (--fqdn-skip): tcp 80,443 to *.skype.com; allow it on azure-firewall, cilium (kubernetes), squid and pac
+# WARNING teams-calling-bot.out.m365.set146-tcp: not rendered (--fqdn-skip): tcp 443 to statics.teams.microsoft.com; allow it on azure-firewall, cilium (kubernetes), squid and pac
 #
 # Usage: RESOURCE_GROUP=my-rg [NSG_NAME=teamsgate-bot] bash nsg.sh
 # Creates the network security group if it is missing and creates or updates

@@ -2,11 +2,11 @@
 # teamsgate azure-nsg configuration: cloud worldwide, catalog 2026.11.1
 # integrations: teams-messaging-bot
 # scope: host/subnet firewall of role bot
-# WARNING teams-messaging-bot.out.login: not rendered (--fqdn-skip): tcp 443 to login.microsoftonline.com; allow it on azure-firewall, cilium (kubernetes), squid, pac, and the teamsgate egress proxy
-# WARNING teams-messaging-bot.out.botframework: not rendered (--fqdn-skip): tcp 443 to api.botframework.com; allow it on azure-firewall, cilium (kubernetes), squid, pac, and the teamsgate egress proxy
-# WARNING teams-messaging-bot.out.graph: not rendered (--fqdn-skip): tcp 443 to graph.microsoft.com; allow it on azure-firewall, cilium (kubernetes), squid, pac, and the teamsgate egress proxy
-# WARNING teams-messaging-bot.out.openid: not rendered (--fqdn-skip): tcp 443 to login.botframework.com; allow it on azure-firewall, cilium (kubernetes), squid, pac, and the teamsgate egress proxy
-# WARNING teams-messaging-bot.out.reply: not rendered (--fqdn-skip): tcp 443 to smba.trafficmanager.net; allow it on azure-firewall, cilium (kubernetes), squid, pac, and the teamsgate egress proxy
+# WARNING teams-messaging-bot.out.login: not rendered (--fqdn-skip): tcp 443 to login.microsoftonline.com; allow it on azure-firewall, cilium (kubernetes), squid and pac
+# WARNING teams-messaging-bot.out.botframework: not rendered (--fqdn-skip): tcp 443 to api.botframework.com; allow it on azure-firewall, cilium (kubernetes), squid and pac
+# WARNING teams-messaging-bot.out.graph: not rendered (--fqdn-skip): tcp 443 to graph.microsoft.com; allow it on azure-firewall, cilium (kubernetes), squid and pac
+# WARNING teams-messaging-bot.out.openid: not rendered (--fqdn-skip): tcp 443 to login.botframework.com; allow it on azure-firewall, cilium (kubernetes), squid and pac
+# WARNING teams-messaging-bot.out.reply: not rendered (--fqdn-skip): tcp 443 to smba.trafficmanager.net; allow it on azure-firewall, cilium (kubernetes), squid and pac
 #
 # Usage: RESOURCE_GROUP=my-rg [NSG_NAME=teamsgate-bot] bash nsg.sh
 # Creates the network security group if it is missing and creates or updates
