@@ -61,6 +61,7 @@ func printError(w io.Writer, err error) {
 func commands(e *env) []*cobra.Command {
 	return []*cobra.Command{
 		newPlanCmd(e),
+		newAuditCmd(e),
 		newCapacityCmd(e),
 		newCatalogCmd(e),
 		newCertsCmd(e),

@@ -1,0 +1,196 @@
+package audit
+
+import (
+	"fmt"
+
+	"github.com/teamsgate/teamsgate/internal/diag"
+	"github.com/teamsgate/teamsgate/internal/model"
+	"github.com/teamsgate/teamsgate/internal/render"
+)
+
+// Action is what a line of a configuration does with the packets it
+// matches.
+type Action uint8
+
+const (
+	// Continue: the line has no verdict (a counter, LOG, a mark); matching
+	// packets go on to the next line.
+	Continue Action = iota
+	// Accept ends the chain with an accept (iptables ACCEPT, nft accept,
+	// NSG and AWS allow).
+	Accept
+	// Drop ends evaluation with a deny (DROP, REJECT, nft drop/reject, NSG
+	// deny).
+	Drop
+	// Return leaves a user chain back to the calling rule's chain; in a base
+	// chain the chain's policy applies.
+	Return
+	// Jump evaluates the target chain and, when it returns, goes on with the
+	// next line.
+	Jump
+	// Goto evaluates the target chain; when it returns, evaluation goes
+	// back to where the calling chain was itself entered from.
+	Goto
+)
+
+func (a Action) String() string {
+	return [...]string{"continue", "accept", "drop", "return", "jump", "goto"}[a]
+}
+
+// terminal reports whether no packet the line matches reaches the next
+// line of the same chain.
+func (a Action) terminal() bool { return a == Accept || a == Drop || a == Return || a == Goto }
+
+// Family is the address families a chain filters.
+type Family uint8
+
+// The address families.
+const (
+	FamilyV4   Family = 1
+	FamilyV6   Family = 2
+	FamilyBoth        = FamilyV4 | FamilyV6
+)
+
+func (f Family) addrs() AddrSet {
+	switch f {
+	case FamilyV4:
+		return V4Addrs()
+	case FamilyV6:
+		return V6Addrs()
+	}
+	return AllAddrs()
+}
+
+func (f Family) String() string {
+	switch f {
+	case FamilyV4:
+		return "IPv4"
+	case FamilyV6:
+		return "IPv6"
+	}
+	return "IPv4 and IPv6"
+}
+
+// Match is one conjunction of header conditions of a line, as a parser
+// lowers it: every field narrowed to a set, negations already turned into
+// complements. NewMatch gives the match of every packet.
+type Match struct {
+	Proto        ProtoSet
+	State        StateSet
+	Src, Dst     AddrSet
+	SPort, DPort model.PortSet
+	// In and Out are interface conditions, all of which must hold.
+	In, Out []IfaceCond
+	// Never marks a match no packet of the model satisfies (for example
+	// iptables "-f": the first packet of a flow is never a later fragment).
+	Never bool
+}
+
+// IfaceCond is an interface name condition: one of the patterns (exact
+// names, or prefix wildcards ending in "+" for iptables or "*" for nft),
+// possibly negated.
+type IfaceCond struct {
+	Patterns []string
+	Neg      bool
+}
+
+// NewMatch returns the match of every packet.
+func NewMatch() Match {
+	return Match{Proto: AllProtos(), State: AllStates, Src: AllAddrs(), Dst: AllAddrs(), SPort: allPorts, DPort: allPorts}
+}
+
+// Line is one rule of a configuration lowered into the common model: its
+// matches (a union; usually one), its action, and where it came from.
+type Line struct {
+	// ID names the line for people and tools: "filter/INPUT#3", an NSG
+	// rule name, "sg-0123 ingress #2".
+	ID string
+	// Chain is the name of the chain holding the line.
+	Chain string
+	// Index is the 1-based position in the chain (0 for a policy).
+	Index int
+	// Text is the rule as the configuration writes it.
+	Text    string
+	Pos     diag.Pos
+	Comment string
+	Matches []Match
+	Action  Action
+	// Target is the chain a Jump or Goto goes to.
+	Target *Chain
+	// Unresolved lists why the line cannot be evaluated exactly (an ipset
+	// or an application security group of unknown members). Such a line is
+	// evaluated as matching nothing, and every flow it could affect says
+	// so.
+	Unresolved []string
+	// Default marks a line the platform adds (NSG default rules, a chain
+	// policy, AWS's implicit deny): it is not reported as shadowed.
+	Default bool
+	// Weak marks the policy of a chain that rarely carries the intent (an
+	// iptables mangle or raw chain): an allow is attributed to it only when
+	// nothing else accepted the packets.
+	Weak bool
+	// Priority is the NSG priority, for output.
+	Priority int
+}
+
+// Chain is an ordered rule list (first match wins) or, for AWS security
+// groups, an unordered union of allow rules.
+type Chain struct {
+	Name   string
+	Table  string
+	Family Family
+	// Hook is the netfilter hook of a base chain (prerouting, input,
+	// forward, output, postrouting) or the NSG/AWS direction; empty for a
+	// user-defined chain.
+	Hook     string
+	Priority int
+	// Policy is the verdict for packets that fall off the end of a base
+	// chain, as a Default line.
+	Policy *Line
+	Lines  []*Line
+	Pos    diag.Pos
+	// Union: the order of lines does not matter (AWS security groups);
+	// shadowing then means a line covered by the others.
+	Union bool
+}
+
+// Config is a firewall configuration in the common model, with the base
+// chains a packet crosses in each direction.
+type Config struct {
+	Format string
+	// Chains lists every chain, in file order.
+	Chains []*Chain
+	// Paths gives, per direction, the base chains a packet crosses in
+	// order. A packet is allowed when every chain it crosses accepts it.
+	Paths map[render.Direction][]*Chain
+	// Directional: the platform only knows inbound and outbound (NSG, AWS);
+	// a perimeter (unscoped) audit checks each flow inbound at its
+	// destination and outbound at its source.
+	Directional bool
+	// Families says which address families the configuration filters at
+	// all; packets of another family are outside it.
+	Families Family
+	// NoSourcePorts: the platform cannot match source ports (AWS security
+	// groups), so the plan's source-port limits are not held against it.
+	NoSourcePorts bool
+	// Notes explains the assumptions the lowering made (implied default
+	// rules, ignored tables), for the report.
+	Notes []string
+}
+
+// Lines returns every line of every chain, for tools.
+func (c *Config) Lines() []*Line {
+	var out []*Line
+	for _, ch := range c.Chains {
+		out = append(out, ch.Lines...)
+	}
+	return out
+}
+
+// ref formats a line for messages: its id and, when known, its text.
+func (l *Line) ref() string {
+	if l.Text == "" || l.Text == l.ID {
+		return l.ID
+	}
+	return fmt.Sprintf("%s (%s)", l.ID, l.Text)
+}

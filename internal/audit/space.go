@@ -1,0 +1,330 @@
+package audit
+
+import (
+	"math/bits"
+	"net/netip"
+
+	"github.com/teamsgate/teamsgate/internal/model"
+)
+
+// Cube is a set of packets that is a product of one set per header field:
+// protocol, conntrack state, input and output interface, source and
+// destination address, source and destination port. For ICMP the
+// destination-port field carries type<<8|code, so that type and code
+// matches are port-like ranges; protocols without ports ignore the port
+// fields (rules never constrain them for such protocols).
+//
+// Every rule match of every supported format is one cube or a union of a
+// few, so the evaluator works on unions of disjoint cubes: exact set
+// arithmetic, never a walk over addresses or ports.
+type Cube struct {
+	Proto        ProtoSet
+	State        StateSet
+	In, Out      IfaceSet
+	Src, Dst     AddrSet
+	SPort, DPort model.PortSet
+}
+
+// IsEmpty reports whether some field is empty, so the cube holds no packet.
+func (c Cube) IsEmpty() bool {
+	return c.Proto.IsEmpty() || c.State == 0 || c.In == 0 || c.Out == 0 ||
+		c.Src.IsEmpty() || c.Dst.IsEmpty() || c.SPort.IsEmpty() || c.DPort.IsEmpty()
+}
+
+// Overlaps reports whether the cubes share a packet. The cheap fields are
+// tested first.
+func (c Cube) Overlaps(o Cube) bool {
+	return c.State&o.State != 0 && c.In&o.In != 0 && c.Out&o.Out != 0 &&
+		c.Proto.Overlaps(o.Proto) &&
+		portsOverlap(c.DPort, o.DPort) && portsOverlap(c.SPort, o.SPort) &&
+		c.Dst.Overlaps(o.Dst) && c.Src.Overlaps(o.Src)
+}
+
+// Covers reports whether every packet of o is in c.
+func (c Cube) Covers(o Cube) bool {
+	return o.State&^c.State == 0 && o.In&^c.In == 0 && o.Out&^c.Out == 0 &&
+		c.Proto.Covers(o.Proto) &&
+		portsCover(c.DPort, o.DPort) && portsCover(c.SPort, o.SPort) &&
+		c.Dst.Covers(o.Dst) && c.Src.Covers(o.Src)
+}
+
+// Intersect returns the packets in both cubes and whether there are any.
+func (c Cube) Intersect(o Cube) (Cube, bool) {
+	if !c.Overlaps(o) {
+		return Cube{}, false
+	}
+	r := Cube{
+		Proto: c.Proto.And(o.Proto),
+		State: c.State & o.State,
+		In:    c.In & o.In,
+		Out:   c.Out & o.Out,
+		Src:   c.Src.Intersect(o.Src),
+		Dst:   c.Dst.Intersect(o.Dst),
+		SPort: intersectPorts(c.SPort, o.SPort),
+		DPort: intersectPorts(c.DPort, o.DPort),
+	}
+	return r, !r.IsEmpty()
+}
+
+func intersectPorts(a, b model.PortSet) model.PortSet {
+	switch {
+	case portsCover(a, b):
+		return b
+	case portsCover(b, a):
+		return a
+	}
+	return a.Intersect(b)
+}
+
+// subtract appends c minus o to out as disjoint cubes: for each field in
+// turn, the part of the remainder outside o's field is split off, and the
+// remainder narrows to o's field. At most one cube per field.
+func (c Cube) subtract(o Cube, out []Cube) []Cube {
+	if !c.Overlaps(o) {
+		return append(out, c)
+	}
+	rest := c
+	if d := rest.State &^ o.State; d != 0 {
+		p := rest
+		p.State = d
+		out = append(out, p)
+		rest.State &= o.State
+	}
+	if d := rest.Proto.AndNot(o.Proto); !d.IsEmpty() {
+		p := rest
+		p.Proto = d
+		out = append(out, p)
+		rest.Proto = rest.Proto.And(o.Proto)
+	}
+	if d := rest.In &^ o.In; d != 0 {
+		p := rest
+		p.In = d
+		out = append(out, p)
+		rest.In &= o.In
+	}
+	if d := rest.Out &^ o.Out; d != 0 {
+		p := rest
+		p.Out = d
+		out = append(out, p)
+		rest.Out &= o.Out
+	}
+	if !portsCover(o.DPort, rest.DPort) {
+		p := rest
+		p.DPort = rest.DPort.Difference(o.DPort)
+		out = append(out, p)
+		rest.DPort = intersectPorts(rest.DPort, o.DPort)
+	}
+	if !portsCover(o.SPort, rest.SPort) {
+		p := rest
+		p.SPort = rest.SPort.Difference(o.SPort)
+		out = append(out, p)
+		rest.SPort = intersectPorts(rest.SPort, o.SPort)
+	}
+	if !o.Dst.Covers(rest.Dst) {
+		p := rest
+		p.Dst = rest.Dst.Difference(o.Dst)
+		out = append(out, p)
+		rest.Dst = rest.Dst.Intersect(o.Dst)
+	}
+	if !o.Src.Covers(rest.Src) {
+		p := rest
+		p.Src = rest.Src.Difference(o.Src)
+		out = append(out, p)
+	}
+	return out
+}
+
+// Space is a set of packets: a union of pairwise disjoint, non-empty
+// cubes. The zero value is the empty set.
+type Space []Cube
+
+// IsEmpty reports whether the space holds no packet.
+func (s Space) IsEmpty() bool { return len(s) == 0 }
+
+// Overlaps reports whether the space shares a packet with the cube.
+func (s Space) Overlaps(c Cube) bool {
+	for _, x := range s {
+		if x.Overlaps(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// IntersectCube returns the part of s inside c.
+func (s Space) IntersectCube(c Cube) Space {
+	var out Space
+	for _, x := range s {
+		if y, ok := x.Intersect(c); ok {
+			out = append(out, y)
+		}
+	}
+	return out
+}
+
+// Intersect returns the packets in both spaces.
+func (s Space) Intersect(o Space) Space {
+	var out Space
+	for _, c := range o {
+		out = append(out, s.IntersectCube(c)...)
+	}
+	return out
+}
+
+// SubtractCube returns the part of s outside c.
+func (s Space) SubtractCube(c Cube) Space {
+	var out Space
+	for _, x := range s {
+		out = x.subtract(c, out)
+	}
+	return out
+}
+
+// Subtract returns the packets of s not in o.
+func (s Space) Subtract(o Space) Space {
+	out := s
+	for _, c := range o {
+		if len(out) == 0 {
+			break
+		}
+		out = out.SubtractCube(c)
+	}
+	return out
+}
+
+// Union returns the packets in either space, still disjoint.
+func (s Space) Union(o Space) Space {
+	return append(append(Space(nil), s...), o.Subtract(s)...)
+}
+
+// Covers reports whether every packet of o is in s.
+func (s Space) Covers(o Space) bool { return o.Subtract(s).IsEmpty() }
+
+// Contains reports whether the space holds the packet.
+func (s Space) Contains(p Packet) bool {
+	for _, c := range s {
+		if c.Contains(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Packet is one point of the packet space: a concrete header, its
+// conntrack state and its interface classes.
+type Packet struct {
+	Proto        uint8
+	State        State
+	In, Out      int // class indexes in the configuration's Universe
+	Src, Dst     netip.Addr
+	SPort, DPort uint16
+}
+
+// Contains reports whether the cube holds the packet.
+func (c Cube) Contains(p Packet) bool {
+	return c.Proto.Has(p.Proto) && c.State&StateSet(p.State) != 0 &&
+		c.In&(1<<p.In) != 0 && c.Out&(1<<p.Out) != 0 &&
+		c.SPort.Contains(p.SPort) && c.DPort.Contains(p.DPort) &&
+		c.Src.Contains(p.Src) && c.Dst.Contains(p.Dst)
+}
+
+// corner returns the packet at the lowest value of every field of a
+// non-empty cube: a witness that the cube is not empty.
+func (c Cube) corner(high bool) Packet {
+	p := Packet{
+		Proto: c.Proto.First(),
+		Src:   c.Src.First(), Dst: c.Dst.First(),
+		SPort: c.SPort.Ranges()[0].First, DPort: c.DPort.Ranges()[0].First,
+	}
+	if high {
+		p.Proto = c.Proto.Last()
+		p.Src, p.Dst = c.Src.Last(), c.Dst.Last()
+		p.SPort = c.SPort.Ranges()[len(c.SPort.Ranges())-1].Last
+		p.DPort = c.DPort.Ranges()[len(c.DPort.Ranges())-1].Last
+	}
+	pick := func(w uint64) int {
+		if high {
+			return 63 - bits.LeadingZeros64(w)
+		}
+		return bits.TrailingZeros64(w)
+	}
+	p.State = State(1 << pick(uint64(c.State)))
+	p.In, p.Out = pick(uint64(c.In)), pick(uint64(c.Out))
+	return p
+}
+
+// box is the bounding box of a space: per field the lowest and highest
+// value, and the union of the bit-set fields. Two spaces whose boxes do
+// not meet share no packet; the evaluator and the shadowing index test
+// boxes first, at a few nanoseconds each, before any set operation.
+type box struct {
+	proto    ProtoSet
+	state    StateSet
+	in, out  IfaceSet
+	src, dst [2]addrKey
+	sp, dp   [2]uint16
+	empty    bool
+}
+
+// addrKey orders addresses as 128-bit numbers (IPv4 as ::ffff:a.b.c.d).
+type addrKey struct{ hi, lo uint64 }
+
+func keyOf(a netip.Addr) addrKey {
+	b := a.As16()
+	var k addrKey
+	for i := 0; i < 8; i++ {
+		k.hi = k.hi<<8 | uint64(b[i])
+		k.lo = k.lo<<8 | uint64(b[8+i])
+	}
+	return k
+}
+
+func (a addrKey) less(b addrKey) bool { return a.hi < b.hi || a.hi == b.hi && a.lo < b.lo }
+
+func boxOf(s Space) box {
+	if len(s) == 0 {
+		return box{empty: true}
+	}
+	var b box
+	for i, c := range s {
+		srcLo, srcHi := keyOf(c.Src.First()), keyOf(c.Src.Last())
+		dstLo, dstHi := keyOf(c.Dst.First()), keyOf(c.Dst.Last())
+		sr, dr := c.SPort.Ranges(), c.DPort.Ranges()
+		if i == 0 {
+			b = box{proto: c.Proto, state: c.State, in: c.In, out: c.Out,
+				src: [2]addrKey{srcLo, srcHi}, dst: [2]addrKey{dstLo, dstHi},
+				sp: [2]uint16{sr[0].First, sr[len(sr)-1].Last}, dp: [2]uint16{dr[0].First, dr[len(dr)-1].Last}}
+			continue
+		}
+		b.proto = b.proto.Or(c.Proto)
+		b.state |= c.State
+		b.in |= c.In
+		b.out |= c.Out
+		if srcLo.less(b.src[0]) {
+			b.src[0] = srcLo
+		}
+		if b.src[1].less(srcHi) {
+			b.src[1] = srcHi
+		}
+		if dstLo.less(b.dst[0]) {
+			b.dst[0] = dstLo
+		}
+		if b.dst[1].less(dstHi) {
+			b.dst[1] = dstHi
+		}
+		b.sp[0], b.sp[1] = min(b.sp[0], sr[0].First), max(b.sp[1], sr[len(sr)-1].Last)
+		b.dp[0], b.dp[1] = min(b.dp[0], dr[0].First), max(b.dp[1], dr[len(dr)-1].Last)
+	}
+	return b
+}
+
+// meets reports whether two boxes intersect.
+func (a box) meets(b box) bool {
+	return !a.empty && !b.empty &&
+		a.state&b.state != 0 && a.in&b.in != 0 && a.out&b.out != 0 &&
+		a.dp[0] <= b.dp[1] && b.dp[0] <= a.dp[1] &&
+		a.sp[0] <= b.sp[1] && b.sp[0] <= a.sp[1] &&
+		!b.dst[1].less(a.dst[0]) && !a.dst[1].less(b.dst[0]) &&
+		!b.src[1].less(a.src[0]) && !a.src[1].less(b.src[0]) &&
+		a.proto.Overlaps(b.proto)
+}
