@@ -152,7 +152,10 @@ func Prepare(p *model.Plan, target string, caps Caps, opt Options) (Prepared, di
 				if err := expandTags(side, opt.ServiceTags); err != nil {
 					ds.Errorf(diag.Pos{}, r.ID, "%s cannot express service tags: %v", target, err)
 				} else if len(tags) > 0 {
-					it.Note = fmt.Sprintf("service tag %s expanded from change number %d", strings.Join(tags, "+"), opt.ServiceTags.ChangeNumber)
+					it.Note = "service tag " + strings.Join(tags, "+") + " expanded"
+					if opt.ServiceTags != nil {
+						it.Note += fmt.Sprintf(" from change number %d", opt.ServiceTags.ChangeNumber)
+					}
 				}
 			}
 		}
@@ -230,6 +233,17 @@ func expandTags(t *model.Target, data *servicetag.Data) error {
 		b.AddPrefix(p)
 	}
 	for _, name := range t.ServiceTags {
+		switch strings.ToLower(name) {
+		case "azureloadbalancer":
+			// Not in the service tags file: the tag is the host's virtual
+			// IP, 168.63.129.16 (Microsoft Learn, "Virtual network service
+			// tags": AzureLoadBalancer "translates to the virtual IP
+			// address of the host").
+			b.AddPrefix(netip.MustParsePrefix("168.63.129.16/32"))
+			continue
+		case "virtualnetwork", "internet":
+			return fmt.Errorf("service tag %q depends on the virtual network's address space; it has no fixed prefixes to expand", name)
+		}
 		tag, err := data.Lookup(name)
 		if err != nil {
 			return err

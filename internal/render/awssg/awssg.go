@@ -370,8 +370,8 @@ func description(ids []string) string {
 }
 
 // script writes apply.sh: for each security group, revoke the default
-// allow-all egress rule when the group gets egress rules, then authorize
-// the rendered rules.
+// allow-all egress rule (a render fails closed: AWS's default lets
+// everything out), then authorize the rendered rules.
 func script(groups map[string]*group, order []string, header []string) []byte {
 	var b strings.Builder
 	b.WriteString("#!/usr/bin/env bash\n")
@@ -381,14 +381,14 @@ func script(groups map[string]*group, order []string, header []string) []byte {
 	b.WriteString("#\n# Authorizes the rendered rules in existing security groups. Give each group's\n")
 	b.WriteString("# id in the variable named below; --group-id on the command line takes\n")
 	b.WriteString("# precedence over the " + GroupID + " placeholder in the JSON files.\n")
-	b.WriteString("# A group that gets egress rules first loses AWS's default allow-all egress\n")
-	b.WriteString("# rule, so that only the rendered flows leave it.\n")
+	b.WriteString("# Every group first loses AWS's default allow-all egress rule, so that only\n")
+	b.WriteString("# the rendered flows leave it (none, for a group without egress flows).\n")
 	b.WriteString("set -euo pipefail\n")
 	for _, key := range order {
 		g := groups[key]
 		fmt.Fprintf(&b, "\n# Security group of %s\n", g.label)
 		fmt.Fprintf(&b, "sg=\"${%s:?set %s to the id of the security group of %s}\"\n", g.envVar, g.envVar, g.label)
-		if g.egress != nil {
+		{
 			b.WriteString("aws ec2 revoke-security-group-egress --group-id \"$sg\" --ip-permissions '[{\"IpProtocol\":\"-1\",\"IpRanges\":[{\"CidrIp\":\"0.0.0.0/0\"}]}]' >/dev/null 2>&1 || true\n")
 			b.WriteString("aws ec2 revoke-security-group-egress --group-id \"$sg\" --ip-permissions '[{\"IpProtocol\":\"-1\",\"Ipv6Ranges\":[{\"CidrIpv6\":\"::/0\"}]}]' >/dev/null 2>&1 || true\n")
 		}

@@ -371,7 +371,7 @@ func sides(t model.Target) ([]side, error) {
 
 // prioritise gives the rules of one direction their priorities: plan denies
 // first, then allows, each in plan order, from 100 in steps of 10; the RDP
-// rule at 1000; and the default deny at 4096.
+// rule at 1000; and the default deny at 4096, in every direction.
 func prioritise(all []*secRule, dir string) ([]*secRule, error) {
 	var denies, allows, pinned []*secRule
 	for _, r := range all {
@@ -385,9 +385,9 @@ func prioritise(all []*secRule, dir string) ([]*secRule, error) {
 			allows = append(allows, r)
 		}
 	}
-	if len(denies)+len(allows)+len(pinned) == 0 {
-		return nil, nil
-	}
+	// A direction without rules still gets the default deny: the NSG's
+	// own defaults (AllowInternetOutBound, AllowVnetInBound, …) allow more
+	// than the plan, and a render fails closed.
 	if len(pinned) > priorityStep {
 		return nil, fmt.Errorf("the RDP rule %s needs %d %s security rules, more than the %d priorities from %d",
 			pinned[0].ruleID, len(pinned), strings.ToLower(dir), priorityStep, rdpPriority)

@@ -396,7 +396,7 @@ func TestMixedFamiliesSplit(t *testing.T) {
 		names = append(names, *r.Name)
 	}
 	want := []string{
-		"test.flow-000.from-ipv4.to-ipv4", "test.flow-000.from-ipv6.to-ipv6", "teamsgate-deny-all-inbound",
+		"test.flow-000.from-ipv4.to-ipv4", "test.flow-000.from-ipv6.to-ipv6", "teamsgate-deny-all-inbound", "teamsgate-deny-all-outbound",
 	}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("rules (-want +got):\n%s", diff)

@@ -17,8 +17,8 @@
 # Authorizes the rendered rules in existing security groups. Give each group's
 # id in the variable named below; --group-id on the command line takes
 # precedence over the sg-REPLACE_ME placeholder in the JSON files.
-# A group that gets egress rules first loses AWS's default allow-all egress
-# rule, so that only the rendered flows leave it.
+# Every group first loses AWS's default allow-all egress rule, so that only
+# the rendered flows leave it (none, for a group without egress flows).
 set -euo pipefail
 
 # Security group of role teams-connector-instances

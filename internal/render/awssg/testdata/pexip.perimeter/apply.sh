@@ -17,12 +17,14 @@
 # Authorizes the rendered rules in existing security groups. Give each group's
 # id in the variable named below; --group-id on the command line takes
 # precedence over the sg-REPLACE_ME placeholder in the JSON files.
-# A group that gets egress rules first loses AWS's default allow-all egress
-# rule, so that only the rendered flows leave it.
+# Every group first loses AWS's default allow-all egress rule, so that only
+# the rendered flows leave it (none, for a group without egress flows).
 set -euo pipefail
 
 # Security group of role teams-connector-lb of pexip-teams-connector
 sg="${SG_PEXIP_TEAMS_CONNECTOR_TEAMS_CONNECTOR_LB:?set SG_PEXIP_TEAMS_CONNECTOR_TEAMS_CONNECTOR_LB to the id of the security group of role teams-connector-lb of pexip-teams-connector}"
+aws ec2 revoke-security-group-egress --group-id "$sg" --ip-permissions '[{"IpProtocol":"-1","IpRanges":[{"CidrIp":"0.0.0.0/0"}]}]' >/dev/null 2>&1 || true
+aws ec2 revoke-security-group-egress --group-id "$sg" --ip-permissions '[{"IpProtocol":"-1","Ipv6Ranges":[{"CidrIpv6":"::/0"}]}]' >/dev/null 2>&1 || true
 aws ec2 authorize-security-group-ingress --group-id "$sg" --cli-input-json file://pexip-teams-connector.teams-connector-lb.ingress.json
 
 # Security group of role conferencing-nodes of pexip-teams-connector

@@ -32,3 +32,10 @@ az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'team
   --source-address-prefixes '*' --source-port-ranges '*' \
   --destination-address-prefixes '*' --destination-port-ranges '*' \
   --description 'teamsgate default deny: only the rules above pass (overrides AllowVNetInBound and AllowAzureLoadBalancerInBound)' --output none
+
+# teamsgate default deny: only the rules above pass (overrides AllowVnetOutBound and AllowInternetOutBound)
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teamsgate-deny-all-outbound' \
+  --priority 4096 --direction Outbound --access Deny --protocol '*' \
+  --source-address-prefixes '*' --source-port-ranges '*' \
+  --destination-address-prefixes '*' --destination-port-ranges '*' \
+  --description 'teamsgate default deny: only the rules above pass (overrides AllowVnetOutBound and AllowInternetOutBound)' --output none

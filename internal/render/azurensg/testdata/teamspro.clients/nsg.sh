@@ -14,6 +14,13 @@ nsg="${NSG_NAME:-teamsgate-clients}"
 
 az network nsg create --resource-group "$rg" --name "$nsg" --output none
 
+# teamsgate default deny: only the rules above pass (overrides AllowVNetInBound and AllowAzureLoadBalancerInBound)
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teamsgate-deny-all-inbound' \
+  --priority 4096 --direction Inbound --access Deny --protocol '*' \
+  --source-address-prefixes '*' --source-port-ranges '*' \
+  --destination-address-prefixes '*' --destination-port-ranges '*' \
+  --description 'teamsgate default deny: only the rules above pass (overrides AllowVNetInBound and AllowAzureLoadBalancerInBound)' --output none
+
 # teamspro-saas.apps: for the apps including help contents [via egress proxy 192.0.2.3:3128 for *.teams-pro.com]
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teamspro-saas.apps' \
   --priority 100 --direction Outbound --access Allow --protocol 'Tcp' \
