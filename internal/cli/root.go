@@ -67,6 +67,7 @@ func commands(e *env) []*cobra.Command {
 		newCertsCmd(e),
 		newTLSCmd(e),
 		newRenderCmd(e),
+		newServeCmd(e),
 	}
 }
 

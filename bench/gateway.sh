@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# bench/gateway.sh — the ingress gateway against Caddy and nginx, on loopback,
+# in one run, with the same upstream and the same wrk settings.
+#
+#   apt-get install wrk caddy nginx      # once
+#   bench/gateway.sh                     # from the repository root
+#
+# Measures, each run bounded by DURATION:
+#   1. requests/s with wrk (same threads, connections, duration, Lua script
+#      posting an activity with a valid Bearer token) against:
+#        direct    the trivial upstream itself
+#        gateway   teamsgate serve: source check + cached token validation
+#        caddy     caddy reverse_proxy (no auth)
+#        nginx     nginx proxy_pass with upstream keepalive (no auth)
+#        bare      a bare httputil.ReverseProxy, no checks (the design's ceiling)
+#      and the CPU time each proxy process spent per request, which shared
+#      machines disturb far less than requests/s;
+#   2. p99 latency added by the gateway over the direct upstream at half the
+#      gateway's peak rate: wrk paced with a Lua delay(), and a fixed-rate,
+#      open-loop Go load loop (wrk2 is not in Debian);
+#   3. the gateway's RSS while it holds 2,000 idle keep-alive connections.
+#
+# The machine may be shared, so the four targets are measured in ROUNDS
+# interleaved rounds and each figure is the median of its rounds.
+#
+# Environment: DURATION per run (default 5s), ROUNDS (3), THREADS (2),
+# CONNS (64), WARMUP (2s). Not run in CI.
+set -euo pipefail
+
+DURATION=${DURATION:-5s}
+ROUNDS=${ROUNDS:-3}
+THREADS=${THREADS:-2}
+CONNS=${CONNS:-64}
+WARMUP=${WARMUP:-2s}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=$(mktemp -d /tmp/teamsgate-bench.XXXXXX)
+PIDS=()
+
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+for tool in wrk caddy nginx go; do
+	command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install wrk caddy nginx)" >&2; exit 1; }
+done
+
+echo "== building"
+(cd "$ROOT" && go build -o "$WORK/teamsgate" ./cmd/teamsgate && go build -o "$WORK/gatewaybench" ./bench/gatewaybench)
+
+"$WORK/gatewaybench" env "$WORK/env" >"$WORK/env.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do grep -q '^ready' "$WORK/env.log" 2>/dev/null && break; sleep 0.1; done
+grep -q '^ready' "$WORK/env.log" || { cat "$WORK/env.log"; exit 1; }
+
+"$WORK/teamsgate" serve "$WORK/env/gateway.yaml" 2>"$WORK/gateway.log" >/dev/null &
+GW_PID=$!
+PIDS+=($GW_PID)
+
+cat >"$WORK/Caddyfile" <<EOF
+{
+	admin off
+	auto_https off
+}
+:18444 {
+	bind 127.0.0.1
+	reverse_proxy 127.0.0.1:18080
+}
+EOF
+XDG_DATA_HOME="$WORK/caddy" XDG_CONFIG_HOME="$WORK/caddy" caddy run --config "$WORK/Caddyfile" --adapter caddyfile >"$WORK/caddy.log" 2>&1 &
+CADDY_PID=$!
+PIDS+=($CADDY_PID)
+
+mkdir -p "$WORK/nginx"
+cat >"$WORK/nginx/nginx.conf" <<EOF
+worker_processes auto;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 8192; }
+http {
+	access_log off;
+	client_body_temp_path $WORK/nginx;
+	proxy_temp_path $WORK/nginx;
+	upstream bot { server 127.0.0.1:18080; keepalive 128; }
+	server {
+		listen 127.0.0.1:18445;
+		location / {
+			proxy_pass http://bot;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+		}
+	}
+}
+EOF
+nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" &
+NGINX_PID=$!
+PIDS+=($NGINX_PID)
+
+"$WORK/gatewaybench" bare 127.0.0.1:18446 http://127.0.0.1:18080 &
+BARE_PID=$!
+PIDS+=($BARE_PID)
+ENV_PID=${PIDS[0]}
+
+# Wait for everyone to answer.
+for url in http://127.0.0.1:18080/ http://127.0.0.1:19090/readyz http://127.0.0.1:18444/ http://127.0.0.1:18445/ http://127.0.0.1:18446/; do
+	for _ in $(seq 100); do curl -sf -o /dev/null "$url" && break; sleep 0.1; done
+	curl -sf -o /dev/null "$url" || { echo "not answering: $url" >&2; cat "$WORK/gateway.log" >&2; exit 1; }
+done
+
+# A sanity check: the gateway really validates (no token → 401).
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$WORK/env/activity.json" http://127.0.0.1:18443/api/messages)
+[ "$code" = 401 ] || { echo "gateway answered $code without a token" >&2; exit 1; }
+
+declare -A URL=(
+	[direct]=http://127.0.0.1:18080/api/messages
+	[gateway]=http://127.0.0.1:18443/api/messages
+	[caddy]=http://127.0.0.1:18444/api/messages
+	[nginx]=http://127.0.0.1:18445/api/messages
+	[bare]=http://127.0.0.1:18446/api/messages
+)
+TARGETS="direct gateway caddy nginx bare"
+
+# cputicks NAME: CPU clock ticks used so far by the target's processes.
+cputicks() {
+	local pids
+	case $1 in
+	direct) pids=$ENV_PID ;;
+	gateway) pids=$GW_PID ;;
+	caddy) pids=$CADDY_PID ;;
+	bare) pids=$BARE_PID ;;
+	nginx) pids="$NGINX_PID $(pgrep -P "$NGINX_PID" | tr '\n' ' ')" ;;
+	esac
+	for p in $pids; do awk '{print $14 + $15}' "/proc/$p/stat"; done | awk '{ s += $1 } END { print s }'
+}
+TCK=$(getconf CLK_TCK)
+declare -A RPS
+
+median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+echo "== wrk -t$THREADS -c$CONNS -d$DURATION -s post.lua, $ROUNDS interleaved rounds (after a $WARMUP warm-up each)"
+for name in $TARGETS; do
+	wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" -s "$WORK/env/post.lua" "${URL[$name]}" >/dev/null
+done
+declare -A ALL P99S CPUS
+for round in $(seq "$ROUNDS"); do
+	for name in $TARGETS; do
+		t0=$(cputicks "$name")
+		out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$WORK/env/post.lua" "${URL[$name]}")
+		t1=$(cputicks "$name")
+		rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+		n=$(awk '/requests in/ {print $1}' <<<"$out")
+		non2xx=$(awk '/Non-2xx/ {print $5}' <<<"$out")
+		p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+		[ -z "$non2xx" ] || { echo "$name: $non2xx non-2xx answers" >&2; exit 1; }
+		cpu=$(awk -v a="$t0" -v b="$t1" -v n="$n" -v t="$TCK" 'BEGIN { printf "%.1f", (b - a) / t * 1e6 / n }')
+		ALL[$name]+="$rps "
+		P99S[$name]+="$p99 "
+		CPUS[$name]+="$cpu "
+		printf 'round %d  %-8s %10s req/s   p99 %-8s  %6s us CPU/request\n' "$round" "$name" "$rps" "$p99" "$cpu"
+	done
+done
+echo "-- medians"
+declare -A CPU
+for name in $TARGETS; do
+	RPS[$name]=$(tr ' ' '\n' <<<"${ALL[$name]}" | grep . | median)
+	CPU[$name]=$(tr ' ' '\n' <<<"${CPUS[$name]}" | grep . | median)
+	printf '%-8s %10s req/s  %6s us CPU/request  (rounds: %s; p99s: %s)\n' "$name" "${RPS[$name]}" "${CPU[$name]}" "${ALL[$name]}" "${P99S[$name]}"
+done
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+echo "gateway/caddy = $(ratio "${RPS[gateway]}" "${RPS[caddy]}")   (target >= 1.0)"
+echo "gateway/nginx = $(ratio "${RPS[gateway]}" "${RPS[nginx]}")   (target >= 0.8)"
+echo "gateway/bare  = $(ratio "${RPS[gateway]}" "${RPS[bare]}")   (the checks' cost against a bare httputil.ReverseProxy)"
+echo "CPU per request, gateway/caddy = $(ratio "${CPU[gateway]}" "${CPU[caddy]}"), gateway/nginx = $(ratio "${CPU[gateway]}" "${CPU[nginx]}"), gateway/bare = $(ratio "${CPU[gateway]}" "${CPU[bare]}")"
+
+HALF=$(awk -v r="${RPS[gateway]}" 'BEGIN { printf "%d", r / 2 }')
+# wrk paced by a Lua delay(): each connection waits DELAY ms between
+# requests, so CONNS connections offer about HALF req/s. wrk is far cheaper
+# than a Go client, so the load generator disturbs the measurement less.
+DELAY=$(awk -v c="$CONNS" -v r="$HALF" 'BEGIN { d = c * 1000 / r; printf "%d", (d < 1 ? 1 : d) }')
+{ cat "$WORK/env/post.lua"; echo "function delay() return $DELAY end"; } >"$WORK/env/paced.lua"
+echo "== paced load: about $HALF req/s (half the gateway's median peak; wrk, $CONNS connections, delay() $DELAY ms), $ROUNDS interleaved rounds"
+declare -A LAT GOLAT
+for round in $(seq "$ROUNDS"); do
+	for name in direct gateway; do
+		out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$WORK/env/paced.lua" "${URL[$name]}")
+		rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+		p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+		p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+		us=$(awk -v v="$p99" 'BEGIN { if (v ~ /us$/) { sub(/us$/, "", v); print v } else if (v ~ /ms$/) { sub(/ms$/, "", v); print v * 1000 } else { sub(/s$/, "", v); print v * 1e6 } }')
+		printf 'round %d  %-8s %9s req/s  p50 %-8s p99 %s\n' "$round" "$name" "$rps" "$p50" "$p99"
+		LAT[$name]+="$us "
+	done
+done
+p99d=$(tr ' ' '\n' <<<"${LAT[direct]}" | grep . | median)
+p99g=$(tr ' ' '\n' <<<"${LAT[gateway]}" | grep . | median)
+echo "median p99 (wrk, paced): direct ${p99d} us, gateway ${p99g} us; added by the gateway: $(awk -v a="$p99g" -v b="$p99d" 'BEGIN { printf "%d", a - b }') us   (target < 1000 us)"
+
+echo "== fixed rate $HALF req/s, open loop (Go load loop, latency from each request's scheduled start), $ROUNDS interleaved rounds"
+for round in $(seq "$ROUNDS"); do
+	for name in direct gateway; do
+		out=$("$WORK/gatewaybench" rate -url "${URL[$name]}" -dir "$WORK/env" -rate "$HALF" -conns "$CONNS" -duration "$DURATION")
+		echo "round $round  $name  $out"
+		GOLAT[$name]+="$(grep -o 'p99_us=[0-9]*' <<<"$out" | cut -d= -f2) "
+	done
+done
+p99d=$(tr ' ' '\n' <<<"${GOLAT[direct]}" | grep . | median)
+p99g=$(tr ' ' '\n' <<<"${GOLAT[gateway]}" | grep . | median)
+echo "median p99 (Go loop): direct ${p99d} us, gateway ${p99g} us; added by the gateway: $((p99g - p99d)) us"
+
+echo "== RSS with 2000 idle keep-alive connections"
+rss_before=$(awk '/VmRSS/ {print $2}' /proc/$GW_PID/status)
+"$WORK/gatewaybench" idle -addr 127.0.0.1:18443 -dir "$WORK/env" -n 2000 -hold 30s >"$WORK/idle.log" 2>&1 &
+IDLE_PID=$!
+PIDS+=($IDLE_PID)
+for _ in $(seq 300); do grep -q '^holding' "$WORK/idle.log" 2>/dev/null && break; sleep 0.1; done
+cat "$WORK/idle.log"
+sleep 1
+rss=$(awk '/VmRSS/ {print $2}' /proc/$GW_PID/status)
+echo "gateway RSS: $((rss_before / 1024)) MiB before, $((rss / 1024)) MiB with the idle connections   (target < 100 MiB)"
+kill $IDLE_PID 2>/dev/null || true
+
+echo "== the gateway's decisions during the run"
+curl -s http://127.0.0.1:19090/metrics | grep -E '^teamsgate_gateway_(requests_total\{decision="allow",reason="ok"\}|token_signature_verifications_total|token_cache_lookups_total)'

@@ -1,0 +1,361 @@
+// Command gatewaybench is the helper of bench/gateway.sh: it sets up what
+// the gateway benchmark needs on loopback (a Bot Framework issuer over
+// HTTPS with its own CA, a signed token, an activity, a wrk script, the
+// gateway spec, a trivial upstream) and measures what wrk cannot: latency
+// at a fixed request rate, and idle keep-alive connections held open.
+//
+//	gatewaybench env DIR         write DIR/*, serve issuer and upstream until SIGTERM
+//	gatewaybench rate [flags]    fixed-rate load, prints latency percentiles
+//	gatewaybench idle [flags]    hold N keep-alive connections open
+//	gatewaybench profile SPEC    run the gateway in-process with pprof on 127.0.0.1:16060
+//	gatewaybench bare LISTEN URL a bare httputil.ReverseProxy, no checks: the ceiling
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	_ "net/http/pprof" // for the profile command only
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/teamsgate/teamsgate/internal/catalog"
+	"github.com/teamsgate/teamsgate/internal/ingress"
+	"github.com/teamsgate/teamsgate/internal/ingress/ingresstest"
+	"github.com/teamsgate/teamsgate/internal/ingress/load"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: gatewaybench env DIR | rate [flags] | idle [flags]")
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "env":
+		err = env(os.Args[2:])
+	case "rate":
+		err = rate(os.Args[2:])
+	case "idle":
+		err = idle(os.Args[2:])
+	case "profile":
+		err = profile(os.Args[2:])
+	case "bare":
+		err = bare(os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown command %q", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gatewaybench:", err)
+		os.Exit(1)
+	}
+}
+
+// tb lets the ingresstest helpers run outside a test.
+type tb struct{ cleanups []func() }
+
+func (t *tb) Helper()                           {}
+func (t *tb) Fatal(args ...any)                 { panic(fmt.Sprint(args...)) }
+func (t *tb) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
+func (t *tb) Cleanup(f func())                  { t.cleanups = append(t.cleanups, f) }
+
+func (t *tb) close() {
+	for i := len(t.cleanups) - 1; i >= 0; i-- {
+		t.cleanups[i]()
+	}
+}
+
+// env writes the benchmark's files into DIR and serves the issuer and the
+// upstream until interrupted.
+func env(args []string) error {
+	fs := flag.NewFlagSet("env", flag.ExitOnError)
+	upstream := fs.String("upstream", "127.0.0.1:18080", "address of the trivial upstream")
+	listen := fs.String("gateway", "127.0.0.1:18443", "gateway listen address (written into the spec)")
+	admin := fs.String("admin", "127.0.0.1:19090", "gateway admin address (written into the spec)")
+	fs.Parse(args)
+	if fs.NArg() != 1 {
+		return fmt.Errorf("env: want DIR")
+	}
+	dir := fs.Arg(0)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	t := &tb{}
+	defer t.close()
+	ca := ingresstest.NewCA(t, "bench CA")
+	key := ingresstest.NewRSAKey(t)
+	iss := ingresstest.NewIssuer(t, ca, ingresstest.Key{ID: "bench", Private: key, Endorsements: []string{"msteams"}})
+	claims := ingresstest.ValidClaims(time.Now())
+	claims.Expiry = time.Now().Add(6 * time.Hour)
+	token := ingresstest.Sign(t, key, "bench", claims)
+	body := ingresstest.Activity("msteams", ingresstest.ServiceURL)
+
+	files := map[string]string{
+		"ca.pem":        string(ca.PEM),
+		"token":         token,
+		"activity.json": string(body),
+		"post.lua": fmt.Sprintf(`wrk.method = "POST"
+wrk.body = %q
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer %s"
+`, body, token),
+		"gateway.yaml": fmt.Sprintf(`name: bench
+cloud: worldwide
+integrations:
+  teams-messaging-bot:
+    roles:
+      bot: {addresses: [198.51.100.10]}
+gateway:
+  listen: %q
+  plain_http: true
+  app_ids: [%q]
+  paths: [/api/messages]
+  sources:
+    extra: [127.0.0.1/32]
+  botauth:
+    metadata_url: %q
+    ca_file: ca.pem
+  limits:
+    rate: 1000000
+    burst: 1000000
+    max_concurrent: 8192
+  upstreams:
+    groups:
+      blue: [http://%s]
+  admin:
+    listen: %q
+`, *listen, ingresstest.AppID, iss.MetadataURL, *upstream, *admin),
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			return err
+		}
+	}
+
+	ln, err := net.Listen("tcp", *upstream)
+	if err != nil {
+		return err
+	}
+	ok := []byte(`{"status":"ok"}`)
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(ok)
+		}),
+		ReadHeaderTimeout: 5 * time.Second,
+	}
+	go srv.Serve(ln)
+	fmt.Printf("ready: issuer %s, upstream http://%s, files in %s\n", iss.URL, *upstream, dir)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
+
+// rate sends requests at a fixed rate over a pool of keep-alive
+// connections for a duration, and prints latency percentiles measured from
+// each request's scheduled start (so that queueing counts, as wrk2 does).
+func rate(args []string) error {
+	fs := flag.NewFlagSet("rate", flag.ExitOnError)
+	url := fs.String("url", "", "target URL")
+	dir := fs.String("dir", "", "env directory (token and activity)")
+	rps := fs.Int("rate", 1000, "requests per second")
+	conns := fs.Int("conns", 64, "connections")
+	dur := fs.Duration("duration", 10*time.Second, "duration")
+	fs.Parse(args)
+	token, err := os.ReadFile(filepath.Join(*dir, "token"))
+	if err != nil {
+		return err
+	}
+	body, err := os.ReadFile(filepath.Join(*dir, "activity.json"))
+	if err != nil {
+		return err
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *conns, MaxConnsPerHost: *conns, DisableCompression: true}, Timeout: 10 * time.Second}
+	type job struct{ at time.Time }
+	jobs := make(chan job, *rps)
+	var mu sync.Mutex
+	lat := make([]time.Duration, 0, *rps*int(dur.Seconds()+1))
+	var errs atomic.Int64
+	var wg sync.WaitGroup
+	for range *conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				req, _ := http.NewRequest(http.MethodPost, *url, strings.NewReader(string(body)))
+				req.Header.Set("Authorization", "Bearer "+string(token))
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := client.Do(req)
+				if err != nil {
+					errs.Add(1)
+					continue
+				}
+				bufio.NewReader(resp.Body).WriteTo(discard{})
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					errs.Add(1)
+					continue
+				}
+				d := time.Since(j.at)
+				mu.Lock()
+				lat = append(lat, d)
+				mu.Unlock()
+			}
+		}()
+	}
+	start := time.Now()
+	interval := time.Second / time.Duration(*rps)
+	n := int(dur.Seconds() * float64(*rps))
+	for i := range n {
+		at := start.Add(time.Duration(i) * interval)
+		if d := time.Until(at); d > 0 {
+			time.Sleep(d)
+		}
+		jobs <- job{at: at}
+	}
+	close(jobs)
+	wg.Wait()
+	elapsed := time.Since(start)
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	pct := func(p float64) time.Duration {
+		if len(lat) == 0 {
+			return 0
+		}
+		return lat[min(len(lat)-1, int(float64(len(lat))*p))]
+	}
+	fmt.Printf("rate=%d achieved=%.0f ok=%d errors=%d p50_us=%d p90_us=%d p99_us=%d max_us=%d\n",
+		*rps, float64(len(lat))/elapsed.Seconds(), len(lat), errs.Load(),
+		pct(.50).Microseconds(), pct(.90).Microseconds(), pct(.99).Microseconds(), pct(1).Microseconds())
+	return nil
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// idle opens n keep-alive connections, sends one activity on each, and
+// holds them open until interrupted or hold has passed.
+func idle(args []string) error {
+	fs := flag.NewFlagSet("idle", flag.ExitOnError)
+	addr := fs.String("addr", "127.0.0.1:18443", "gateway address")
+	dir := fs.String("dir", "", "env directory")
+	n := fs.Int("n", 2000, "connections")
+	hold := fs.Duration("hold", 20*time.Second, "how long to hold them")
+	fs.Parse(args)
+	token, err := os.ReadFile(filepath.Join(*dir, "token"))
+	if err != nil {
+		return err
+	}
+	body, err := os.ReadFile(filepath.Join(*dir, "activity.json"))
+	if err != nil {
+		return err
+	}
+	req := fmt.Sprintf("POST /api/messages HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", token, len(body), body)
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	okCount := 0
+	for range *n {
+		c, err := net.Dial("tcp", *addr)
+		if err != nil {
+			return fmt.Errorf("after %d connections: %w", len(conns), err)
+		}
+		conns = append(conns, c)
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := c.Write([]byte(req)); err != nil {
+			return err
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			return err
+		}
+		bufio.NewReader(resp.Body).WriteTo(discard{})
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			okCount++
+		}
+		c.SetDeadline(time.Time{})
+	}
+	fmt.Printf("holding %d keep-alive connections (%d answered 200)\n", len(conns), okCount)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	select {
+	case <-ctx.Done():
+	case <-time.After(*hold):
+	}
+	return nil
+}
+
+// profile runs the gateway of a spec in this process, with the pprof
+// handlers on 127.0.0.1:16060, for profiling the hot path under wrk.
+func profile(args []string) error {
+	if len(args) != 1 {
+		return fmt.Errorf("profile: want SPEC")
+	}
+	cat, ds := catalog.Embedded()
+	if ds.HasErrors() {
+		return ds.Err()
+	}
+	cfg, ds := load.File(cat, args[0])
+	if ds.HasErrors() {
+		return ds.Err()
+	}
+	g, err := ingress.New(*cfg, ingress.Options{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	if err != nil {
+		return err
+	}
+	go http.ListenAndServe("127.0.0.1:16060", nil)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return g.Run(ctx)
+}
+
+// bare serves a plain httputil.ReverseProxy with the gateway's transport
+// settings and no checks at all: the ceiling of the net/http design, to
+// tell the cost of the gateway's checks from that of the design.
+func bare(args []string) error {
+	if len(args) != 2 {
+		return fmt.Errorf("bare: want LISTEN UPSTREAM-URL")
+	}
+	target, err := url.Parse(args[1])
+	if err != nil {
+		return err
+	}
+	rp := &httputil.ReverseProxy{
+		Rewrite:  func(pr *httputil.ProxyRequest) { pr.SetURL(target) },
+		ErrorLog: log.New(io.Discard, "", 0),
+		Transport: &http.Transport{
+			MaxIdleConns: 4096, MaxIdleConnsPerHost: 1024, IdleConnTimeout: 90 * time.Second, DisableCompression: true,
+		},
+	}
+	srv := &http.Server{Addr: args[0], Handler: rp, ReadHeaderTimeout: 5 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() { <-ctx.Done(); srv.Close() }()
+	if err := srv.ListenAndServe(); err != http.ErrServerClosed {
+		return err
+	}
+	return nil
+}

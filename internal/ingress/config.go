@@ -1,0 +1,270 @@
+package ingress
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"slices"
+	"time"
+
+	"go4.org/netipx"
+
+	"github.com/teamsgate/teamsgate/internal/botauth"
+)
+
+// Mode says whether the source address check blocks (Enforce) or only logs
+// and counts what it would block (Report). The zero value is Enforce, so a
+// forgotten mode fails closed. Token validation is enforced in both modes.
+type Mode uint8
+
+const (
+	Enforce Mode = iota
+	Report
+)
+
+func (m Mode) String() string {
+	if m == Report {
+		return "report"
+	}
+	return "enforce"
+}
+
+// ActivityFlow is the catalog flow whose sources the gateway admits by
+// default: the Teams service posting activities to the bot.
+const ActivityFlow = "teams-messaging-bot.in.activity"
+
+// ExtraSourcesRule names the decision rule for sources admitted by the
+// configuration's own ranges rather than the plan's.
+const ExtraSourcesRule = "gateway.sources.extra"
+
+// Config is everything the gateway runs with. The zero values of Limits,
+// Upstreams.Health and the timeouts mean the defaults below (except
+// TLS.ReloadInterval, where zero means no polling); Sources, Auth.AppIDs
+// and Upstreams.Groups are required.
+type Config struct {
+	// Listen is the main listener's host:port.
+	Listen string
+	// AdminListen is the admin listener's host:port; it serves metrics,
+	// health, the blue-green switch and reload, and should stay on
+	// loopback.
+	AdminListen string
+	// PlainHTTP serves the main listener without TLS (behind a
+	// TLS-terminating load balancer, and in tests).
+	PlainHTTP bool
+	TLS       TLSConfig
+	Mode      Mode
+	Sources   Sources
+	// Paths, when not empty, are the only request paths served.
+	Paths []string
+	// Auth configures token validation. Logger, Now and HTTPClient are set
+	// by the gateway; RootCAs is built from AuthCAFile.
+	Auth       botauth.Config
+	AuthCAFile string
+	Limits     Limits
+	Upstreams  Upstreams
+}
+
+// TLSConfig names the certificate files; they are read at start and on
+// every reload, and polled every ReloadInterval when it is not zero.
+type TLSConfig struct {
+	CertFile, KeyFile string
+	// ClientCAFile, when set, requires client certificates signed by it.
+	ClientCAFile   string
+	ReloadInterval time.Duration
+}
+
+// Sources are the addresses allowed to reach the bot and the proxies whose
+// forwarding headers are believed.
+type Sources struct {
+	// Plan holds the plan's Teams service ranges (rule PlanRule), Extra the
+	// configuration's own (rule ExtraSourcesRule). Either may be nil.
+	Plan     *netipx.IPSet
+	PlanRule string
+	Extra    *netipx.IPSet
+	// TrustedProxies are the peers whose X-Forwarded-For, and with
+	// ProxyProtocol whose PROXY protocol header, are believed.
+	TrustedProxies *netipx.IPSet
+	ProxyProtocol  bool
+}
+
+// Limits bound what one source and all sources together may cost.
+type Limits struct {
+	MaxBodyBytes      int64
+	Rate              float64 // requests per second per source
+	Burst             int
+	MaxSources        int
+	MaxConcurrent     int
+	MaxHeaderBytes    int
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	ShutdownGrace     time.Duration
+	ShutdownTimeout   time.Duration
+}
+
+// Upstreams are the bot instances in named groups; Active is the group that
+// receives traffic.
+type Upstreams struct {
+	Active         string
+	Groups         []Group
+	CAFile         string
+	ConnectTimeout time.Duration
+	DrainTimeout   time.Duration
+	Health         Health
+}
+
+// Group is a named set of upstream base URLs.
+type Group struct {
+	Name string
+	URLs []*url.URL
+}
+
+// Health configures active health checks: GET Path every Interval; an
+// answer below 500 within Timeout is a pass. Rise passes in a row mark an
+// upstream up, Fall failures in a row mark it down.
+type Health struct {
+	Path     string
+	Interval time.Duration
+	Timeout  time.Duration
+	Rise     int
+	Fall     int
+}
+
+// The defaults, also written out by the spec's gateway section
+// (docs/gateway.md explains each).
+const (
+	DefaultMaxBodyBytes      = 256 << 10
+	DefaultRate              = 200
+	DefaultBurst             = 400
+	DefaultMaxSources        = 10000
+	DefaultMaxConcurrent     = 1024
+	DefaultMaxHeaderBytes    = 32 << 10
+	DefaultReadHeaderTimeout = 5 * time.Second
+	DefaultReadTimeout       = 30 * time.Second
+	DefaultWriteTimeout      = 60 * time.Second
+	DefaultIdleTimeout       = 120 * time.Second
+	DefaultShutdownGrace     = 5 * time.Second
+	DefaultShutdownTimeout   = 30 * time.Second
+	DefaultConnectTimeout    = 5 * time.Second
+	DefaultDrainTimeout      = 30 * time.Second
+	DefaultHealthPath        = "/"
+	DefaultHealthInterval    = 5 * time.Second
+	DefaultHealthTimeout     = 2 * time.Second
+	DefaultHealthRise        = 2
+	DefaultHealthFall        = 2
+	DefaultTLSReloadInterval = time.Minute
+	// maxBodyCeiling is the activity parser's own limit.
+	maxBodyCeiling = botauth.MaxActivityBytes
+)
+
+// WithDefaults returns a copy of c with zero limits, timeouts and health
+// settings replaced by the defaults.
+func (c Config) WithDefaults() Config {
+	l := &c.Limits
+	setDefault(&l.MaxBodyBytes, DefaultMaxBodyBytes)
+	setDefault(&l.Rate, DefaultRate)
+	setDefault(&l.Burst, DefaultBurst)
+	setDefault(&l.MaxSources, DefaultMaxSources)
+	setDefault(&l.MaxConcurrent, DefaultMaxConcurrent)
+	setDefault(&l.MaxHeaderBytes, DefaultMaxHeaderBytes)
+	setDefault(&l.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	setDefault(&l.ReadTimeout, DefaultReadTimeout)
+	setDefault(&l.WriteTimeout, DefaultWriteTimeout)
+	setDefault(&l.IdleTimeout, DefaultIdleTimeout)
+	setDefault(&l.ShutdownGrace, DefaultShutdownGrace)
+	setDefault(&l.ShutdownTimeout, DefaultShutdownTimeout)
+	u := &c.Upstreams
+	setDefault(&u.ConnectTimeout, DefaultConnectTimeout)
+	setDefault(&u.DrainTimeout, DefaultDrainTimeout)
+	h := &u.Health
+	setDefault(&h.Path, DefaultHealthPath)
+	setDefault(&h.Interval, DefaultHealthInterval)
+	setDefault(&h.Timeout, DefaultHealthTimeout)
+	setDefault(&h.Rise, DefaultHealthRise)
+	setDefault(&h.Fall, DefaultHealthFall)
+	if u.Active == "" && len(u.Groups) == 1 {
+		u.Active = u.Groups[0].Name
+	}
+	return c
+}
+
+func setDefault[T comparable](p *T, def T) {
+	var zero T
+	if *p == zero {
+		*p = def
+	}
+}
+
+// check reports every problem of a defaulted config that would make the
+// gateway misbehave. The spec loader reports the same problems with
+// positions; this is the last line for configs built in code.
+func (c *Config) check() error {
+	var errs []error
+	if c.Listen == "" {
+		errs = append(errs, errors.New("no listen address"))
+	}
+	if c.AdminListen == "" {
+		errs = append(errs, errors.New("no admin listen address"))
+	}
+	for _, a := range []string{c.Listen, c.AdminListen} {
+		if a == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			errs = append(errs, fmt.Errorf("listen address %q: %w", a, err))
+		}
+	}
+	if !c.PlainHTTP && (c.TLS.CertFile == "" || c.TLS.KeyFile == "") {
+		errs = append(errs, errors.New("no TLS certificate and key, and plain HTTP not chosen"))
+	}
+	if empty(c.Sources.Plan) && empty(c.Sources.Extra) {
+		errs = append(errs, errors.New("no allowed source ranges: the plan has no Teams service ranges for the bot and no extra ranges are configured"))
+	}
+	if c.Sources.ProxyProtocol && empty(c.Sources.TrustedProxies) {
+		errs = append(errs, errors.New("PROXY protocol needs trusted proxies"))
+	}
+	l := c.Limits
+	if l.MaxBodyBytes <= 0 || l.MaxBodyBytes > maxBodyCeiling {
+		errs = append(errs, fmt.Errorf("max body %d: want 1 to %d bytes", l.MaxBodyBytes, maxBodyCeiling))
+	}
+	if l.Rate <= 0 || l.Burst <= 0 || l.MaxSources <= 0 || l.MaxConcurrent <= 0 || l.MaxHeaderBytes <= 0 {
+		errs = append(errs, errors.New("rate, burst, max sources, max concurrent and max header bytes must be positive"))
+	}
+	if l.ShutdownGrace < 0 || l.ShutdownGrace >= l.ShutdownTimeout {
+		errs = append(errs, fmt.Errorf("shutdown grace %v must be shorter than the shutdown timeout %v", l.ShutdownGrace, l.ShutdownTimeout))
+	}
+	u := c.Upstreams
+	if len(u.Groups) == 0 {
+		errs = append(errs, errors.New("no upstream groups"))
+	}
+	var names []string
+	for _, g := range u.Groups {
+		if g.Name == "" || slices.Contains(names, g.Name) {
+			errs = append(errs, fmt.Errorf("upstream group %q: empty or repeated name", g.Name))
+		}
+		names = append(names, g.Name)
+		if len(g.URLs) == 0 {
+			errs = append(errs, fmt.Errorf("upstream group %q has no URLs", g.Name))
+		}
+		for _, x := range g.URLs {
+			if x == nil || (x.Scheme != "http" && x.Scheme != "https") || x.Host == "" {
+				errs = append(errs, fmt.Errorf("upstream group %q: %v is not an http(s) URL", g.Name, x))
+			}
+		}
+	}
+	if !slices.Contains(names, u.Active) {
+		errs = append(errs, fmt.Errorf("active upstream group %q is not one of %q", u.Active, names))
+	}
+	if h := u.Health; h.Interval <= 0 || h.Timeout <= 0 || h.Rise <= 0 || h.Fall <= 0 {
+		errs = append(errs, errors.New("health check interval, timeout, rise and fall must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+func empty(s *netipx.IPSet) bool { return s == nil || len(s.Prefixes()) == 0 }
+
+// contains reports whether s holds a; s may be nil.
+func contains(s *netipx.IPSet, a netip.Addr) bool { return s != nil && s.Contains(a) }

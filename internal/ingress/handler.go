@@ -1,0 +1,389 @@
+package ingress
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/teamsgate/teamsgate/internal/botauth"
+	"github.com/teamsgate/teamsgate/internal/model"
+)
+
+// Reasons the gateway itself gives; with the botauth reasons they are the
+// stable reason labels of logs and metrics.
+const (
+	ReasonOK                = "ok"
+	ReasonRateLimited       = "rate-limited"
+	ReasonOverloaded        = "overloaded"
+	ReasonNotFound          = "not-found"
+	ReasonMethodNotAllowed  = "method-not-allowed"
+	ReasonBodyTooLarge      = "body-too-large"
+	ReasonBodyRead          = "body-read-error"
+	ReasonNoHealthyUpstream = "no-healthy-upstream"
+	ReasonUpstreamError     = "upstream-error"
+	ReasonClientGone        = "client-gone"
+)
+
+// exchange is the gateway's record of one request, pooled.
+type exchange struct {
+	rec      recorder
+	client   netip.Addr
+	clientS  string // client.String(), made once
+	src      model.Decision
+	appID    string
+	cached   bool
+	group    string
+	up       *upstream
+	proxyErr error
+}
+
+// ServeHTTP is the gateway's request path. The checks run in one fixed
+// order, cheapest and least trusting first, so that what a check costs is
+// paid only by requests that passed the checks before it:
+//
+//  1. source address (socket peer, trusted PROXY header, trusted
+//     X-Forwarded-For) against the plan's Teams ranges;
+//  2. path and method;
+//  3. per-source rate limit (429);
+//  4. global concurrency cap (503);
+//  5. one Authorization header, before any body is read;
+//  6. body read under the size limit (413) and parsed as an activity;
+//  7. Bot Framework token validation against the activity (botauth);
+//  8. a healthy upstream of the active group, then the reverse proxy.
+//
+// Every request ends in one model.Decision, logged once and counted.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	g.metrics.inflight.Inc()
+	st := g.state.Load()
+	ex := g.exchanges.Get().(*exchange)
+	ex.rec = recorder{ResponseWriter: w, x: ex}
+	if g.draining.Load() {
+		w.Header().Set("Connection", "close")
+	}
+	// The reverse proxy aborts a response whose copy fails by panicking
+	// with http.ErrAbortHandler, which the server swallows; the request is
+	// still counted and logged once, and the panic goes on.
+	done := false
+	defer func() {
+		if done {
+			return
+		}
+		d := model.Decision{Verdict: model.VerdictAllow, Reason: ReasonUpstreamError, RuleID: ex.src.RuleID, Detail: "response aborted"}
+		if ex.proxyErr != nil || r.Context().Err() != nil {
+			d.Reason = ReasonClientGone
+		}
+		g.finish(r, ex, &d, start)
+	}()
+	d := g.handle(st, ex, r)
+	done = true
+	g.finish(r, ex, &d, start)
+	*ex = exchange{}
+	g.exchanges.Put(ex)
+}
+
+// finish counts and logs a request.
+func (g *Gateway) finish(r *http.Request, x *exchange, d *model.Decision, start time.Time) {
+	dur := time.Since(start)
+	g.metrics.observe(d, dur.Seconds())
+	g.metrics.inflight.Dec()
+	if g.log.Enabled(r.Context(), slog.LevelInfo) {
+		g.logRequest(r, x, d, dur)
+	}
+}
+
+func (g *Gateway) handle(st *state, x *exchange, r *http.Request) model.Decision {
+	w := &x.rec
+	peer, _ := netip.ParseAddrPort(r.RemoteAddr)
+	client, src := st.sources.decide(peer.Addr(), r.Header["X-Forwarded-For"])
+	x.client, x.clientS, x.src = client, client.String(), src
+	if src.Verdict == model.VerdictDeny {
+		status := http.StatusForbidden
+		if src.Reason == ReasonBadForwardedFor {
+			status = http.StatusBadRequest
+		}
+		reject(w, status)
+		return src
+	}
+	if st.paths != nil && !st.paths[r.URL.Path] {
+		reject(w, http.StatusNotFound)
+		return deny(ReasonNotFound, "")
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		reject(w, http.StatusMethodNotAllowed)
+		return deny(ReasonMethodNotAllowed, "")
+	}
+	if ok, wait := st.limiter.allow(client, g.now()); !ok {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((wait+time.Second-1)/time.Second), 10))
+		reject(w, http.StatusTooManyRequests)
+		return deny(ReasonRateLimited, "")
+	}
+	select {
+	case st.sem <- struct{}{}:
+		defer func() { <-st.sem }()
+	default:
+		w.Header().Set("Retry-After", "1")
+		reject(w, http.StatusServiceUnavailable)
+		return deny(ReasonOverloaded, "")
+	}
+	authorization, reason := botauth.Authorization(r.Header)
+	if reason != botauth.OK {
+		reject(w, reason.HTTPStatus())
+		return deny(reason.String(), "")
+	}
+
+	body, err := readBody(r, st.cfg.Limits.MaxBodyBytes)
+	if err != nil {
+		if errors.Is(err, errBodyTooLarge) {
+			w.Header().Set("Connection", "close")
+			reject(w, http.StatusRequestEntityTooLarge)
+			return deny(ReasonBodyTooLarge, "")
+		}
+		w.Header().Set("Connection", "close")
+		reject(w, http.StatusBadRequest)
+		return deny(ReasonBodyRead, err.Error())
+	}
+	act, err := botauth.ParseActivity(body)
+	if err != nil {
+		reject(w, botauth.BadActivity.HTTPStatus())
+		return deny(botauth.BadActivity.String(), err.Error())
+	}
+	res := st.auth.v.Validate(r.Context(), authorization, act)
+	if !res.OK() {
+		if res.Reason == botauth.NoKeys {
+			w.Header().Set("Retry-After", "5")
+		}
+		reject(w, res.Reason.HTTPStatus())
+		return deny(res.Reason.String(), "")
+	}
+	x.appID, x.cached = res.AppID, res.Cached
+
+	grp := st.pool.acquire()
+	defer grp.inflight.Add(-1)
+	x.group = grp.name
+	up := grp.pick()
+	if up == nil {
+		w.Header().Set("Retry-After", "1")
+		reject(w, http.StatusServiceUnavailable)
+		return model.Decision{Verdict: model.VerdictAllow, Reason: ReasonNoHealthyUpstream, RuleID: src.RuleID}
+	}
+	x.up = up
+	// The forwarding headers the bot will see are ours: the inbound ones
+	// are replaced here and copied by Rewrite from these, after the
+	// reverse proxy has dropped every inbound X-Forwarded-* and Forwarded
+	// header from the outbound request.
+	r.Header["X-Forwarded-For"] = []string{x.clientS}
+	r.Header["X-Forwarded-Proto"] = []string{forwardedProto(r, client != peer.Addr().Unmap())}
+
+	// An in-memory body lets the transport write headers and body in one
+	// write (net/http isKnownInMemoryReader).
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	r.TransferEncoding = nil
+	up.proxy.ServeHTTP(w, r)
+
+	switch {
+	case x.proxyErr != nil && errors.Is(x.proxyErr, context.Canceled):
+		return model.Decision{Verdict: model.VerdictAllow, Reason: ReasonClientGone, RuleID: src.RuleID}
+	case x.proxyErr != nil:
+		return model.Decision{Verdict: model.VerdictAllow, Reason: ReasonUpstreamError, RuleID: src.RuleID, Detail: x.proxyErr.Error()}
+	case src.Verdict == model.VerdictReport:
+		return src
+	}
+	return model.Decision{Verdict: model.VerdictAllow, Reason: ReasonOK, RuleID: src.RuleID}
+}
+
+func deny(reason, detail string) model.Decision {
+	return model.Decision{Verdict: model.VerdictDeny, Reason: reason, Detail: detail}
+}
+
+// forwardedProto is the X-Forwarded-Proto sent upstream: what the client
+// used to reach us, or, when a trusted proxy forwarded the request, what it
+// says the client used.
+func forwardedProto(r *http.Request, viaTrustedProxy bool) string {
+	if viaTrustedProxy {
+		switch r.Header.Get("X-Forwarded-Proto") {
+		case "https":
+			return "https"
+		case "http":
+			return "http"
+		}
+	}
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
+}
+
+// statusBodies are the rejection bodies: the status text and nothing else
+// (botauth.md §6.11: no detail to the client).
+var statusBodies = map[int][]byte{}
+
+func init() {
+	for _, c := range []int{400, 401, 403, 404, 405, 413, 429, 502, 503} {
+		statusBodies[c] = []byte(http.StatusText(c) + "\n")
+	}
+}
+
+// reject answers a request the gateway will not pass on.
+func reject(w http.ResponseWriter, status int) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	if b, ok := statusBodies[status]; ok {
+		w.Write(b) //nolint:errcheck // the client may be gone; nothing to do
+	}
+}
+
+// newProxy returns the reverse proxy bound to one upstream. Rewrite (never
+// Director, gateway-anchors.md §4) runs after hop-by-hop headers and every
+// inbound Forwarded / X-Forwarded-* header are removed; it sets our own.
+func (g *Gateway) newProxy(st *state, up *upstream) *httputil.ReverseProxy {
+	target := up.url
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			h := pr.Out.Header
+			// Other client-address headers a bot framework might read.
+			h.Del("X-Real-Ip")
+			h.Del("True-Client-Ip")
+			h.Del("X-Client-Ip")
+			// The body is already read; waiting for the bot's 100
+			// Continue would only add latency.
+			h.Del("Expect")
+			h["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
+			h["X-Forwarded-Proto"] = pr.In.Header["X-Forwarded-Proto"]
+			if pr.In.Host != "" {
+				h["X-Forwarded-Host"] = []string{pr.In.Host}
+			}
+		},
+		Transport:  st.transport,
+		BufferPool: g.buffers,
+		ErrorLog:   slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if rec, ok := w.(*recorder); ok && rec.x != nil {
+				rec.x.proxyErr = err
+			}
+			if !errors.Is(err, context.Canceled) {
+				st.pool.passiveFailure(up, err)
+			}
+			reject(w, http.StatusBadGateway)
+		},
+	}
+}
+
+// errBodyTooLarge is the body limit's error.
+var errBodyTooLarge = errors.New("request body exceeds the limit")
+
+// readBody reads r's body, refusing more than limit bytes (and a declared
+// Content-Length over the limit before reading anything). The body is a
+// fresh slice: the reverse proxy's transport may still read it after the
+// handler returns (see httputil.ReverseProxy), so it is never reused.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, errBodyTooLarge
+	}
+	size := int64(512)
+	if r.ContentLength > 0 {
+		size = r.ContentLength + 1 // +1 to see EOF without growing
+	}
+	buf := make([]byte, 0, size)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > limit {
+			return nil, errBodyTooLarge
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// recorder remembers the status written through it.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	x      *exchange // for the proxy's error handler
+}
+
+func (rw *recorder) WriteHeader(code int) {
+	if rw.status == 0 && code >= 200 {
+		rw.status = code
+	}
+	rw.ResponseWriter.WriteHeader(code)
+}
+
+func (rw *recorder) Write(b []byte) (int, error) {
+	if rw.status == 0 {
+		rw.status = http.StatusOK
+	}
+	return rw.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (flushes of
+// streamed upstream responses).
+func (rw *recorder) Unwrap() http.ResponseWriter { return rw.ResponseWriter }
+
+// logRequest writes the request's one log line. The token is never logged;
+// the path is cut to keep lines bounded.
+func (g *Gateway) logRequest(r *http.Request, x *exchange, d *model.Decision, dur time.Duration) {
+	path := truncate(r.URL.Path, 256)
+	attrs := make([]slog.Attr, 0, 16)
+	attrs = append(attrs,
+		slog.String("method", r.Method),
+		slog.String("path", path),
+		slog.Int("status", x.rec.status),
+		slog.String("client", x.clientS),
+		slog.String("peer", peerString(r)),
+		slog.String("decision", d.Verdict.String()),
+		slog.String("reason", d.Reason),
+	)
+	if d.RuleID != "" {
+		attrs = append(attrs, slog.String("rule", d.RuleID))
+	}
+	if d.Detail != "" {
+		// Details may quote the request (a property name of the body):
+		// bounded like the path.
+		attrs = append(attrs, slog.String("detail", truncate(d.Detail, 256)))
+	}
+	if x.src.Verdict == model.VerdictReport && d.Reason != x.src.Reason {
+		attrs = append(attrs, slog.String("source_decision", x.src.Verdict.String()), slog.String("source_reason", x.src.Reason))
+	}
+	if x.appID != "" {
+		attrs = append(attrs, slog.String("app_id", x.appID), slog.Bool("token_cached", x.cached))
+	}
+	if x.up != nil {
+		attrs = append(attrs, slog.String("group", x.group), slog.String("upstream", x.up.name))
+	}
+	attrs = append(attrs, slog.Float64("duration_ms", float64(dur.Microseconds())/1000))
+	g.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+}
+
+// truncate cuts s to at most n bytes, on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

@@ -1,0 +1,296 @@
+package load
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/teamsgate/teamsgate/internal/botauth"
+	"github.com/teamsgate/teamsgate/internal/catalog"
+	"github.com/teamsgate/teamsgate/internal/diag"
+	"github.com/teamsgate/teamsgate/internal/ingress"
+	"github.com/teamsgate/teamsgate/internal/model"
+	"github.com/teamsgate/teamsgate/internal/plan"
+	"github.com/teamsgate/teamsgate/internal/spec"
+)
+
+func embedded(t *testing.T) *catalog.Catalog {
+	t.Helper()
+	c, ds := catalog.Embedded()
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	return c
+}
+
+// copyExample puts examples/gateway.yaml in a temporary directory with
+// the files it names.
+func copyExample(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("../../../examples/gateway.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "tls"), 0o700)
+	for _, f := range []string{"tls/gateway.crt", "tls/gateway.key"} {
+		os.WriteFile(filepath.Join(dir, f), []byte("placeholder"), 0o600)
+	}
+	name := filepath.Join(dir, "gateway.yaml")
+	os.WriteFile(name, b, 0o600)
+	return name
+}
+
+// TestExample: the shipped example loads, admits the plan's Teams ranges
+// and its extra range, and nothing else.
+func TestExample(t *testing.T) {
+	name := copyExample(t)
+	cfg, ds := File(embedded(t), name)
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	if len(ds) != 0 {
+		t.Errorf("warnings: %s", ds)
+	}
+	for addr, want := range map[string]bool{
+		"52.112.0.1": true, "52.115.255.254": true, "203.0.113.7": true,
+		"52.116.0.1": false, "198.51.100.10": false, "127.0.0.1": false,
+	} {
+		a := netip.MustParseAddr(addr)
+		if got := cfg.Sources.Plan.Contains(a) || cfg.Sources.Extra.Contains(a); got != want {
+			t.Errorf("%s admitted %v, want %v", addr, got, want)
+		}
+	}
+	if !cfg.Sources.TrustedProxies.Contains(netip.MustParseAddr("192.0.2.5")) {
+		t.Error("trusted proxy missing")
+	}
+	if cfg.TLS.CertFile != filepath.Join(filepath.Dir(name), "tls/gateway.crt") {
+		t.Errorf("cert file %q not resolved against the spec's directory", cfg.TLS.CertFile)
+	}
+	if cfg.Auth.Cloud != botauth.Worldwide || cfg.Upstreams.Active != "blue" || len(cfg.Upstreams.Groups) != 2 {
+		t.Errorf("config %+v", cfg)
+	}
+}
+
+// TestGovCloudSources: the plan's ranges follow the spec's cloud.
+func TestGovCloudSources(t *testing.T) {
+	s, ds := spec.Parse([]byte(minimal("gcch", "")), "gov.yaml", embedded(t))
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	cfg, ds := configFor(t, s)
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	if !cfg.Sources.Plan.Contains(netip.MustParseAddr("52.127.88.1")) || cfg.Sources.Plan.Contains(netip.MustParseAddr("52.112.0.1")) {
+		t.Errorf("gcch sources %v", cfg.Sources.Plan.Prefixes())
+	}
+	if cfg.Auth.Cloud != botauth.GCCHigh {
+		t.Errorf("cloud %q", cfg.Auth.Cloud)
+	}
+}
+
+func configFor(t *testing.T, s *spec.Spec) (*ingress.Config, diagList) {
+	t.Helper()
+	p, ds := planBuild(t, s)
+	cfg, cds := Config(s, p)
+	ds.Append(cds)
+	return cfg, ds
+}
+
+func minimal(cloud, gatewayExtra string) string {
+	return `name: t
+cloud: ` + cloud + `
+integrations:
+  teams-messaging-bot:
+    roles:
+      bot: {addresses: [198.51.100.10]}
+gateway:
+  plain_http: true
+  listen: 127.0.0.1:8080
+  app_ids: [8e6b1a4c-52d1-4d47-9d0c-3c6b6d1f2a11]
+  upstreams:
+    groups:
+      blue: [http://127.0.0.1:3978]
+` + gatewayExtra
+}
+
+// TestDefaultsAgree: the defaults the spec writes out are the gateway's
+// own, so a spec with only the required keys runs as WithDefaults says.
+func TestDefaultsAgree(t *testing.T) {
+	s, ds := spec.Parse([]byte(minimal("worldwide", "")), "min.yaml", embedded(t))
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	cfg, ds := configFor(t, s)
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	want := cfg.WithDefaults()
+	if diff := cmp.Diff(want.Limits, cfg.Limits); diff != "" {
+		t.Errorf("limits: spec defaults differ from the gateway's (-gateway +spec):\n%s", diff)
+	}
+	if diff := cmp.Diff(want.Upstreams, cfg.Upstreams, cmpopts.IgnoreFields(ingress.Upstreams{}, "Groups")); diff != "" {
+		t.Errorf("upstreams: spec defaults differ from the gateway's (-gateway +spec):\n%s", diff)
+	}
+	if cfg.AdminListen != "127.0.0.1:9090" || cfg.Limits.ReadHeaderTimeout != 5*time.Second {
+		t.Errorf("defaults %+v", cfg)
+	}
+}
+
+// TestGatewayDiagnostics: every problem of the gateway section is
+// reported, each at its line and column.
+func TestGatewayDiagnostics(t *testing.T) {
+	src := `name: t
+cloud: worldwide
+integrations:
+  teams-messaging-bot:
+    roles:
+      bot: {addresses: [198.51.100.10]}
+gateway:
+  listen: "localhost:8443"
+  plain_http: true
+  tls: {cert: a.crt, key: a.key}
+  mode: block
+  app_ids: ["", "x y"]
+  sources:
+    extra: [203.0.113.1/24]
+    trusted_proxies: [0.0.0.0/0]
+    proxy_protocl: true
+  botauth:
+    metadata_url: http://login.example/md
+    algorithms: [HS256]
+    clock_skew: 1h
+  limits:
+    max_body: 2MiB
+    rate: -1
+    read_header_timeout: soon
+  upstreams:
+    active: purple
+    groups:
+      blue: [ftp://127.0.0.1, "http://127.0.0.1:3978?x=1"]
+      green: []
+    health: {path: healthz}
+  admin:
+    listen: 127.0.0.1:99999
+`
+	_, ds := spec.Parse([]byte(src), "bad.yaml", embedded(t))
+	want := []string{
+		"bad.yaml:8:11: gateway: listen address \"localhost:8443\": the host must be an IP address",
+		"bad.yaml:10:8: gateway: give tls or plain_http: true, not both",
+		"bad.yaml:11:9: gateway: mode \"block\": want enforce or report",
+		"bad.yaml:12:13: gateway: app id \"\": empty or contains spaces",
+		"bad.yaml:12:17: gateway: app id \"x y\": empty or contains spaces",
+		"bad.yaml:14:13: gateway: prefix \"203.0.113.1/24\" has host bits set",
+		"bad.yaml:15:23: gateway: trusted proxy 0.0.0.0/0 trusts every address",
+		"bad.yaml:16:5: gateway.sources: unknown key \"proxy_protocl\" (did you mean \"proxy_protocol\"?)",
+		"bad.yaml:18:19: gateway: metadata url \"http://login.example/md\": plain http is refused",
+		"bad.yaml:19:18: gateway: algorithm \"HS256\": want one of RS256, RS384, RS512",
+		"bad.yaml:20:17: gateway: clock skew 1h0m0s: at most 10m",
+		"bad.yaml:22:15: gateway: size \"2MiB\": at most 1048576 bytes",
+		"bad.yaml:23:11: gateway: rate -1: want requests per second per source",
+		"bad.yaml:24:26: gateway: duration \"soon\"",
+		"bad.yaml:26:13: gateway: active group \"purple\" is not one of blue, green",
+		"bad.yaml:28:14: gateway: group \"blue\": upstream \"ftp://127.0.0.1\": want an http:// or https:// URL",
+		"bad.yaml:28:31: gateway: group \"blue\": upstream \"http://127.0.0.1:3978?x=1\"",
+		"bad.yaml:29:14: gateway: group \"green\" has no upstream URLs",
+		"bad.yaml:30:20: gateway: health path \"healthz\": want an absolute path",
+		"bad.yaml:32:13: gateway: listen address \"127.0.0.1:99999\": bad port",
+	}
+	got := ds.String()
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("missing diagnostic %q", w)
+		}
+	}
+	if t.Failed() {
+		t.Logf("got:\n%s", got)
+	}
+}
+
+// TestGatewayRequired: the section's required parts are named.
+func TestGatewayRequired(t *testing.T) {
+	src := `name: t
+cloud: worldwide
+integrations:
+  teams-messaging-bot:
+    roles:
+      bot: {addresses: [198.51.100.10]}
+gateway:
+  listen: 127.0.0.1:8443
+`
+	_, ds := spec.Parse([]byte(src), "req.yaml", embedded(t))
+	for _, w := range []string{"no tls:", "no app_ids:", "no upstreams.groups:"} {
+		if !strings.Contains(ds.String(), w) {
+			t.Errorf("missing %q in\n%s", w, ds)
+		}
+	}
+}
+
+// TestNoSources: a spec without the messaging bot and without extra
+// ranges admits nothing, which is an error; replace without extra too.
+func TestNoSources(t *testing.T) {
+	src := strings.Replace(minimal("worldwide", ""), "teams-messaging-bot:\n    roles:\n      bot: {addresses: [198.51.100.10]}",
+		"teams-calling-bot:\n    roles:\n      bot: {addresses: [198.51.100.10]}", 1)
+	s, ds := spec.Parse([]byte(src), "calling.yaml", embedded(t))
+	if ds.HasErrors() {
+		t.Fatalf("calling bot spec does not parse alone: %s", ds)
+	}
+	_, ds = configFor(t, s)
+	if !strings.Contains(ds.String(), "nothing to admit") {
+		t.Errorf("diagnostics %s", ds)
+	}
+	_, ds = spec.Parse([]byte(minimal("worldwide", "  sources: {replace: true}\n")), "r.yaml", embedded(t))
+	if !strings.Contains(ds.String(), "sources.replace is set but sources.extra is empty") {
+		t.Errorf("diagnostics %s", ds)
+	}
+}
+
+// TestMissingFiles: named files that do not exist are errors at their
+// keys.
+func TestMissingFiles(t *testing.T) {
+	dir := t.TempDir()
+	src := strings.Replace(minimal("worldwide", ""), "  plain_http: true\n", "  tls: {cert: nope.crt, key: nope.key}\n", 1)
+	name := filepath.Join(dir, "s.yaml")
+	os.WriteFile(name, []byte(src), 0o600)
+	_, ds := File(embedded(t), name)
+	for _, w := range []string{"s.yaml:8:15: gateway:", "nope.crt", "s.yaml:8:30: gateway:", "nope.key"} {
+		if !strings.Contains(ds.String(), w) {
+			t.Errorf("missing %q in\n%s", w, ds)
+		}
+	}
+}
+
+type diagList = diag.List
+
+func planBuild(t *testing.T, s *spec.Spec) (*model.Plan, diag.List) {
+	t.Helper()
+	return plan.Build(embedded(t), s)
+}
+
+// TestReplaceSources: with sources.replace, only the extra ranges are
+// admitted.
+func TestReplaceSources(t *testing.T) {
+	s, ds := spec.Parse([]byte(minimal("worldwide", "  sources: {replace: true, extra: [203.0.113.0/24, \"2001:db8::/32\"]}\n")), "r.yaml", embedded(t))
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	cfg, ds := configFor(t, s)
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	if cfg.Sources.Plan != nil {
+		t.Errorf("plan ranges kept: %v", cfg.Sources.Plan.Prefixes())
+	}
+	for addr, want := range map[string]bool{"203.0.113.9": true, "2001:db8::1": true, "52.112.0.1": false} {
+		if got := cfg.Sources.Extra.Contains(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("%s: %v, want %v", addr, got, want)
+		}
+	}
+}
