@@ -262,6 +262,15 @@ func (g *Gateway) newProxy(st *state, up *upstream) *httputil.ReverseProxy {
 			// The body is already read; waiting for the bot's 100
 			// Continue would only add latency.
 			h.Del("Expect")
+			// ReverseProxy wraps the outbound body in its own
+			// non-closing reader, which net/http does not recognise as
+			// in memory, so the transport would flush the headers in a
+			// write of their own. The inbound body is our in-memory
+			// reader (ServeHTTP set it), safe to send as it is: headers
+			// and body then go in one write.
+			if pr.Out.Body != nil {
+				pr.Out.Body = pr.In.Body
+			}
 			h["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 			h["X-Forwarded-Proto"] = pr.In.Header["X-Forwarded-Proto"]
 			if pr.In.Host != "" {
