@@ -1,7 +1,7 @@
 // Package botauth validates the Bot Framework JWT that the Teams / Bot
 // Connector service sends with every activity it posts to a bot, the way
 // the official SDKs do on their channel path, with the stricter choices of
-// ../shared/notes/botauth.md §6 (cited below as botauth.md): keys without
+// docs/reference/botauth.md §6 (cited below as botauth.md): keys without
 // endorsements, activities without serviceUrl or channelId, and tokens of
 // any other issuer are all rejected. There is no way to turn validation
 // off.

@@ -2,7 +2,7 @@
 // endpoint data (https://endpoints.office.com/endpoints/<instance>), the
 // source of the Teams address ranges and URLs.
 //
-// The format is described in notes/endpoints.md §1: an array of endpoint
+// The format is described in docs/reference/endpoints.md §1: an array of endpoint
 // sets, each with an immutable id per instance, a service area ("Skype" for
 // Teams, whatever its display name), URLs, IP prefixes, TCP and UDP port
 // lists, a category (Optimize > Allow > Default) and a required flag.
@@ -159,8 +159,8 @@ func (s EndpointSet) Hosts() ([]model.Host, []error) {
 }
 
 // Area returns the sets of one service area, in id order. Teams is the
-// "Skype" service area, whose display name changed over time (notes/
-// endpoints.md §2.4), so the display name is never the key.
+// "Skype" service area, whose display name changed over time
+// (docs/reference/endpoints.md §2.4), so the display name is never the key.
 func Area(sets []EndpointSet, area string) []EndpointSet {
 	var out []EndpointSet
 	for _, s := range sets {

@@ -15,7 +15,7 @@ func TestRealWorldwide(t *testing.T) {
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
-	// notes/endpoints.md §2.1: 113 sets, 15 of them Skype (Teams).
+	// docs/reference/endpoints.md §2.1: 113 sets, 15 of them Skype (Teams).
 	if len(sets) != 113 {
 		t.Errorf("%d sets, want 113", len(sets))
 	}

@@ -11,7 +11,7 @@ type Cloud string
 
 // The clouds teamsgate plans for. GCC (moderate) uses the worldwide
 // Microsoft 365 and Bot Framework endpoints; GCC High and DoD have their own
-// (see notes/endpoints.md §2.5 and notes/botauth.md §1.5).
+// (see docs/reference/endpoints.md §2.5 and docs/reference/botauth.md §1.5).
 const (
 	CloudWorldwide Cloud = "worldwide"
 	CloudGCC       Cloud = "gcc"

@@ -229,7 +229,7 @@ func (b *builder) role(f *model.Flow, name string) side {
 
 // expandM365 turns a flow to a Microsoft 365 service area into one rule per
 // endpoint set and protocol, with the set's own ports, addresses and URLs
-// (notes/endpoints.md §1: "The ports apply to every ips and urls entry of
+// (docs/reference/endpoints.md §1: "The ports apply to every ips and urls entry of
 // the set").
 func (b *builder) expandM365(f *model.Flow, src side, sp model.PortSet) {
 	data, ok := b.cat.M365[b.spec.Cloud]

@@ -3,7 +3,7 @@
 // counterparts), so that targets without service tags (nftables, AWS, …)
 // and the auditor can expand a tag such as AzureCloud into its prefixes.
 //
-// Format: notes/endpoints.md §4. A tag the file does not hold is an error at
+// Format: docs/reference/endpoints.md §4. A tag the file does not hold is an error at
 // the point of use, never an empty set.
 package servicetag
 
@@ -11,8 +11,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
-	"io"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"sort"

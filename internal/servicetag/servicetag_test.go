@@ -43,7 +43,7 @@ func TestRealFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// notes/endpoints.md §4: AzureCloud covers most of 52.112.0.0/14 but
+	// docs/reference/endpoints.md §4: AzureCloud covers most of 52.112.0.0/14 but
 	// none of 13.107.64.0/18.
 	if ac.IPSet().ContainsPrefix(netip.MustParsePrefix("13.107.64.0/18")) {
 		t.Errorf("AzureCloud unexpectedly covers 13.107.64.0/18")

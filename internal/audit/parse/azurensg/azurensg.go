@@ -4,8 +4,7 @@
 // flattened form `az network nsg show` prints, with every rule's fields at
 // the top level of the rule.
 //
-// Semantics from Microsoft Learn, "Network security groups" (see
-// notes/policy-anchors.md §4.1): rules are processed by priority per
+// Semantics from Microsoft Learn, "Network security groups": rules are processed by priority per
 // direction, lowest number first, and processing stops at the first match;
 // the default rules AllowVNetInBound (65000), AllowAzureLoadBalancerInBound
 // (65001), DenyAllInbound (65500), AllowVnetOutBound (65000),

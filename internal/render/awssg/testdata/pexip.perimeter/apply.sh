@@ -2,10 +2,10 @@
 # teamsgate aws-sg configuration: cloud worldwide, catalog 2026.11.1
 # integrations: pexip-teams-connector
 # scope: perimeter (forward) view
-# plan warning: pexip-teams-connector.instance-to-cn.signaling: to be confirmed: the destination port cell is lost in the source text; 4277 is certain from the row's note, 443 is the likely companion (notes/endpoints.md §6)
+# plan warning: pexip-teams-connector.instance-to-cn.signaling: to be confirmed: the destination port cell is lost in the source text; 4277 is certain from the row's note, 443 is the likely companion (docs/reference/endpoints.md §6)
 # plan warning: pexip-teams-connector: role "ocsp-responder" not bound: TCP 80 is allowed to any address; bind ocsp-responder to the OCSP hosts named in your certificates' AIA to narrow it
 # plan warning: pexip-teams-connector: role "windows-update" not bound: TCP 80/443 is allowed to any address; bind windows-update to your update servers (or use an FQDN-aware target) to narrow it
-# plan warning: pexip-teams-connector.teams-to-lb.signaling: to be confirmed: the destination port cell is lost in the source text (five blank lines); 10101, 11000-11399 and 12000-12399 fit the NSG's internal ports and per-instance NAT ranges (notes/endpoints.md §6); confirm against a deployed Teams Connector NSG
+# plan warning: pexip-teams-connector.teams-to-lb.signaling: to be confirmed: the destination port cell is lost in the source text (five blank lines); 10101, 11000-11399 and 12000-12399 fit the NSG's internal ports and per-instance NAT ranges (docs/reference/endpoints.md §6); confirm against a deployed Teams Connector NSG
 # WARNING pexip-teams-connector.mgmt-node-to-eventhub: not rendered (--fqdn-skip): tcp 5671 to contoso-tc-eh.servicebus.windows.net; allow it on azure-firewall, cilium (kubernetes), squid and pac
 # WARNING pexip-teams-connector.instance-to-eventhub: not rendered (--fqdn-skip): tcp 5671 to contoso-tc-eh.servicebus.windows.net; allow it on azure-firewall, cilium (kubernetes), squid and pac
 # pexip-teams-connector.cn-to-lb.signaling: source ports 33000-39999 widened to any: a security group rule has no source port
