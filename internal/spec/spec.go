@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/teamsgate/teamsgate/internal/catalog"
 	"github.com/teamsgate/teamsgate/internal/diag"
 	"github.com/teamsgate/teamsgate/internal/model"
@@ -166,7 +168,12 @@ func compileUse(in *catalog.Integration, w wireIntegration, doc yamlx.Doc) (*Use
 			t.Hosts = append(t.Hosts, host)
 		}
 		if len(wr.Addresses) == 0 && len(wr.Hosts) == 0 {
-			ds.Errorf(at(), in.ID, "role %q has no addresses", rn)
+			// A role whose only keys are unknown ones already has its
+			// error ("unknown key"); saying it has no addresses too is
+			// noise.
+			if !onlyUnknownKeys(doc.Lookup(append(base, "roles", rn)...)) {
+				ds.Errorf(at(), in.ID, "role %q has no addresses", rn)
+			}
 			continue
 		}
 		t.Prefixes = dedupePrefixes(t.Prefixes)
@@ -191,6 +198,20 @@ func compileUse(in *catalog.Integration, w wireIntegration, doc yamlx.Doc) (*Use
 		u.Set[pn] = true
 	}
 	return u, ds
+}
+
+// onlyUnknownKeys reports whether a role mapping has keys and none of them
+// is addresses or hosts.
+func onlyUnknownKeys(n *yaml.Node) bool {
+	if n == nil || n.Kind != yaml.MappingNode || len(n.Content) == 0 {
+		return false
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i].Value; k == "addresses" || k == "hosts" {
+			return false
+		}
+	}
+	return true
 }
 
 func paramValue(p *catalog.Param, raw any) (catalog.Value, error) {

@@ -194,3 +194,10 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestUnknownRoleKeyIsTheOnlyError(t *testing.T) {
+	_, ds := Parse([]byte("cloud: worldwide\nintegrations:\n  teams-messaging-bot:\n    roles:\n      bot: { adresses: [198.51.100.10] }\n"), "deploy.yaml", embedded(t))
+	if len(ds) != 1 || !strings.Contains(ds.String(), `unknown key "adresses"`) {
+		t.Errorf("diagnostics:\n%s\nwant only the unknown key", ds)
+	}
+}
