@@ -12,6 +12,7 @@ import (
 	"go4.org/netipx"
 
 	"github.com/teamsgate/teamsgate/internal/botauth"
+	"github.com/teamsgate/teamsgate/internal/model"
 )
 
 // Mode says whether the source address check blocks (Enforce) or only logs
@@ -62,8 +63,21 @@ type Config struct {
 	// by the gateway; RootCAs is built from AuthCAFile.
 	Auth       botauth.Config
 	AuthCAFile string
-	Limits     Limits
-	Upstreams  Upstreams
+	// Policy holds the optional checks applied after a token is valid.
+	Policy    Policy
+	Limits    Limits
+	Upstreams Upstreams
+}
+
+// Policy holds the optional checks after token validation (botauth.md
+// §6.10 and §6.12). The zero value checks nothing more.
+type Policy struct {
+	// ServiceURLHosts, when not empty, are the only hosts an activity's
+	// serviceUrl may name.
+	ServiceURLHosts []model.Host
+	// Tenants, when not empty, are the only tenant ids (lower case) whose
+	// activities pass (channelData.tenant.id).
+	Tenants []string
 }
 
 // TLSConfig names the certificate files; they are read at start and on

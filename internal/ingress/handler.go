@@ -3,13 +3,17 @@ package ingress
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
+	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -30,6 +34,11 @@ const (
 	ReasonNoHealthyUpstream = "no-healthy-upstream"
 	ReasonUpstreamError     = "upstream-error"
 	ReasonClientGone        = "client-gone"
+	// ReasonServiceURLHost: the activity's serviceUrl names a host outside
+	// botauth.service_url_hosts.
+	ReasonServiceURLHost = "serviceurl-host-not-allowed"
+	// ReasonTenant: the activity's tenant is outside botauth.tenants.
+	ReasonTenant = "tenant-not-allowed"
 )
 
 // exchange is the gateway's record of one request, pooled.
@@ -166,6 +175,10 @@ func (g *Gateway) handle(st *state, x *exchange, r *http.Request) model.Decision
 		return deny(res.Reason.String(), "")
 	}
 	x.appID, x.cached = res.AppID, res.Cached
+	if reason := st.cfg.Policy.check(act, body); reason != "" {
+		reject(w, http.StatusForbidden)
+		return deny(reason, "")
+	}
 
 	grp := st.pool.acquire()
 	defer grp.inflight.Add(-1)
@@ -395,4 +408,38 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// check applies the optional policies after a valid token: the serviceUrl
+// host allow-list and the tenant allow-list. It returns the reason of a
+// refusal, or "".
+func (p *Policy) check(act botauth.Activity, body []byte) string {
+	if len(p.ServiceURLHosts) > 0 {
+		u, err := url.Parse(act.ServiceURL)
+		if err != nil || u.Scheme != "https" || !hostAllowed(p.ServiceURLHosts, u.Hostname()) {
+			return ReasonServiceURLHost
+		}
+	}
+	if len(p.Tenants) > 0 {
+		var a struct {
+			ChannelData struct {
+				Tenant struct {
+					ID string `json:"id"`
+				} `json:"tenant"`
+			} `json:"channelData"`
+		}
+		if json.Unmarshal(body, &a) != nil || !slices.Contains(p.Tenants, strings.ToLower(a.ChannelData.Tenant.ID)) {
+			return ReasonTenant
+		}
+	}
+	return ""
+}
+
+func hostAllowed(hosts []model.Host, name string) bool {
+	for _, h := range hosts {
+		if h.Matches(name) {
+			return true
+		}
+	}
+	return false
 }

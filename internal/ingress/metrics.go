@@ -44,6 +44,7 @@ var (
 	denyReasons = []string{
 		ReasonSourceNotAllowed, ReasonBadForwardedFor, ReasonRateLimited, ReasonOverloaded,
 		ReasonNotFound, ReasonMethodNotAllowed, ReasonBodyTooLarge, ReasonBodyRead,
+		ReasonServiceURLHost, ReasonTenant,
 	}
 	allowReasons = []string{ReasonOK, ReasonNoHealthyUpstream, ReasonUpstreamError, ReasonClientGone}
 )

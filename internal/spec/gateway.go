@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/teamsgate/teamsgate/internal/catalog"
 	"github.com/teamsgate/teamsgate/internal/diag"
+	"github.com/teamsgate/teamsgate/internal/model"
 )
 
 // GatewayWire is the wire form of the spec's gateway: section, the
@@ -57,6 +59,8 @@ type gatewayBotAuthWire struct {
 	RefreshInterval       string   `yaml:"refresh_interval"`
 	MinRefetchInterval    string   `yaml:"min_refetch_interval"`
 	CacheSize             *int     `yaml:"cache_size"`
+	ServiceURLHosts       []string `yaml:"service_url_hosts"`
+	Tenants               []string `yaml:"tenants"`
 }
 
 type gatewayLimitsWire struct {
@@ -192,6 +196,13 @@ type GatewayBotAuth struct {
 	// Zero durations and a nil CacheSize mean the validator's defaults.
 	ClockSkew, RefreshInterval, MinRefetchInterval time.Duration
 	CacheSize                                      *int
+	// ServiceURLHosts, when not empty, are the only hosts an activity's
+	// serviceUrl may name (botauth.md §6.10, optional): a token the
+	// Bot Connector issued still cannot send the bot's replies elsewhere.
+	ServiceURLHosts []model.Host
+	// Tenants, when not empty, are the only Microsoft 365 tenants whose
+	// activities pass (channelData.tenant.id; botauth.md §6.12, optional).
+	Tenants []string
 }
 
 // GatewayLimits bounds what one client and all clients together may cost.
@@ -460,6 +471,9 @@ func (c *gatewayCompiler) positive(p *int, def, max int, path ...string) int {
 	return *p
 }
 
+// tenantID is the form of a Microsoft Entra tenant id.
+var tenantID = regexp.MustCompile(`^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$`)
+
 func (c *gatewayCompiler) botAuth(w *gatewayBotAuthWire) GatewayBotAuth {
 	b := GatewayBotAuth{
 		Issuer:                w.Issuer,
@@ -509,6 +523,21 @@ func (c *gatewayCompiler) botAuth(w *gatewayBotAuthWire) GatewayBotAuth {
 		if ch == "" {
 			c.errorf([]string{"botauth", "channels", strconv.Itoa(i)}, "empty channel id")
 		}
+	}
+	for i, h := range w.ServiceURLHosts {
+		host, err := model.ParseHost(h)
+		if err != nil {
+			c.errorf([]string{"botauth", "service_url_hosts", strconv.Itoa(i)}, "%v", err)
+			continue
+		}
+		b.ServiceURLHosts = append(b.ServiceURLHosts, host)
+	}
+	for i, t := range w.Tenants {
+		if !tenantID.MatchString(t) {
+			c.errorf([]string{"botauth", "tenants", strconv.Itoa(i)}, "tenant %q: want a tenant id (a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47)", t)
+			continue
+		}
+		b.Tenants = append(b.Tenants, strings.ToLower(t))
 	}
 	if w.CacheSize != nil && *w.CacheSize < 0 {
 		c.errorf([]string{"botauth", "cache_size"}, "cache size %d: want 0 (the default) or more", *w.CacheSize)

@@ -97,6 +97,10 @@ func Config(s *spec.Spec, p *model.Plan) (*ingress.Config, diag.List) {
 			MinRefetchInterval:    g.BotAuth.MinRefetchInterval,
 		},
 		AuthCAFile: file(g.BotAuth.CAFile, "botauth", "ca_file"),
+		Policy: ingress.Policy{
+			ServiceURLHosts: slices.Clone(g.BotAuth.ServiceURLHosts),
+			Tenants:         slices.Clone(g.BotAuth.Tenants),
+		},
 		Limits: ingress.Limits{
 			MaxBodyBytes:      g.Limits.MaxBodyBytes,
 			Rate:              g.Limits.Rate,

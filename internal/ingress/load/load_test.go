@@ -294,3 +294,39 @@ func TestReplaceSources(t *testing.T) {
 		}
 	}
 }
+
+func TestPolicyConfig(t *testing.T) {
+	src := `cloud: worldwide
+integrations:
+  teams-messaging-bot:
+    roles:
+      bot: {addresses: [198.51.100.10]}
+gateway:
+  listen: "127.0.0.1:8443"
+  plain_http: true
+  app_ids: [app]
+  botauth:
+    service_url_hosts: [smba.trafficmanager.net, "a.*.example"]
+    tenants: [72F988BF-86F1-41AF-91AB-2D7CD011DB47, contoso.com]
+  upstreams:
+    active: blue
+    groups: {blue: ["http://127.0.0.1:3978"]}
+`
+	_, ds := spec.Parse([]byte(src), "p.yaml", embedded(t))
+	for _, w := range []string{
+		`p.yaml:11:50: gateway: host "a.*.example": a wildcard may only be the whole left-most label`,
+		`p.yaml:12:53: gateway: tenant "contoso.com": want a tenant id`,
+	} {
+		if !strings.Contains(ds.String(), w) {
+			t.Errorf("diagnostics:\n%s\nwant %q", ds, w)
+		}
+	}
+	good := strings.NewReplacer(`, "a.*.example"`, "", ", contoso.com", "").Replace(src)
+	s, ds := spec.Parse([]byte(good), "p.yaml", embedded(t))
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	if got := s.Gateway.BotAuth; len(got.ServiceURLHosts) != 1 || got.Tenants[0] != "72f988bf-86f1-41af-91ab-2d7cd011db47" {
+		t.Errorf("policy %+v", got)
+	}
+}
