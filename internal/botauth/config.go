@@ -127,12 +127,15 @@ type settings struct {
 	skew               time.Duration
 	refreshInterval    time.Duration
 	minRefetchInterval time.Duration
-	fetchTimeout       time.Duration
-	cacheSize          int
-	channels           []string
-	client             *http.Client
-	now                func() time.Time
-	log                *slog.Logger
+	// noKeysMaxBackoff bounds the retry interval while no key set was ever
+	// fetched (every activity is refused then).
+	noKeysMaxBackoff time.Duration
+	fetchTimeout     time.Duration
+	cacheSize        int
+	channels         []string
+	client           *http.Client
+	now              func() time.Time
+	log              *slog.Logger
 }
 
 // compile checks cfg and returns the settings it describes, reporting every
@@ -144,6 +147,7 @@ func compile(cfg Config) (settings, error) {
 		skew:               orDefault(cfg.ClockSkew, DefaultClockSkew),
 		refreshInterval:    orDefault(cfg.RefreshInterval, DefaultRefreshInterval),
 		minRefetchInterval: orDefault(cfg.MinRefetchInterval, DefaultMinRefetchInterval),
+		noKeysMaxBackoff:   noKeysMaxBackoff,
 		fetchTimeout:       orDefault(cfg.FetchTimeout, DefaultFetchTimeout),
 		cacheSize:          cfg.CacheSize,
 		now:                cfg.Now,

@@ -35,15 +35,25 @@ func (v *Validator) Start(ctx context.Context) error {
 	return err
 }
 
+// noKeysMaxBackoff is the default bound of the retry interval while no key
+// set was ever fetched: every activity is refused then, so recovery should
+// take seconds, not the minutes of MinRefetchInterval.
+const noKeysMaxBackoff = 30 * time.Second
+
 // loop refreshes the key set every refreshInterval, and after a failed
-// fetch retries after 1 s, 2 s, 4 s … up to minRefetchInterval.
+// fetch retries after 1 s, 2 s, 4 s … up to minRefetchInterval (up to
+// noKeysMaxBackoff while it has no keys at all).
 func (v *Validator) loop(ctx context.Context, err error) {
 	defer close(v.stopped)
 	backoff := time.Second
 	for {
 		wait := v.cfg.refreshInterval
 		if err != nil {
-			wait = min(backoff, v.cfg.minRefetchInterval, v.cfg.refreshInterval)
+			limit := v.cfg.minRefetchInterval
+			if v.keys.Load() == nil {
+				limit = min(limit, v.cfg.noKeysMaxBackoff)
+			}
+			wait = min(backoff, limit, v.cfg.refreshInterval)
 			backoff *= 2
 		} else {
 			backoff = time.Second

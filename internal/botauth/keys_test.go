@@ -582,3 +582,30 @@ func TestParseMetadata(t *testing.T) {
 		}
 	}
 }
+
+// TestNoKeysRetriesSoon: while no key set was ever fetched, the background
+// loop retries within noKeysMaxBackoff even when MinRefetchInterval is long,
+// so a gateway that started during an issuer outage recovers in seconds.
+func TestNoKeysRetriesSoon(t *testing.T) {
+	testKeys(t)
+	is := newIssuer(t, rsaJWK("k1", &mainKey.PublicKey, teams))
+	is.set(func(is *issuer) { is.metaStatus = http.StatusBadGateway })
+	v, err := New(Config{AppIDs: []string{appID}, MetadataURL: is.metadataURL(), RootCAs: is.pool(), MinRefetchInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.cfg.noKeysMaxBackoff = 20 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if err := v.Start(ctx); err == nil {
+		t.Fatal("Start succeeded against a failing issuer")
+	}
+	// With the bound, retries come every 20 ms after the first second;
+	// without it, the third attempt would come after 3 s.
+	time.Sleep(1500 * time.Millisecond)
+	if n := is.metaHits.Load(); n < 5 {
+		t.Errorf("%d metadata fetches in 1.5 s without keys, want the loop to keep retrying", n)
+	}
+	is.set(func(is *issuer) { is.metaStatus = 0 })
+	waitFor(t, "recovery", func() bool { return v.Stats().Keys == 1 })
+}
