@@ -68,4 +68,3 @@ func TestPolicies(t *testing.T) {
 		})
 	}
 }
-
