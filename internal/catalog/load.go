@@ -413,6 +413,7 @@ func compileFlow(w wireFlow, integration, document string, at func(...string) di
 		StatusReason: w.StatusReason,
 		Requirements: w.Requirements,
 		Required:     true,
+		Hints:        w.Hints,
 	}
 	subject := w.ID
 	if w.ID == "" {

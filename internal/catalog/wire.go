@@ -91,6 +91,9 @@ type wireFlow struct {
 	StatusReason string        `yaml:"status_reason"`
 	Requirements []string      `yaml:"requirements"`
 	Reference    *wireRef      `yaml:"reference"`
+	// Hints carry what a vendor fixes for one target, e.g. the priority
+	// of the Pexip NSG's "RDP" rule.
+	Hints map[string]string `yaml:"hints"`
 }
 
 type wireEndpoint struct {

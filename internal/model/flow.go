@@ -254,6 +254,10 @@ type Flow struct {
 	// Requirements are conditions on the traffic itself that a port rule
 	// cannot express, e.g. "tls>=1.2".
 	Requirements []string
+	// Hints are target-specific facts the source document fixes, keyed
+	// "<target>-<what>" (e.g. "azure-nsg-priority": "1000" for the Pexip
+	// NSG's "RDP" rule). Renderers read the keys of their own target.
+	Hints map[string]string
 }
 
 // AppliesTo reports whether the flow is defined for cloud c.

@@ -69,6 +69,8 @@ type Rule struct {
 	StatusReason string
 	Reference    Reference
 	Requirements []string
+	// Hints are the flow's target-specific hints (Flow.Hints).
+	Hints map[string]string
 }
 
 // Plan is every rule a deployment must have, with the catalog version that

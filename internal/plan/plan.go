@@ -154,6 +154,7 @@ func (b *builder) rule(f *model.Flow, id string) model.Rule {
 		StatusReason: f.StatusReason,
 		Reference:    f.Reference,
 		Requirements: f.Requirements,
+		Hints:        f.Hints,
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -57,11 +58,10 @@ const (
 // none are given.
 const rdpPriority = 1000
 
-// rdpFlows are the catalog flows that are that RDP rule.
-var rdpFlows = map[string]bool{
-	"pexip-teams-connector.mgmt-to-instance.rdp": true,
-	"pexip-teams-connector.rdp-deny":             true,
-}
+// HintPriority is the catalog hint that pins a flow's rule at a priority;
+// the catalog gives it to the flows of that RDP rule. Only rdpPriority is
+// supported: the other rules are numbered around it.
+const HintPriority = "azure-nsg-priority"
 
 // Renderer is the Azure NSG target.
 type Renderer struct{}
@@ -125,6 +125,10 @@ func (r *Renderer) Render(p *model.Plan, opt render.Options) (render.Output, dia
 	}
 	var rules []*secRule
 	for i := range prep.Items {
+		if h, ok := prep.Items[i].Rule.Hints[HintPriority]; ok && h != strconv.Itoa(rdpPriority) {
+			ds.Errorf(diag.Pos{}, prep.Items[i].Rule.ID, "%s: catalog hint %s %q: only %d (the Pexip RDP rule) is supported", Name, HintPriority, h, rdpPriority)
+			continue
+		}
 		rs, err := securityRules(&prep.Items[i])
 		if err != nil {
 			ds.Errorf(diag.Pos{}, prep.Items[i].Rule.ID, "%s: %v", Name, err)
@@ -270,7 +274,7 @@ func securityRules(it *render.Item) ([]*secRule, error) {
 				src:         pr.s,
 				dst:         pr.d,
 				description: description(render.Comment(*it)),
-				pinned:      rdpFlows[r.FlowID],
+				pinned:      r.Hints[HintPriority] != "",
 			})
 		}
 	}

@@ -325,6 +325,31 @@ func TestRDPRuleAtPriority1000(t *testing.T) {
 	}
 }
 
+// TestPriorityHint: the pin comes from the catalog's hint, not from flow
+// ids; a hint the target cannot honour is an error naming the flow.
+func TestPriorityHint(t *testing.T) {
+	p := testutil.Plan(t, testutil.ExamplePath("pexip"), "")
+	for i := range p.Rules {
+		if p.Rules[i].ID == "pexip-teams-connector.mgmt-to-instance.rdp" {
+			p.Rules[i].Hints = map[string]string{azurensg.HintPriority: "900"}
+		}
+	}
+	_, ds := azurensg.New().Render(p, render.Options{Scope: "teams-connector-instances", FQDN: render.FQDNSkip})
+	if !strings.Contains(ds.String(), `pexip-teams-connector.mgmt-to-instance.rdp: azure-nsg: catalog hint azure-nsg-priority "900": only 1000`) {
+		t.Errorf("diagnostics: %s", ds)
+	}
+	for i := range p.Rules {
+		p.Rules[i].Hints = nil
+	}
+	out, ds := azurensg.New().Render(p, render.Options{Scope: "teams-connector-instances", FQDN: render.FQDNSkip})
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	if r := find(rules(t, out), "pexip-teams-connector.mgmt-to-instance.rdp"); r == nil || *r.Properties.Priority == 1000 {
+		t.Errorf("without the hint the RDP rule must not be pinned")
+	}
+}
+
 func TestDefaultDenyLast(t *testing.T) {
 	out, ds := azurensg.New().Render(testutil.Plan(t, testutil.ExamplePath("pexip"), ""), render.Options{FQDN: render.FQDNSkip})
 	if ds.HasErrors() {
