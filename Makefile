@@ -1,6 +1,6 @@
 # teamsgate: build and test.
 #
-#   make test    install the test dependencies (as root), vet, run every test
+#   make test    install the test dependencies (as root), vet, run every test (race detector on)
 #   make build   build ./teamsgate
 #   make bench   run the Go benchmarks
 #   make fuzz    run each fuzz target for FUZZTIME (default 20s)
@@ -20,7 +20,7 @@ vet:
 	$(GO) vet ./...
 
 test: deps vet
-	$(GO) test -count=1 -timeout 15m ./...
+	$(GO) test -race -count=1 -timeout 20m ./...
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
