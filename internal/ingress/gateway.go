@@ -287,7 +287,10 @@ func (g *Gateway) stopBackground() {
 		st.auth.cancel()
 	}
 	g.wg.Wait()
-	st.transport.CloseIdleConnections()
+	st.probe.CloseIdleConnections()
+	for _, t := range st.transports {
+		t.Close()
+	}
 }
 
 func (g *Gateway) connState(_ net.Conn, s http.ConnState) {

@@ -200,6 +200,7 @@ func (g *Gateway) handle(st *state, x *exchange, r *http.Request) model.Decision
 	// An in-memory body lets the transport write headers and body in one
 	// write (net/http isKnownInMemoryReader).
 	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	r.ContentLength = int64(len(body))
 	r.TransferEncoding = nil
 	up.proxy.ServeHTTP(w, r)
@@ -262,7 +263,7 @@ func reject(w http.ResponseWriter, status int) {
 // newProxy returns the reverse proxy bound to one upstream. Rewrite (never
 // Director, gateway-anchors.md §4) runs after hop-by-hop headers and every
 // inbound Forwarded / X-Forwarded-* header are removed; it sets our own.
-func (g *Gateway) newProxy(st *state, up *upstream) *httputil.ReverseProxy {
+func (g *Gateway) newProxy(st *state, up *upstream, transport http.RoundTripper) *httputil.ReverseProxy {
 	target := up.url
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -275,6 +276,11 @@ func (g *Gateway) newProxy(st *state, up *upstream) *httputil.ReverseProxy {
 			// The body is already read; waiting for the bot's 100
 			// Continue would only add latency.
 			h.Del("Expect")
+			// Protocol upgrades are not forwarded (a bot endpoint takes
+			// POSTs); the reverse proxy re-adds these after removing the
+			// hop-by-hop headers.
+			h.Del("Upgrade")
+			h.Del("Connection")
 			// ReverseProxy wraps the outbound body in its own
 			// non-closing reader, which net/http does not recognise as
 			// in memory, so the transport would flush the headers in a
@@ -290,7 +296,7 @@ func (g *Gateway) newProxy(st *state, up *upstream) *httputil.ReverseProxy {
 				h["X-Forwarded-Host"] = []string{pr.In.Host}
 			}
 		},
-		Transport:  st.transport,
+		Transport:  transport,
 		BufferPool: g.buffers,
 		ErrorLog:   slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {

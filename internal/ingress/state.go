@@ -18,17 +18,21 @@ import (
 // current one in an atomic pointer; a reload builds a complete new state
 // and swaps it in, so a request sees one configuration from start to end.
 type state struct {
-	cfg       Config
-	sources   sourcePolicy
-	paths     map[string]bool
-	auth      *authRuntime
-	limiter   *rateLimiter
-	sem       chan struct{}
-	pool      *pool
-	transport *http.Transport
-	cert      *tls.Certificate // nil for plain HTTP
-	clientTLS *tls.Config      // nil unless client certificates are required
-	tlsStamp  fileStamp
+	cfg     Config
+	sources sourcePolicy
+	paths   map[string]bool
+	auth    *authRuntime
+	limiter *rateLimiter
+	sem     chan struct{}
+	pool    *pool
+	// probe is the health checks' transport; transports, by upstream URL,
+	// carry the proxied requests.
+	probe      *http.Transport
+	transports map[string]*upstreamTransport
+	tsettings  transportSettings
+	cert       *tls.Certificate // nil for plain HTTP
+	clientTLS  *tls.Config      // nil unless client certificates are required
+	tlsStamp   fileStamp
 }
 
 // authRuntime is a started token validator and what it was built from.
@@ -104,25 +108,43 @@ func (g *Gateway) build(cfg Config, old *state) (*state, error) {
 	}
 
 	u := cfg.Upstreams
-	if old != nil && old.cfg.Upstreams.CAFile == u.CAFile && old.cfg.Upstreams.ConnectTimeout == u.ConnectTimeout &&
-		old.cfg.Limits.WriteTimeout == l.WriteTimeout && old.cfg.Limits.MaxConcurrent == l.MaxConcurrent && u.CAFile == "" {
-		st.transport = old.transport
+	st.tsettings = transportSettings{
+		connectTimeout: u.ConnectTimeout,
+		timeout:        l.WriteTimeout,
+		maxIdle:        min(max(l.MaxConcurrent, 64), 1024),
+		roots:          u.CAFile != "",
+	}
+	// A CA file's contents may have changed: with one, nothing is reused.
+	reuse := old != nil && old.tsettings == st.tsettings && !st.tsettings.roots
+	upTLS := &tls.Config{MinVersion: tls.VersionTLS12}
+	if reuse {
+		st.probe = old.probe
 	} else {
 		if u.CAFile != "" {
 			roots, err := loadPool(u.CAFile)
 			if err != nil {
 				return nil, fmt.Errorf("upstream ca file: %w", err)
 			}
-			st.transport = newTransport(u, l, roots)
-		} else {
-			st.transport = newTransport(u, l, nil)
+			upTLS.RootCAs = roots
 		}
+		st.probe = newProbeTransport(u, upTLS)
 	}
 	client := &http.Client{
-		Transport:     st.transport,
+		Transport:     st.probe,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	st.pool = newPool(u, client, g.log, func(up *upstream) *httputil.ReverseProxy { return g.newProxy(st, up) })
+	st.transports = map[string]*upstreamTransport{}
+	st.pool = newPool(u, client, g.log, func(up *upstream) *httputil.ReverseProxy {
+		t := st.transports[up.name]
+		if t == nil && reuse {
+			t = old.transports[up.name]
+		}
+		if t == nil {
+			t = newUpstreamTransport(up.url, st.tsettings, upTLS)
+		}
+		st.transports[up.name] = t
+		return g.newProxy(st, up, t)
+	})
 	st.pool.onChange = g.upstreamChanged
 	return st, nil
 }
@@ -213,8 +235,13 @@ func (g *Gateway) retire(old, st *state) {
 	if old.auth != st.auth {
 		g.retireAuth(old.auth)
 	}
-	if old.transport != st.transport {
-		old.transport.CloseIdleConnections()
+	if old.probe != st.probe {
+		old.probe.CloseIdleConnections()
+	}
+	for name, t := range old.transports {
+		if st.transports[name] != t {
+			t.Close()
+		}
 	}
 }
 

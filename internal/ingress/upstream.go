@@ -3,7 +3,6 @@ package ingress
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -280,24 +279,18 @@ func (p *pool) adopt(old *pool) {
 	}
 }
 
-// newTransport is the pooled upstream transport: keep-alive connections
-// sized for the gateway's concurrency (http.Transport keeps only 2 idle
-// connections per host by default, gateway-anchors.md §3).
-func newTransport(cfg Upstreams, limits Limits, roots *x509.CertPool) *http.Transport {
+// newProbeTransport is the health checks' transport: one idle connection
+// per upstream is plenty at their rate.
+func newProbeTransport(cfg Upstreams, tlsConf *tls.Config) *http.Transport {
 	d := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
-	perHost := min(max(limits.MaxConcurrent, 64), 1024)
 	return &http.Transport{
-		Proxy:                 nil, // never an environment proxy between gateway and bot
-		DialContext:           d.DialContext,
-		TLSClientConfig:       &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
-		TLSHandshakeTimeout:   cfg.ConnectTimeout,
-		MaxIdleConns:          perHost * 4,
-		MaxIdleConnsPerHost:   perHost,
-		IdleConnTimeout:       90 * time.Second,
-		ResponseHeaderTimeout: limits.WriteTimeout,
-		ExpectContinueTimeout: time.Second,
-		DisableCompression:    true,
-		ForceAttemptHTTP2:     false,
+		Proxy:               nil, // never an environment proxy between gateway and bot
+		DialContext:         d.DialContext,
+		TLSClientConfig:     tlsConf.Clone(),
+		TLSHandshakeTimeout: cfg.ConnectTimeout,
+		MaxIdleConnsPerHost: 1,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
 	}
 }
 
