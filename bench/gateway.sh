@@ -12,15 +12,20 @@
 #        gateway   teamsgate serve: source check + cached token validation
 #        caddy     caddy reverse_proxy (no auth)
 #        nginx     nginx proxy_pass with upstream keepalive (no auth)
-#        bare      a bare httputil.ReverseProxy, no checks (the design's ceiling)
+#        bare      a bare httputil.ReverseProxy on http.Transport, no checks
+#        relay     a raw TCP relay that parses nothing: what the machine's
+#                  system calls and wake-ups alone allow a Go program
 #      and the CPU time each proxy process spent per request, which shared
 #      machines disturb far less than requests/s;
-#   2. p99 latency added by the gateway over the direct upstream at half the
-#      gateway's peak rate: wrk paced with a Lua delay(), and a fixed-rate,
-#      open-loop Go load loop (wrk2 is not in Debian);
+#   2. p99 latency added over the direct upstream at half the gateway's
+#      peak rate, open loop at a constant rate (wrk2's model; wrk2 is not in
+#      Debian): the gateway, and nginx at the same rate and at half its own
+#      peak, for scale;
 #   3. the gateway's RSS while it holds 2,000 idle keep-alive connections.
 #
-# The machine may be shared, so the four targets are measured in ROUNDS
+# Everything shares the machine's CPUs: wrk, the upstream and the proxy
+# under test. The figures are for this machine, side by side in one run.
+# The machine may be shared, so the targets are measured in ROUNDS
 # interleaved rounds and each figure is the median of its rounds.
 #
 # Environment: DURATION per run (default 5s), ROUNDS (3), THREADS (2),
@@ -102,10 +107,13 @@ PIDS+=($NGINX_PID)
 "$WORK/gatewaybench" bare 127.0.0.1:18446 http://127.0.0.1:18080 &
 BARE_PID=$!
 PIDS+=($BARE_PID)
+"$WORK/gatewaybench" relay 127.0.0.1:18447 127.0.0.1:18080 &
+RELAY_PID=$!
+PIDS+=($RELAY_PID)
 ENV_PID=${PIDS[0]}
 
 # Wait for everyone to answer.
-for url in http://127.0.0.1:18080/ http://127.0.0.1:19090/readyz http://127.0.0.1:18444/ http://127.0.0.1:18445/ http://127.0.0.1:18446/; do
+for url in http://127.0.0.1:18080/ http://127.0.0.1:19090/readyz http://127.0.0.1:18444/ http://127.0.0.1:18445/ http://127.0.0.1:18446/ http://127.0.0.1:18447/; do
 	for _ in $(seq 100); do curl -sf -o /dev/null "$url" && break; sleep 0.1; done
 	curl -sf -o /dev/null "$url" || { echo "not answering: $url" >&2; cat "$WORK/gateway.log" >&2; exit 1; }
 done
@@ -120,8 +128,9 @@ declare -A URL=(
 	[caddy]=http://127.0.0.1:18444/api/messages
 	[nginx]=http://127.0.0.1:18445/api/messages
 	[bare]=http://127.0.0.1:18446/api/messages
+	[relay]=http://127.0.0.1:18447/api/messages
 )
-TARGETS="direct gateway caddy nginx bare"
+TARGETS="direct gateway caddy nginx bare relay"
 
 # cputicks NAME: CPU clock ticks used so far by the target's processes.
 cputicks() {
@@ -131,6 +140,7 @@ cputicks() {
 	gateway) pids=$GW_PID ;;
 	caddy) pids=$CADDY_PID ;;
 	bare) pids=$BARE_PID ;;
+	relay) pids=$RELAY_PID ;;
 	nginx) pids="$NGINX_PID $(pgrep -P "$NGINX_PID" | tr '\n' ' ')" ;;
 	esac
 	for p in $pids; do awk '{print $14 + $15}' "/proc/$p/stat"; done | awk '{ s += $1 } END { print s }'
@@ -173,43 +183,30 @@ done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 echo "gateway/caddy = $(ratio "${RPS[gateway]}" "${RPS[caddy]}")   (target >= 1.0)"
 echo "gateway/nginx = $(ratio "${RPS[gateway]}" "${RPS[nginx]}")   (target >= 0.8)"
-echo "gateway/bare  = $(ratio "${RPS[gateway]}" "${RPS[bare]}")   (the checks' cost against a bare httputil.ReverseProxy)"
-echo "CPU per request, gateway/caddy = $(ratio "${CPU[gateway]}" "${CPU[caddy]}"), gateway/nginx = $(ratio "${CPU[gateway]}" "${CPU[nginx]}"), gateway/bare = $(ratio "${CPU[gateway]}" "${CPU[bare]}")"
+echo "gateway/bare  = $(ratio "${RPS[gateway]}" "${RPS[bare]}")   (against a bare httputil.ReverseProxy on http.Transport)"
+echo "relay/nginx   = $(ratio "${RPS[relay]}" "${RPS[nginx]}")   (a Go relay that parses no HTTP, for scale)"
+echo "CPU per request, gateway/caddy = $(ratio "${CPU[gateway]}" "${CPU[caddy]}"), gateway/nginx = $(ratio "${CPU[gateway]}" "${CPU[nginx]}"), gateway/bare = $(ratio "${CPU[gateway]}" "${CPU[bare]}"), relay/nginx = $(ratio "${CPU[relay]}" "${CPU[nginx]}")"
 
 HALF=$(awk -v r="${RPS[gateway]}" 'BEGIN { printf "%d", r / 2 }')
-# wrk paced by a Lua delay(): each connection waits DELAY ms between
-# requests, so CONNS connections offer about HALF req/s. wrk is far cheaper
-# than a Go client, so the load generator disturbs the measurement less.
-DELAY=$(awk -v c="$CONNS" -v r="$HALF" 'BEGIN { d = c * 1000 / r; printf "%d", (d < 1 ? 1 : d) }')
-{ cat "$WORK/env/post.lua"; echo "function delay() return $DELAY end"; } >"$WORK/env/paced.lua"
-echo "== paced load: about $HALF req/s (half the gateway's median peak; wrk, $CONNS connections, delay() $DELAY ms), $ROUNDS interleaved rounds"
-declare -A LAT GOLAT
+NHALF=$(awk -v r="${RPS[nginx]}" 'BEGIN { printf "%d", r / 2 }')
+# rate NAME RATE: one open-loop run; prints its result line.
+rate() { "$WORK/gatewaybench" rate -url "${URL[$1]}" -dir "$WORK/env" -rate "$2" -conns "$CONNS" -duration "$DURATION"; }
+p99of() { grep -o 'p99_us=[0-9]*' | cut -d= -f2; }
+echo "== open loop at $HALF req/s (half the gateway's median peak), $CONNS connections; nginx also at $NHALF req/s (half its own peak); $ROUNDS interleaved rounds"
+declare -A LAT
 for round in $(seq "$ROUNDS"); do
-	for name in direct gateway; do
-		out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$WORK/env/paced.lua" "${URL[$name]}")
-		rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
-		p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-		p50=$(awk '$1=="50%" {print $2}' <<<"$out")
-		us=$(awk -v v="$p99" 'BEGIN { if (v ~ /us$/) { sub(/us$/, "", v); print v } else if (v ~ /ms$/) { sub(/ms$/, "", v); print v * 1000 } else { sub(/s$/, "", v); print v * 1e6 } }')
-		printf 'round %d  %-8s %9s req/s  p50 %-8s p99 %s\n' "$round" "$name" "$rps" "$p50" "$p99"
-		LAT[$name]+="$us "
+	for run in "direct $HALF" "gateway $HALF" "nginx $HALF" "direct $NHALF" "nginx $NHALF"; do
+		set -- $run
+		out=$(rate "$1" "$2")
+		printf 'round %d  %-8s @%-6s %s\n' "$round" "$1" "$2" "$out"
+		LAT[$1@$2]+="$(p99of <<<"$out") "
 	done
 done
-p99d=$(tr ' ' '\n' <<<"${LAT[direct]}" | grep . | median)
-p99g=$(tr ' ' '\n' <<<"${LAT[gateway]}" | grep . | median)
-echo "median p99 (wrk, paced): direct ${p99d} us, gateway ${p99g} us; added by the gateway: $(awk -v a="$p99g" -v b="$p99d" 'BEGIN { printf "%d", a - b }') us   (target < 1000 us)"
-
-echo "== fixed rate $HALF req/s, open loop (Go load loop, latency from each request's scheduled start), $ROUNDS interleaved rounds"
-for round in $(seq "$ROUNDS"); do
-	for name in direct gateway; do
-		out=$("$WORK/gatewaybench" rate -url "${URL[$name]}" -dir "$WORK/env" -rate "$HALF" -conns "$CONNS" -duration "$DURATION")
-		echo "round $round  $name  $out"
-		GOLAT[$name]+="$(grep -o 'p99_us=[0-9]*' <<<"$out" | cut -d= -f2) "
-	done
-done
-p99d=$(tr ' ' '\n' <<<"${GOLAT[direct]}" | grep . | median)
-p99g=$(tr ' ' '\n' <<<"${GOLAT[gateway]}" | grep . | median)
-echo "median p99 (Go loop): direct ${p99d} us, gateway ${p99g} us; added by the gateway: $((p99g - p99d)) us"
+med() { tr ' ' '\n' <<<"${LAT[$1]}" | grep . | median; }
+added() { echo $(($(med "$1@$2") - $(med "direct@$2"))); }
+echo "median p99 at $HALF req/s: direct $(med "direct@$HALF") us, gateway $(med "gateway@$HALF") us, nginx $(med "nginx@$HALF") us"
+echo "p99 added by the gateway at half its peak: $(added gateway "$HALF") us   (target < 1000 us)"
+echo "p99 added by nginx at the same rate: $(added nginx "$HALF") us; at half its own peak ($NHALF req/s): $(added nginx "$NHALF") us"
 
 echo "== RSS with 2000 idle keep-alive connections"
 rss_before=$(awk '/VmRSS/ {print $2}' /proc/$GW_PID/status)

@@ -8,7 +8,8 @@
 //	gatewaybench rate [flags]    fixed-rate load, prints latency percentiles
 //	gatewaybench idle [flags]    hold N keep-alive connections open
 //	gatewaybench profile SPEC    run the gateway in-process with pprof on 127.0.0.1:16060
-//	gatewaybench bare LISTEN URL a bare httputil.ReverseProxy, no checks: the ceiling
+//	gatewaybench bare LISTEN URL a bare httputil.ReverseProxy, no checks
+//	gatewaybench relay LISTEN ADDR a raw TCP relay, no HTTP at all: the machine's floor
 package main
 
 import (
@@ -28,7 +29,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -57,6 +57,8 @@ func main() {
 		err = profile(os.Args[2:])
 	case "bare":
 		err = bare(os.Args[2:])
+	case "relay":
+		err = relay(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -170,17 +172,26 @@ gateway:
 	return srv.Shutdown(sctx)
 }
 
-// rate sends requests at a fixed rate over a pool of keep-alive
-// connections for a duration, and prints latency percentiles measured from
-// each request's scheduled start (so that queueing counts, as wrk2 does).
+// rate is a constant-throughput, open-loop load (wrk2's model): each of
+// conns keep-alive connections owns every conns-th slot of a schedule of
+// rate requests per second, spread evenly over the connections, and
+// latency is measured from each request's scheduled start, so that a
+// request delayed by a slow predecessor counts its wait (no coordinated
+// omission); the load generator's own timer lateness is left out. Requests are written as prepared bytes and answers read with
+// http.ReadResponse, to keep the load generator cheap next to the targets
+// sharing its CPUs.
 func rate(args []string) error {
 	fs := flag.NewFlagSet("rate", flag.ExitOnError)
-	url := fs.String("url", "", "target URL")
+	target := fs.String("url", "", "target URL (http)")
 	dir := fs.String("dir", "", "env directory (token and activity)")
 	rps := fs.Int("rate", 1000, "requests per second")
 	conns := fs.Int("conns", 64, "connections")
 	dur := fs.Duration("duration", 10*time.Second, "duration")
 	fs.Parse(args)
+	u, err := url.Parse(*target)
+	if err != nil || u.Scheme != "http" {
+		return fmt.Errorf("rate: want an http URL, got %q", *target)
+	}
 	token, err := os.ReadFile(filepath.Join(*dir, "token"))
 	if err != nil {
 		return err
@@ -189,52 +200,83 @@ func rate(args []string) error {
 	if err != nil {
 		return err
 	}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *conns, MaxConnsPerHost: *conns, DisableCompression: true}, Timeout: 10 * time.Second}
-	type job struct{ at time.Time }
-	jobs := make(chan job, *rps)
-	var mu sync.Mutex
-	lat := make([]time.Duration, 0, *rps*int(dur.Seconds()+1))
+	req := []byte(fmt.Sprintf("POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+		u.RequestURI(), u.Host, token, len(body), body))
+	n := int(dur.Seconds() * float64(*rps))
+	interval := time.Second / time.Duration(*rps)
+	lats := make([][]time.Duration, *conns)
 	var errs atomic.Int64
+	var firstErr atomic.Value
 	var wg sync.WaitGroup
-	for range *conns {
+	start := time.Now().Add(100 * time.Millisecond) // every connection dialled first
+	for k := range *conns {
+		c, err := net.Dial("tcp", u.Host)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for j := range jobs {
-				req, _ := http.NewRequest(http.MethodPost, *url, strings.NewReader(string(body)))
-				req.Header.Set("Authorization", "Bearer "+string(token))
-				req.Header.Set("Content-Type", "application/json")
-				resp, err := client.Do(req)
+			br := bufio.NewReader(c)
+			own := make([]time.Duration, 0, n / *conns + 1)
+			free := start // when this connection's previous answer was read
+			for i := k; i < n; i += *conns {
+				at := start.Add(time.Duration(i) * interval)
+				if d := time.Until(at); d > 0 {
+					time.Sleep(d)
+				}
+				// The clock of the request: its scheduled time when the
+				// connection was still busy then (the target's slowness
+				// delayed it: that wait counts), else the moment it was
+				// sent (the load generator's own timer lateness, up to the
+				// runtime's 1 ms poller granularity, is not the target's).
+				from := at
+				if !free.After(at) {
+					from = time.Now()
+				}
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				if _, err := c.Write(req); err != nil {
+					errs.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				resp, err := http.ReadResponse(br, nil)
 				if err != nil {
 					errs.Add(1)
-					continue
+					firstErr.CompareAndSwap(nil, err)
+					return
 				}
-				bufio.NewReader(resp.Body).WriteTo(discard{})
+				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
+				if resp.Close { // the target's keep-alive request limit (nginx: 1000)
+					c.Close()
+					nc, err := net.Dial("tcp", u.Host)
+					if err != nil {
+						errs.Add(1)
+						firstErr.CompareAndSwap(nil, err)
+						return
+					}
+					c = nc
+					defer nc.Close()
+					br.Reset(c)
+				}
 				if resp.StatusCode != 200 {
 					errs.Add(1)
 					continue
 				}
-				d := time.Since(j.at)
-				mu.Lock()
-				lat = append(lat, d)
-				mu.Unlock()
+				free = time.Now()
+				own = append(own, free.Sub(from))
 			}
+			lats[k] = own
 		}()
 	}
-	start := time.Now()
-	interval := time.Second / time.Duration(*rps)
-	n := int(dur.Seconds() * float64(*rps))
-	for i := range n {
-		at := start.Add(time.Duration(i) * interval)
-		if d := time.Until(at); d > 0 {
-			time.Sleep(d)
-		}
-		jobs <- job{at: at}
-	}
-	close(jobs)
 	wg.Wait()
 	elapsed := time.Since(start)
+	var lat []time.Duration
+	for _, l := range lats {
+		lat = append(lat, l...)
+	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	pct := func(p float64) time.Duration {
 		if len(lat) == 0 {
@@ -242,9 +284,12 @@ func rate(args []string) error {
 		}
 		return lat[min(len(lat)-1, int(float64(len(lat))*p))]
 	}
-	fmt.Printf("rate=%d achieved=%.0f ok=%d errors=%d p50_us=%d p90_us=%d p99_us=%d max_us=%d\n",
+	fmt.Printf("rate=%d achieved=%.0f ok=%d errors=%d p50_us=%d p90_us=%d p99_us=%d p999_us=%d max_us=%d\n",
 		*rps, float64(len(lat))/elapsed.Seconds(), len(lat), errs.Load(),
-		pct(.50).Microseconds(), pct(.90).Microseconds(), pct(.99).Microseconds(), pct(1).Microseconds())
+		pct(.50).Microseconds(), pct(.90).Microseconds(), pct(.99).Microseconds(), pct(.999).Microseconds(), pct(1).Microseconds())
+	if e := firstErr.Load(); e != nil {
+		return fmt.Errorf("rate: %v", e)
+	}
 	return nil
 }
 
@@ -358,4 +403,53 @@ func bare(args []string) error {
 		return err
 	}
 	return nil
+}
+
+// relay copies bytes between each client connection and a connection of
+// its own to the upstream, one read and one write each way per exchange,
+// parsing nothing. It is no proxy (it assumes a request and its answer
+// each fit one read); it measures what a Go program pays on this machine
+// for the system calls and wake-ups of a proxied exchange, so that the
+// HTTP work of the others can be told from the cost of the path.
+func relay(args []string) error {
+	if len(args) != 2 {
+		return fmt.Errorf("relay: want LISTEN UPSTREAM-ADDR")
+	}
+	ln, err := net.Listen("tcp", args[0])
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() { <-ctx.Done(); ln.Close() }()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return nil
+		}
+		go func() {
+			defer c.Close()
+			u, err := net.Dial("tcp", args[1])
+			if err != nil {
+				return
+			}
+			defer u.Close()
+			buf := make([]byte, 64<<10)
+			for {
+				n, err := c.Read(buf)
+				if err != nil {
+					return
+				}
+				if _, err := u.Write(buf[:n]); err != nil {
+					return
+				}
+				if n, err = u.Read(buf); err != nil {
+					return
+				}
+				if _, err := c.Write(buf[:n]); err != nil {
+					return
+				}
+			}
+		}()
+	}
 }

@@ -197,8 +197,9 @@ func (g *Gateway) handle(st *state, x *exchange, r *http.Request) model.Decision
 	r.Header["X-Forwarded-For"] = []string{x.clientS}
 	r.Header["X-Forwarded-Proto"] = []string{forwardedProto(r, client != peer.Addr().Unmap())}
 
-	// An in-memory body lets the transport write headers and body in one
-	// write (net/http isKnownInMemoryReader).
+	// The body read above goes upstream as it is; GetBody lets the
+	// transport send it again on a new connection when a reused one failed
+	// before taking any of it.
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	r.ContentLength = int64(len(body))
@@ -281,15 +282,6 @@ func (g *Gateway) newProxy(st *state, up *upstream, transport http.RoundTripper)
 			// hop-by-hop headers.
 			h.Del("Upgrade")
 			h.Del("Connection")
-			// ReverseProxy wraps the outbound body in its own
-			// non-closing reader, which net/http does not recognise as
-			// in memory, so the transport would flush the headers in a
-			// write of their own. The inbound body is our in-memory
-			// reader (ServeHTTP set it), safe to send as it is: headers
-			// and body then go in one write.
-			if pr.Out.Body != nil {
-				pr.Out.Body = pr.In.Body
-			}
 			h["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 			h["X-Forwarded-Proto"] = pr.In.Header["X-Forwarded-Proto"]
 			if pr.In.Host != "" {
