@@ -68,6 +68,10 @@ type Gateway struct {
 	stopping  atomic.Bool
 	draining  atomic.Bool
 	conns     atomic.Int64
+	// upDials counts the connections opened to each upstream (by URL),
+	// across the transports that reloads replace.
+	upDialsMu sync.Mutex
+	upDials   map[string]*atomic.Int64
 	srv       *http.Server
 	adminSrv  *http.Server
 	ln        net.Listener
@@ -88,6 +92,7 @@ func New(cfg Config, opts Options) (*Gateway, error) {
 		now:       opts.Now,
 		running:   cfg,
 		buffers:   newBufferPool(),
+		upDials:   map[string]*atomic.Int64{},
 		serveErrs: make(chan error, 2),
 		listening: make(chan struct{}),
 	}
@@ -476,4 +481,16 @@ func (g *Gateway) reloadCertificates() {
 	st.cert, st.clientTLS, st.tlsStamp = cert, g.clientAuthTLS(pool), stamp
 	g.state.Store(&st)
 	g.log.Info("certificate reloaded", "cert", old.cfg.TLS.CertFile)
+}
+
+// dialCounter is the counter of connections opened to the upstream name.
+func (g *Gateway) dialCounter(name string) *atomic.Int64 {
+	g.upDialsMu.Lock()
+	defer g.upDialsMu.Unlock()
+	c := g.upDials[name]
+	if c == nil {
+		c = new(atomic.Int64)
+		g.upDials[name] = c
+	}
+	return c
 }

@@ -139,6 +139,10 @@ type stateCollector struct{ g *Gateway }
 var (
 	descUpstreamUp = prometheus.NewDesc(ns+"_upstream_up",
 		"Whether an upstream passes its health checks (1) or not (0).", []string{"group", "upstream"}, nil)
+	descUpstreamConns = prometheus.NewDesc(ns+"_upstream_connections_opened_total",
+		"Connections opened to an upstream; rising with the requests, it means the bot closes its keep-alive connections.", []string{"upstream"}, nil)
+	descUpstreamIdle = prometheus.NewDesc(ns+"_upstream_idle_connections",
+		"Keep-alive connections to an upstream waiting for a request.", []string{"upstream"}, nil)
 	descActive = prometheus.NewDesc(ns+"_upstream_group_active",
 		"1 for the active upstream group, 0 for the others.", []string{"group"}, nil)
 	descGroupInflight = prometheus.NewDesc(ns+"_upstream_group_in_flight_requests",
@@ -158,7 +162,7 @@ var (
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descUpstreamUp, descActive, descGroupInflight, descRefreshes, descKeys, descLastRefresh, descCache, descVerifications, descSources} {
+	for _, d := range []*prometheus.Desc{descUpstreamUp, descUpstreamConns, descUpstreamIdle, descActive, descGroupInflight, descRefreshes, descKeys, descLastRefresh, descCache, descVerifications, descSources} {
 		ch <- d
 	}
 }
@@ -175,6 +179,11 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(descActive, prometheus.GaugeValue, b2f(g == active), g.name)
 		ch <- prometheus.MustNewConstMetric(descGroupInflight, prometheus.GaugeValue, float64(g.inflight.Load()), g.name)
+	}
+	// An upstream in several groups has one transport: one series.
+	for name, t := range st.transports {
+		ch <- prometheus.MustNewConstMetric(descUpstreamConns, prometheus.CounterValue, float64(c.g.dialCounter(name).Load()), name)
+		ch <- prometheus.MustNewConstMetric(descUpstreamIdle, prometheus.GaugeValue, float64(t.idleCount()), name)
 	}
 	s := c.g.authStats()
 	ch <- prometheus.MustNewConstMetric(descRefreshes, prometheus.CounterValue, float64(s.KeyRefreshes), "ok")

@@ -141,6 +141,7 @@ func (g *Gateway) build(cfg Config, old *state) (*state, error) {
 		}
 		if t == nil {
 			t = newUpstreamTransport(up.url, st.tsettings, upTLS)
+			t.dials = g.dialCounter(up.name)
 		}
 		st.transports[up.name] = t
 		return g.newProxy(st, up, t)

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -53,6 +54,7 @@ type upstreamTransport struct {
 	closed  bool
 	sweeper *time.Timer
 	now     func() time.Time // for tests
+	dials   *atomic.Int64    // connections opened (a metric); may be nil
 }
 
 // upConn is one keep-alive connection to the upstream.
@@ -443,6 +445,9 @@ func (t *upstreamTransport) dial(ctx context.Context) (*upConn, error) {
 			return nil, fmt.Errorf("tls handshake with %s: %w", t.host, err)
 		}
 		nc = tc
+	}
+	if t.dials != nil {
+		t.dials.Add(1)
 	}
 	c := &upConn{t: t, nc: nc, raw: raw}
 	c.cw.w = nc

@@ -529,8 +529,8 @@ func TestTransportThroughReverseProxy(t *testing.T) {
 		t.Fatalf("%d %s", resp.StatusCode, body)
 	}
 	mu.Lock()
-	defer mu.Unlock()
 	s := got.String()
+	mu.Unlock()
 	for _, want := range []string{"X-Forwarded-For: 127.0.0.1\r\n", "X-Forwarded-Proto: ", "body=" + string(act)} {
 		if !strings.Contains(s, want) {
 			t.Errorf("upstream request lacks %q:\n%s", want, s)
@@ -540,5 +540,18 @@ func TestTransportThroughReverseProxy(t *testing.T) {
 		if strings.Contains(s, bad) {
 			t.Errorf("upstream request carries %q:\n%s", bad, s)
 		}
+	}
+	// Keep-alive: ten more requests, no new connection to the bot.
+	for range 10 {
+		if resp, body := h.post("Bearer "+h.token(), act); resp.StatusCode != 200 {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+	}
+	name := up.url().String()
+	if v := h.metric(fmt.Sprintf("teamsgate_gateway_upstream_connections_opened_total{upstream=%q}", name)); v != "1" {
+		t.Errorf("connections opened to the bot = %q, want 1", v)
+	}
+	if v := h.metric(fmt.Sprintf("teamsgate_gateway_upstream_idle_connections{upstream=%q}", name)); v != "1" {
+		t.Errorf("idle connections to the bot = %q, want 1", v)
 	}
 }
