@@ -555,3 +555,31 @@ func TestTransportThroughReverseProxy(t *testing.T) {
 		t.Errorf("idle connections to the bot = %q, want 1", v)
 	}
 }
+
+// Bodies larger than the connection buffers go through whole, both ways,
+// and the connection is reused after them.
+func TestTransportLargeBodies(t *testing.T) {
+	up := newRawUpstream(t, func(_ int, c net.Conn, br *bufio.Reader) {
+		for {
+			_, b, ok := readReq(br)
+			if !ok {
+				return
+			}
+			out := bytes.Repeat(b, 5)
+			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", len(out))
+			c.Write(out)
+		}
+	})
+	tr := testTransport(up.url())
+	defer tr.Close()
+	for i := range 3 {
+		in := strings.Repeat(fmt.Sprintf("%07d", i), 256<<10/7)
+		code, body, err := send(t, tr, up.url(), in)
+		if err != nil || code != 200 || body != strings.Repeat(in, 5) {
+			t.Fatalf("request %d: %d, %d bytes back for %d sent, %v", i, code, len(body), len(in), err)
+		}
+	}
+	if n := up.accepts.Load(); n != 1 {
+		t.Errorf("connections = %d, want 1", n)
+	}
+}
