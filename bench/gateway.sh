@@ -12,7 +12,9 @@
 #        gateway   teamsgate serve: source check + cached token validation
 #        caddy     caddy reverse_proxy (no auth)
 #        nginx     nginx proxy_pass with upstream keepalive (no auth)
-#        bare      a bare httputil.ReverseProxy on http.Transport, no checks
+#        bare-http a bare httputil.ReverseProxy on http.Transport, no checks
+#        bare      a bare httputil.ReverseProxy on the gateway's transport:
+#                  the gateway without its checks, metrics and log
 #        relay     a raw TCP relay that parses nothing: what the machine's
 #                  system calls and wake-ups alone allow a Go program
 #      and the CPU time each proxy process spent per request, which shared
@@ -104,7 +106,10 @@ nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" &
 NGINX_PID=$!
 PIDS+=($NGINX_PID)
 
-"$WORK/gatewaybench" bare 127.0.0.1:18446 http://127.0.0.1:18080 &
+"$WORK/gatewaybench" bare 127.0.0.1:18446 http://127.0.0.1:18080 http &
+BAREH_PID=$!
+PIDS+=($BAREH_PID)
+"$WORK/gatewaybench" bare 127.0.0.1:18448 http://127.0.0.1:18080 gateway &
 BARE_PID=$!
 PIDS+=($BARE_PID)
 "$WORK/gatewaybench" relay 127.0.0.1:18447 127.0.0.1:18080 &
@@ -113,7 +118,7 @@ PIDS+=($RELAY_PID)
 ENV_PID=${PIDS[0]}
 
 # Wait for everyone to answer.
-for url in http://127.0.0.1:18080/ http://127.0.0.1:19090/readyz http://127.0.0.1:18444/ http://127.0.0.1:18445/ http://127.0.0.1:18446/ http://127.0.0.1:18447/; do
+for url in http://127.0.0.1:18080/ http://127.0.0.1:19090/readyz http://127.0.0.1:18444/ http://127.0.0.1:18445/ http://127.0.0.1:18446/ http://127.0.0.1:18447/ http://127.0.0.1:18448/; do
 	for _ in $(seq 100); do curl -sf -o /dev/null "$url" && break; sleep 0.1; done
 	curl -sf -o /dev/null "$url" || { echo "not answering: $url" >&2; cat "$WORK/gateway.log" >&2; exit 1; }
 done
@@ -127,10 +132,11 @@ declare -A URL=(
 	[gateway]=http://127.0.0.1:18443/api/messages
 	[caddy]=http://127.0.0.1:18444/api/messages
 	[nginx]=http://127.0.0.1:18445/api/messages
-	[bare]=http://127.0.0.1:18446/api/messages
+	[bare-http]=http://127.0.0.1:18446/api/messages
+	[bare]=http://127.0.0.1:18448/api/messages
 	[relay]=http://127.0.0.1:18447/api/messages
 )
-TARGETS="direct gateway caddy nginx bare relay"
+TARGETS="direct gateway caddy nginx bare-http bare relay"
 
 # cputicks NAME: CPU clock ticks used so far by the target's processes.
 cputicks() {
@@ -139,6 +145,7 @@ cputicks() {
 	direct) pids=$ENV_PID ;;
 	gateway) pids=$GW_PID ;;
 	caddy) pids=$CADDY_PID ;;
+	bare-http) pids=$BAREH_PID ;;
 	bare) pids=$BARE_PID ;;
 	relay) pids=$RELAY_PID ;;
 	nginx) pids="$NGINX_PID $(pgrep -P "$NGINX_PID" | tr '\n' ' ')" ;;
@@ -169,7 +176,7 @@ for round in $(seq "$ROUNDS"); do
 		ALL[$name]+="$rps "
 		P99S[$name]+="$p99 "
 		CPUS[$name]+="$cpu "
-		printf 'round %d  %-8s %10s req/s   p99 %-8s  %6s us CPU/request\n' "$round" "$name" "$rps" "$p99" "$cpu"
+		printf 'round %d  %-9s %10s req/s   p99 %-8s  %6s us CPU/request\n' "$round" "$name" "$rps" "$p99" "$cpu"
 	done
 done
 echo "-- medians"
@@ -177,15 +184,16 @@ declare -A CPU
 for name in $TARGETS; do
 	RPS[$name]=$(tr ' ' '\n' <<<"${ALL[$name]}" | grep . | median)
 	CPU[$name]=$(tr ' ' '\n' <<<"${CPUS[$name]}" | grep . | median)
-	printf '%-8s %10s req/s  %6s us CPU/request  (rounds: %s; p99s: %s)\n' "$name" "${RPS[$name]}" "${CPU[$name]}" "${ALL[$name]}" "${P99S[$name]}"
+	printf '%-9s %10s req/s  %6s us CPU/request  (rounds: %s; p99s: %s)\n' "$name" "${RPS[$name]}" "${CPU[$name]}" "${ALL[$name]}" "${P99S[$name]}"
 done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 echo "gateway/caddy = $(ratio "${RPS[gateway]}" "${RPS[caddy]}")   (target >= 1.0)"
 echo "gateway/nginx = $(ratio "${RPS[gateway]}" "${RPS[nginx]}")   (target >= 0.8)"
-echo "gateway/bare  = $(ratio "${RPS[gateway]}" "${RPS[bare]}")   (against a bare httputil.ReverseProxy on http.Transport)"
+echo "gateway/bare  = $(ratio "${RPS[gateway]}" "${RPS[bare]}")   (the checks, metrics and log against a bare httputil.ReverseProxy on the same transport)"
+echo "bare/nginx    = $(ratio "${RPS[bare]}" "${RPS[nginx]}")   (httputil.ReverseProxy on net/http with no checks at all: the design's ceiling)"
 echo "relay/nginx   = $(ratio "${RPS[relay]}" "${RPS[nginx]}")   (a Go relay that parses no HTTP, for scale)"
-echo "CPU per request, gateway/caddy = $(ratio "${CPU[gateway]}" "${CPU[caddy]}"), gateway/nginx = $(ratio "${CPU[gateway]}" "${CPU[nginx]}"), gateway/bare = $(ratio "${CPU[gateway]}" "${CPU[bare]}"), relay/nginx = $(ratio "${CPU[relay]}" "${CPU[nginx]}")"
+echo "CPU per request, gateway/caddy = $(ratio "${CPU[gateway]}" "${CPU[caddy]}"), gateway/nginx = $(ratio "${CPU[gateway]}" "${CPU[nginx]}"), gateway/bare = $(ratio "${CPU[gateway]}" "${CPU[bare]}"), bare-http/bare = $(ratio "${CPU[bare-http]}" "${CPU[bare]}"), relay/nginx = $(ratio "${CPU[relay]}" "${CPU[nginx]}")"
 
 HALF=$(awk -v r="${RPS[gateway]}" 'BEGIN { printf "%d", r / 2 }')
 NHALF=$(awk -v r="${RPS[nginx]}" 'BEGIN { printf "%d", r / 2 }')

@@ -8,7 +8,7 @@
 //	gatewaybench rate [flags]    fixed-rate load, prints latency percentiles
 //	gatewaybench idle [flags]    hold N keep-alive connections open
 //	gatewaybench profile SPEC    run the gateway in-process with pprof on 127.0.0.1:16060
-//	gatewaybench bare LISTEN URL a bare httputil.ReverseProxy, no checks
+//	gatewaybench bare LISTEN URL T  a bare httputil.ReverseProxy, no checks, on transport T
 //	gatewaybench relay LISTEN ADDR a raw TCP relay, no HTTP at all: the machine's floor
 package main
 
@@ -377,12 +377,13 @@ func profile(args []string) error {
 	return g.Run(ctx)
 }
 
-// bare serves a plain httputil.ReverseProxy with the gateway's transport
-// settings and no checks at all: the ceiling of the net/http design, to
-// tell the cost of the gateway's checks from that of the design.
+// bare serves a plain httputil.ReverseProxy with no checks at all, on
+// http.Transport (TRANSPORT "http") or on the gateway's own upstream
+// transport ("gateway"): the second is the gateway minus its checks, its
+// metrics and its log, which tells what they cost.
 func bare(args []string) error {
-	if len(args) != 2 {
-		return fmt.Errorf("bare: want LISTEN UPSTREAM-URL")
+	if len(args) != 3 {
+		return fmt.Errorf("bare: want LISTEN UPSTREAM-URL TRANSPORT (http or gateway)")
 	}
 	target, err := url.Parse(args[1])
 	if err != nil {
@@ -391,9 +392,16 @@ func bare(args []string) error {
 	rp := &httputil.ReverseProxy{
 		Rewrite:  func(pr *httputil.ProxyRequest) { pr.SetURL(target) },
 		ErrorLog: log.New(io.Discard, "", 0),
-		Transport: &http.Transport{
+	}
+	switch args[2] {
+	case "http":
+		rp.Transport = &http.Transport{
 			MaxIdleConns: 4096, MaxIdleConnsPerHost: 1024, IdleConnTimeout: 90 * time.Second, DisableCompression: true,
-		},
+		}
+	case "gateway":
+		rp.Transport = ingress.NewUpstreamTransport(target)
+	default:
+		return fmt.Errorf("bare: transport %q: want http or gateway", args[2])
 	}
 	srv := &http.Server{Addr: args[0], Handler: rp, ReadHeaderTimeout: 5 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -230,7 +230,11 @@ func (c *upConn) roundTrip(ctx context.Context, req *http.Request) (*http.Respon
 	}
 	keep := !resp.Close && !req.Close
 	if resp.Body == http.NoBody || resp.Body == nil {
-		stop()
+		// A cancellation that fired meanwhile moves the deadline of this
+		// connection at some point: it must not serve another request.
+		if !stop() {
+			keep = false
+		}
 		c.release(keep)
 		return resp, nil
 	}
@@ -458,3 +462,12 @@ func (t *upstreamTransport) dial(ctx context.Context) (*upConn, error) {
 }
 
 var _ http.RoundTripper = (*upstreamTransport)(nil)
+
+// NewUpstreamTransport returns the gateway's upstream transport for the
+// upstream at u with default settings, for tools that measure it against
+// others (bench/gatewaybench).
+func NewUpstreamTransport(u *url.URL) http.RoundTripper {
+	return newUpstreamTransport(u, transportSettings{
+		connectTimeout: DefaultConnectTimeout, timeout: DefaultWriteTimeout, maxIdle: 1024,
+	}, nil)
+}
