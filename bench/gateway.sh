@@ -10,6 +10,9 @@
 #      posting an activity with a valid Bearer token) against:
 #        direct    the trivial upstream itself
 #        gateway   teamsgate serve: source check + cached token validation
+#        gateway-x2 two teamsgate serve instances sharing the port
+#                  (reuse_port), GOMAXPROCS=1 each, as nginx runs its
+#                  worker processes
 #        caddy     caddy reverse_proxy (no auth)
 #        nginx     nginx proxy_pass with upstream keepalive (no auth)
 #        bare-http a bare httputil.ReverseProxy on http.Transport, no checks
@@ -65,6 +68,14 @@ grep -q '^ready' "$WORK/env.log" || { cat "$WORK/env.log"; exit 1; }
 "$WORK/teamsgate" serve "$WORK/env/gateway.yaml" 2>"$WORK/gateway.log" >/dev/null &
 GW_PID=$!
 PIDS+=($GW_PID)
+sed -e 's/127.0.0.1:18443/127.0.0.1:18449/' -e 's/^  plain_http: true$/  plain_http: true\n  reuse_port: true/' "$WORK/env/gateway.yaml" >"$WORK/env/gateway-rp.yaml"
+grep -q 'reuse_port: true' "$WORK/env/gateway-rp.yaml" || { echo "no reuse_port in the second spec" >&2; exit 1; }
+GW2_PIDS=""
+for i in 1 2; do
+	GOMAXPROCS=1 "$WORK/teamsgate" serve "$WORK/env/gateway-rp.yaml" --admin-listen "127.0.0.1:1909$i" 2>"$WORK/gateway-x2-$i.log" >/dev/null &
+	GW2_PIDS+="$! "
+	PIDS+=($!)
+done
 
 cat >"$WORK/Caddyfile" <<EOF
 {
@@ -118,7 +129,7 @@ PIDS+=($RELAY_PID)
 ENV_PID=${PIDS[0]}
 
 # Wait for everyone to answer.
-for url in http://127.0.0.1:18080/ http://127.0.0.1:19090/readyz http://127.0.0.1:18444/ http://127.0.0.1:18445/ http://127.0.0.1:18446/ http://127.0.0.1:18447/ http://127.0.0.1:18448/; do
+for url in http://127.0.0.1:18080/ http://127.0.0.1:19090/readyz http://127.0.0.1:19091/readyz http://127.0.0.1:19092/readyz http://127.0.0.1:18444/ http://127.0.0.1:18445/ http://127.0.0.1:18446/ http://127.0.0.1:18447/ http://127.0.0.1:18448/; do
 	for _ in $(seq 100); do curl -sf -o /dev/null "$url" && break; sleep 0.1; done
 	curl -sf -o /dev/null "$url" || { echo "not answering: $url" >&2; cat "$WORK/gateway.log" >&2; exit 1; }
 done
@@ -130,13 +141,14 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$WORK/env/
 declare -A URL=(
 	[direct]=http://127.0.0.1:18080/api/messages
 	[gateway]=http://127.0.0.1:18443/api/messages
+	[gateway-x2]=http://127.0.0.1:18449/api/messages
 	[caddy]=http://127.0.0.1:18444/api/messages
 	[nginx]=http://127.0.0.1:18445/api/messages
 	[bare-http]=http://127.0.0.1:18446/api/messages
 	[bare]=http://127.0.0.1:18448/api/messages
 	[relay]=http://127.0.0.1:18447/api/messages
 )
-TARGETS="direct gateway caddy nginx bare-http bare relay"
+TARGETS="direct gateway gateway-x2 caddy nginx bare-http bare relay"
 
 # cputicks NAME: CPU clock ticks used so far by the target's processes.
 cputicks() {
@@ -144,6 +156,7 @@ cputicks() {
 	case $1 in
 	direct) pids=$ENV_PID ;;
 	gateway) pids=$GW_PID ;;
+	gateway-x2) pids=$GW2_PIDS ;;
 	caddy) pids=$CADDY_PID ;;
 	bare-http) pids=$BAREH_PID ;;
 	bare) pids=$BARE_PID ;;
@@ -176,7 +189,7 @@ for round in $(seq "$ROUNDS"); do
 		ALL[$name]+="$rps "
 		P99S[$name]+="$p99 "
 		CPUS[$name]+="$cpu "
-		printf 'round %d  %-9s %10s req/s   p99 %-8s  %6s us CPU/request\n' "$round" "$name" "$rps" "$p99" "$cpu"
+		printf 'round %d  %-10s %10s req/s   p99 %-8s  %6s us CPU/request\n' "$round" "$name" "$rps" "$p99" "$cpu"
 	done
 done
 echo "-- medians"
@@ -184,29 +197,31 @@ declare -A CPU
 for name in $TARGETS; do
 	RPS[$name]=$(tr ' ' '\n' <<<"${ALL[$name]}" | grep . | median)
 	CPU[$name]=$(tr ' ' '\n' <<<"${CPUS[$name]}" | grep . | median)
-	printf '%-9s %10s req/s  %6s us CPU/request  (rounds: %s; p99s: %s)\n' "$name" "${RPS[$name]}" "${CPU[$name]}" "${ALL[$name]}" "${P99S[$name]}"
+	printf '%-10s %10s req/s  %6s us CPU/request  (rounds: %s; p99s: %s)\n' "$name" "${RPS[$name]}" "${CPU[$name]}" "${ALL[$name]}" "${P99S[$name]}"
 done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 echo "gateway/caddy = $(ratio "${RPS[gateway]}" "${RPS[caddy]}")   (target >= 1.0)"
 echo "gateway/nginx = $(ratio "${RPS[gateway]}" "${RPS[nginx]}")   (target >= 0.8)"
+echo "gateway-x2/nginx = $(ratio "${RPS[gateway-x2]}" "${RPS[nginx]}"), gateway-x2/caddy = $(ratio "${RPS[gateway-x2]}" "${RPS[caddy]}")   (two instances, GOMAXPROCS=1 each; nginx runs two workers)"
 echo "gateway/bare  = $(ratio "${RPS[gateway]}" "${RPS[bare]}")   (the checks, metrics and log against a bare httputil.ReverseProxy on the same transport)"
 echo "bare/nginx    = $(ratio "${RPS[bare]}" "${RPS[nginx]}")   (httputil.ReverseProxy on net/http with no checks at all: the design's ceiling)"
 echo "relay/nginx   = $(ratio "${RPS[relay]}" "${RPS[nginx]}")   (a Go relay that parses no HTTP, for scale)"
 echo "CPU per request, gateway/caddy = $(ratio "${CPU[gateway]}" "${CPU[caddy]}"), gateway/nginx = $(ratio "${CPU[gateway]}" "${CPU[nginx]}"), gateway/bare = $(ratio "${CPU[gateway]}" "${CPU[bare]}"), bare-http/bare = $(ratio "${CPU[bare-http]}" "${CPU[bare]}"), relay/nginx = $(ratio "${CPU[relay]}" "${CPU[nginx]}")"
 
 HALF=$(awk -v r="${RPS[gateway]}" 'BEGIN { printf "%d", r / 2 }')
+XHALF=$(awk -v r="${RPS[gateway-x2]}" 'BEGIN { printf "%d", r / 2 }')
 NHALF=$(awk -v r="${RPS[nginx]}" 'BEGIN { printf "%d", r / 2 }')
 # rate NAME RATE: one open-loop run; prints its result line.
 rate() { "$WORK/gatewaybench" rate -url "${URL[$1]}" -dir "$WORK/env" -rate "$2" -conns "$CONNS" -duration "$DURATION"; }
 p99of() { grep -o 'p99_us=[0-9]*' | cut -d= -f2; }
-echo "== open loop at $HALF req/s (half the gateway's median peak), $CONNS connections; nginx also at $NHALF req/s (half its own peak); $ROUNDS interleaved rounds"
+echo "== open loop at $HALF req/s (half the gateway's median peak), $CONNS connections; gateway-x2 at $XHALF req/s and nginx at $NHALF req/s (half their own peaks); $ROUNDS interleaved rounds"
 declare -A LAT
 for round in $(seq "$ROUNDS"); do
-	for run in "direct $HALF" "gateway $HALF" "nginx $HALF" "direct $NHALF" "nginx $NHALF"; do
+	for run in "direct $HALF" "gateway $HALF" "nginx $HALF" "direct $XHALF" "gateway-x2 $XHALF" "direct $NHALF" "nginx $NHALF"; do
 		set -- $run
 		out=$(rate "$1" "$2")
-		printf 'round %d  %-8s @%-6s %s\n' "$round" "$1" "$2" "$out"
+		printf 'round %d  %-10s @%-6s %s\n' "$round" "$1" "$2" "$out"
 		LAT[$1@$2]+="$(p99of <<<"$out") "
 	done
 done
@@ -214,6 +229,7 @@ med() { tr ' ' '\n' <<<"${LAT[$1]}" | grep . | median; }
 added() { echo $(($(med "$1@$2") - $(med "direct@$2"))); }
 echo "median p99 at $HALF req/s: direct $(med "direct@$HALF") us, gateway $(med "gateway@$HALF") us, nginx $(med "nginx@$HALF") us"
 echo "p99 added by the gateway at half its peak: $(added gateway "$HALF") us   (target < 1000 us)"
+echo "p99 added by gateway-x2 at half its peak ($XHALF req/s): $(added gateway-x2 "$XHALF") us"
 echo "p99 added by nginx at the same rate: $(added nginx "$HALF") us; at half its own peak ($NHALF req/s): $(added nginx "$NHALF") us"
 
 echo "== RSS with 2000 idle keep-alive connections"

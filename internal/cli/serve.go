@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -17,8 +18,9 @@ import (
 
 func newServeCmd(e *env) *cobra.Command {
 	var (
-		logLevel string
-		check    bool
+		logLevel    string
+		check       bool
+		adminListen string
 	)
 	c := &cobra.Command{
 		Use:   "serve SPEC",
@@ -46,12 +48,14 @@ problem at start, or a listener failure later, gives 1.`,
 		Example: `  teamsgate serve examples/gateway.yaml
   teamsgate serve deploy.yaml --check
   kill -HUP $(pidof teamsgate)        # reload
+  GOMAXPROCS=1 teamsgate serve deploy.yaml --admin-listen 127.0.0.1:9091   # a second instance (reuse_port)
   curl -X POST 'http://127.0.0.1:9090/upstreams/active?group=green'`,
 		Args: cobra.ExactArgs(1),
 	}
 	catDir := catalogFlag(c)
 	c.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info (one line per request), warn or error")
 	c.Flags().BoolVar(&check, "check", false, "check the spec and the files it names, print the result and exit")
+	c.Flags().StringVar(&adminListen, "admin-listen", "", "host:port of the admin listener instead of the spec's gateway.admin.listen\n(one spec for several instances sharing the port with gateway.reuse_port)")
 	c.RunE = func(c *cobra.Command, args []string) error {
 		var level slog.Level
 		if err := level.UnmarshalText([]byte(logLevel)); err != nil {
@@ -67,6 +71,9 @@ problem at start, or a listener failure later, gives 1.`,
 			if ds.HasErrors() {
 				return nil, ds.Err()
 			}
+			if adminListen != "" {
+				cfg.AdminListen = adminListen
+			}
 			return cfg, nil
 		}
 		cfg, ds := load.File(cat, specFile)
@@ -75,6 +82,12 @@ problem at start, or a listener failure later, gives 1.`,
 		}
 		if ds.HasErrors() {
 			return inputError(ds.Err())
+		}
+		if adminListen != "" {
+			if _, _, err := net.SplitHostPort(adminListen); err != nil {
+				return inputError(fmt.Errorf("--admin-listen %q: want host:port", adminListen))
+			}
+			cfg.AdminListen = adminListen
 		}
 
 		// Request lines are buffered and flushed every 100 ms rather than

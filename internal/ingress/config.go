@@ -47,6 +47,10 @@ const ExtraSourcesRule = "gateway.sources.extra"
 type Config struct {
 	// Listen is the main listener's host:port.
 	Listen string
+	// ReusePort opens the main listener with SO_REUSEPORT: several gateway
+	// processes may then listen on the same port, the kernel spreading the
+	// connections over them.
+	ReusePort bool
 	// AdminListen is the admin listener's host:port; it serves metrics,
 	// health, the blue-green switch and reload, and should stay on
 	// loopback.

@@ -18,9 +18,11 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"go4.org/netipx"
+	"golang.org/x/sys/unix"
 
 	"github.com/teamsgate/teamsgate/internal/botauth"
 )
@@ -128,7 +130,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 	g.preparePool(ctx, st, nil) //nolint:errcheck // never fails without a previous state
 	st.pool.start(g.life)
 
-	ln, err := net.Listen("tcp", g.running.Listen)
+	ln, err := listen(ctx, g.running.Listen, g.running.ReusePort)
 	if err != nil {
 		g.stopBackground()
 		return fmt.Errorf("listen %q: %w", g.running.Listen, err)
@@ -493,4 +495,21 @@ func (g *Gateway) dialCounter(name string) *atomic.Int64 {
 		g.upDials[name] = c
 	}
 	return c
+}
+
+// listen opens the main listener, with SO_REUSEPORT when reusePort is set.
+func listen(ctx context.Context, addr string, reusePort bool) (net.Listener, error) {
+	var lc net.ListenConfig
+	if reusePort {
+		lc.Control = func(_, _ string, c syscall.RawConn) error {
+			var serr error
+			if err := c.Control(func(fd uintptr) {
+				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+			}); err != nil {
+				return err
+			}
+			return serr
+		}
+	}
+	return lc.Listen(ctx, "tcp", addr)
 }

@@ -299,6 +299,9 @@ func restartOnly(running, next Config) []string {
 	if running.PlainHTTP != next.PlainHTTP {
 		out = append(out, "plain_http")
 	}
+	if running.ReusePort != next.ReusePort {
+		out = append(out, "reuse_port")
+	}
 	a, b := running.Limits, next.Limits
 	if a.ReadHeaderTimeout != b.ReadHeaderTimeout || a.ReadTimeout != b.ReadTimeout || a.WriteTimeout != b.WriteTimeout ||
 		a.IdleTimeout != b.IdleTimeout || a.MaxHeaderBytes != b.MaxHeaderBytes {

@@ -22,6 +22,7 @@ import (
 // KiB/MiB suffix.
 type GatewayWire struct {
 	Listen    string              `yaml:"listen"`
+	ReusePort bool                `yaml:"reuse_port"`
 	PlainHTTP bool                `yaml:"plain_http"`
 	TLS       *gatewayTLSWire     `yaml:"tls"`
 	Mode      string              `yaml:"mode"`
@@ -139,6 +140,10 @@ type Gateway struct {
 	// Listen is the host:port of the main listener; the host is an IP
 	// literal or empty for every address.
 	Listen string
+	// ReusePort opens the main listener with SO_REUSEPORT, so that several
+	// gateway processes share the port and the kernel spreads connections
+	// over them.
+	ReusePort bool
 	// PlainHTTP serves plain HTTP instead of TLS, for deployments behind a
 	// TLS-terminating load balancer and for tests. Only by explicit option.
 	PlainHTTP bool
@@ -298,7 +303,7 @@ func (c *gatewayCompiler) errorf(path []string, format string, args ...any) {
 
 func compileGateway(w *GatewayWire, at func(path ...string) diag.Pos) (*Gateway, diag.List) {
 	c := &gatewayCompiler{at: at}
-	g := &Gateway{PlainHTTP: w.PlainHTTP}
+	g := &Gateway{PlainHTTP: w.PlainHTTP, ReusePort: w.ReusePort}
 
 	g.Listen = c.listen(w.Listen, DefaultGatewayListen, "listen")
 	g.AdminListen = c.listen(w.Admin.Listen, DefaultGatewayAdminListen, "admin", "listen")

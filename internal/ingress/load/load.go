@@ -74,6 +74,7 @@ func Config(s *spec.Spec, p *model.Plan) (*ingress.Config, diag.List) {
 
 	cfg := &ingress.Config{
 		Listen:      g.Listen,
+		ReusePort:   g.ReusePort,
 		AdminListen: g.AdminListen,
 		PlainHTTP:   g.PlainHTTP,
 		TLS: ingress.TLSConfig{

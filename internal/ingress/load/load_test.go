@@ -330,3 +330,23 @@ gateway:
 		t.Errorf("policy %+v", got)
 	}
 }
+
+func TestReusePort(t *testing.T) {
+	for _, reuse := range []bool{false, true} {
+		src := minimal("worldwide", "")
+		if reuse {
+			src = strings.Replace(src, "  plain_http: true\n", "  plain_http: true\n  reuse_port: true\n", 1)
+		}
+		s, ds := spec.Parse([]byte(src), "gw.yaml", embedded(t))
+		if ds.HasErrors() {
+			t.Fatal(ds)
+		}
+		cfg, ds := configFor(t, s)
+		if ds.HasErrors() {
+			t.Fatal(ds)
+		}
+		if cfg.ReusePort != reuse {
+			t.Errorf("reuse_port %v in the spec: config has %v", reuse, cfg.ReusePort)
+		}
+	}
+}
