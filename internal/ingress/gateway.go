@@ -70,6 +70,12 @@ type Gateway struct {
 	stopping  atomic.Bool
 	draining  atomic.Bool
 	conns     atomic.Int64
+	// fresh holds the connections accepted whose first request has not
+	// been read yet (freshN counts them): Shutdown waits for them, since
+	// net/http drops a request it reads after its Shutdown began.
+	fresh        sync.Map
+	freshN       atomic.Int64
+	acceptClosed atomic.Bool // the main listener was closed by Shutdown
 	// upDials counts the connections opened to each upstream (by URL),
 	// across the transports that reloads replace.
 	upDialsMu sync.Mutex
@@ -190,7 +196,8 @@ func (g *Gateway) serve(srv *http.Server, ln net.Listener) {
 	g.wg.Add(1)
 	go func() {
 		defer g.wg.Done()
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		err := srv.Serve(ln)
+		if err != nil && !errors.Is(err, http.ErrServerClosed) && !(srv == g.srv && g.acceptClosed.Load()) {
 			g.serveErrs <- err
 		}
 	}()
@@ -256,6 +263,19 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	}
 	g.waitIdle(ctx, grace)
 
+	// Stop accepting first, and let every connection already accepted get
+	// its request read before the server shuts down: net/http closes
+	// without an answer a connection whose first request it reads after
+	// Shutdown began. With reuse_port, connections not yet accepted go to
+	// the other instances (net.ipv4.tcp_migrate_req = 1).
+	g.acceptClosed.Store(true)
+	g.ln.Close()
+	wait := g.running.Limits.ReadHeaderTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(dl)/2)
+	}
+	g.waitFresh(ctx, wait)
+
 	var err error
 	if serr := g.srv.Shutdown(ctx); serr != nil {
 		err = fmt.Errorf("shutdown: %w", serr)
@@ -284,6 +304,19 @@ func (g *Gateway) waitIdle(ctx context.Context, grace time.Duration) {
 	}
 }
 
+// waitFresh waits up to d until no accepted connection is still waiting
+// for its first request to be read.
+func (g *Gateway) waitFresh(ctx context.Context, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) && g.freshN.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
 // stopBackground ends health checks, key refreshes and the certificate
 // watcher, and waits for the serving goroutines.
 func (g *Gateway) stopBackground() {
@@ -300,12 +333,21 @@ func (g *Gateway) stopBackground() {
 	}
 }
 
-func (g *Gateway) connState(_ net.Conn, s http.ConnState) {
+func (g *Gateway) connState(c net.Conn, s http.ConnState) {
 	switch s {
 	case http.StateNew:
 		g.conns.Add(1)
+		g.fresh.Store(c, struct{}{})
+		g.freshN.Add(1)
+	case http.StateActive:
+		if _, ok := g.fresh.LoadAndDelete(c); ok {
+			g.freshN.Add(-1)
+		}
 	case http.StateClosed, http.StateHijacked:
 		g.conns.Add(-1)
+		if _, ok := g.fresh.LoadAndDelete(c); ok {
+			g.freshN.Add(-1)
+		}
 	}
 }
 
