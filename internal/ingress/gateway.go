@@ -261,7 +261,8 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	if dl, ok := ctx.Deadline(); ok {
 		grace = min(grace, time.Until(dl)/2)
 	}
-	g.waitIdle(ctx, grace)
+	// Every client connection closing ends the grace early.
+	waitZero(ctx, &g.conns, grace, 20*time.Millisecond)
 
 	// Stop accepting first, and let every connection already accepted get
 	// its request read before the server shuts down: net/http closes
@@ -274,7 +275,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	if dl, ok := ctx.Deadline(); ok {
 		wait = min(wait, time.Until(dl)/2)
 	}
-	g.waitFresh(ctx, wait)
+	waitZero(ctx, &g.freshN, wait, time.Millisecond)
 
 	var err error
 	if serr := g.srv.Shutdown(ctx); serr != nil {
@@ -291,28 +292,14 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// waitIdle waits up to grace for every client connection to close, and
-// returns early when none is left.
-func (g *Gateway) waitIdle(ctx context.Context, grace time.Duration) {
-	deadline := time.Now().Add(grace)
-	for time.Now().Before(deadline) && g.conns.Load() > 0 {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-}
-
-// waitFresh waits up to d until no accepted connection is still waiting
-// for its first request to be read.
-func (g *Gateway) waitFresh(ctx context.Context, d time.Duration) {
+// waitZero waits up to d, polling every poll, until n is zero or ctx ends.
+func waitZero(ctx context.Context, n *atomic.Int64, d, poll time.Duration) {
 	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) && g.freshN.Load() > 0 {
+	for time.Now().Before(deadline) && n.Load() > 0 {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(time.Millisecond):
+		case <-time.After(poll):
 		}
 	}
 }
