@@ -25,7 +25,8 @@
 #   2. p99 latency added over the direct upstream at half the gateway's
 #      peak rate, open loop at a constant rate (wrk2's model; wrk2 is not in
 #      Debian): the gateway, and nginx at the same rate and at half its own
-#      peak, for scale;
+#      peak, for scale; and at LOWRATE req/s (a busy bot's load), where the
+#      machine is mostly idle;
 #   3. the gateway's RSS while it holds 2,000 idle keep-alive connections.
 #
 # Everything shares the machine's CPUs: wrk, the upstream and the proxy
@@ -34,7 +35,7 @@
 # interleaved rounds and each figure is the median of its rounds.
 #
 # Environment: DURATION per run (default 5s), ROUNDS (3), THREADS (2),
-# CONNS (64), WARMUP (2s). Not run in CI.
+# CONNS (64), WARMUP (2s), LOWRATE (500). Not run in CI.
 set -euo pipefail
 
 DURATION=${DURATION:-5s}
@@ -42,6 +43,7 @@ ROUNDS=${ROUNDS:-3}
 THREADS=${THREADS:-2}
 CONNS=${CONNS:-64}
 WARMUP=${WARMUP:-2s}
+LOWRATE=${LOWRATE:-500}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d /tmp/teamsgate-bench.XXXXXX)
 PIDS=()
@@ -218,7 +220,7 @@ p99of() { grep -o 'p99_us=[0-9]*' | cut -d= -f2; }
 echo "== open loop at $HALF req/s (half the gateway's median peak), $CONNS connections; gateway-x2 at $XHALF req/s and nginx at $NHALF req/s (half their own peaks); $ROUNDS interleaved rounds"
 declare -A LAT
 for round in $(seq "$ROUNDS"); do
-	for run in "direct $HALF" "gateway $HALF" "nginx $HALF" "direct $XHALF" "gateway-x2 $XHALF" "direct $NHALF" "nginx $NHALF"; do
+	for run in "direct $HALF" "gateway $HALF" "nginx $HALF" "direct $XHALF" "gateway-x2 $XHALF" "direct $NHALF" "nginx $NHALF" "direct $LOWRATE" "gateway $LOWRATE" "nginx $LOWRATE"; do
 		set -- $run
 		out=$(rate "$1" "$2")
 		printf 'round %d  %-10s @%-6s %s\n' "$round" "$1" "$2" "$out"
@@ -231,6 +233,7 @@ echo "median p99 at $HALF req/s: direct $(med "direct@$HALF") us, gateway $(med 
 echo "p99 added by the gateway at half its peak: $(added gateway "$HALF") us   (target < 1000 us)"
 echo "p99 added by gateway-x2 at half its peak ($XHALF req/s): $(added gateway-x2 "$XHALF") us"
 echo "p99 added by nginx at the same rate: $(added nginx "$HALF") us; at half its own peak ($NHALF req/s): $(added nginx "$NHALF") us"
+echo "at $LOWRATE req/s: p99 added by the gateway $(added gateway "$LOWRATE") us, by nginx $(added nginx "$LOWRATE") us"
 
 echo "== RSS with 2000 idle keep-alive connections"
 rss_before=$(awk '/VmRSS/ {print $2}' /proc/$GW_PID/status)
