@@ -20,6 +20,8 @@
 #                  the gateway without its checks, metrics and log
 #        relay     a raw TCP relay that parses nothing: what the machine's
 #                  system calls and wake-ups alone allow a Go program
+#        fasthttp  a reverse proxy on fasthttp (bench/fastref, a module of
+#                  its own), no checks: what leaving net/http would buy
 #      and the CPU time each proxy process spent per request, which shared
 #      machines disturb far less than requests/s;
 #   2. p99 latency added over the direct upstream at half the gateway's
@@ -61,6 +63,7 @@ done
 
 echo "== building"
 (cd "$ROOT" && go build -o "$WORK/teamsgate" ./cmd/teamsgate && go build -o "$WORK/gatewaybench" ./bench/gatewaybench)
+(cd "$ROOT/bench/fastref" && go build -o "$WORK/fastref" .)
 
 "$WORK/gatewaybench" env "$WORK/env" >"$WORK/env.log" 2>&1 &
 PIDS+=($!)
@@ -128,10 +131,13 @@ PIDS+=($BARE_PID)
 "$WORK/gatewaybench" relay 127.0.0.1:18447 127.0.0.1:18080 &
 RELAY_PID=$!
 PIDS+=($RELAY_PID)
+"$WORK/fastref" 127.0.0.1:18452 127.0.0.1:18080 &
+FAST_PID=$!
+PIDS+=($FAST_PID)
 ENV_PID=${PIDS[0]}
 
 # Wait for everyone to answer.
-for url in http://127.0.0.1:18080/ http://127.0.0.1:19090/readyz http://127.0.0.1:19091/readyz http://127.0.0.1:19092/readyz http://127.0.0.1:18444/ http://127.0.0.1:18445/ http://127.0.0.1:18446/ http://127.0.0.1:18447/ http://127.0.0.1:18448/; do
+for url in http://127.0.0.1:18080/ http://127.0.0.1:19090/readyz http://127.0.0.1:19091/readyz http://127.0.0.1:19092/readyz http://127.0.0.1:18444/ http://127.0.0.1:18445/ http://127.0.0.1:18446/ http://127.0.0.1:18447/ http://127.0.0.1:18448/ http://127.0.0.1:18452/; do
 	for _ in $(seq 100); do curl -sf -o /dev/null "$url" && break; sleep 0.1; done
 	curl -sf -o /dev/null "$url" || { echo "not answering: $url" >&2; cat "$WORK/gateway.log" >&2; exit 1; }
 done
@@ -149,8 +155,9 @@ declare -A URL=(
 	[bare-http]=http://127.0.0.1:18446/api/messages
 	[bare]=http://127.0.0.1:18448/api/messages
 	[relay]=http://127.0.0.1:18447/api/messages
+	[fasthttp]=http://127.0.0.1:18452/api/messages
 )
-TARGETS="direct gateway gateway-x2 caddy nginx bare-http bare relay"
+TARGETS="direct gateway gateway-x2 caddy nginx bare-http bare relay fasthttp"
 
 # cputicks NAME: CPU clock ticks used so far by the target's processes.
 cputicks() {
@@ -163,6 +170,7 @@ cputicks() {
 	bare-http) pids=$BAREH_PID ;;
 	bare) pids=$BARE_PID ;;
 	relay) pids=$RELAY_PID ;;
+	fasthttp) pids=$FAST_PID ;;
 	nginx) pids="$NGINX_PID $(pgrep -P "$NGINX_PID" | tr '\n' ' ')" ;;
 	esac
 	for p in $pids; do awk '{print $14 + $15}' "/proc/$p/stat"; done | awk '{ s += $1 } END { print s }'
@@ -209,6 +217,7 @@ echo "gateway-x2/nginx = $(ratio "${RPS[gateway-x2]}" "${RPS[nginx]}"), gateway-
 echo "gateway/bare  = $(ratio "${RPS[gateway]}" "${RPS[bare]}")   (the checks, metrics and log against a bare httputil.ReverseProxy on the same transport)"
 echo "bare/nginx    = $(ratio "${RPS[bare]}" "${RPS[nginx]}")   (httputil.ReverseProxy on net/http with no checks at all: the design's ceiling)"
 echo "relay/nginx   = $(ratio "${RPS[relay]}" "${RPS[nginx]}")   (a Go relay that parses no HTTP, for scale)"
+echo "fasthttp/nginx = $(ratio "${RPS[fasthttp]}" "${RPS[nginx]}")   (a fasthttp proxy with no checks: outside net/http)"
 echo "CPU per request, gateway/caddy = $(ratio "${CPU[gateway]}" "${CPU[caddy]}"), gateway/nginx = $(ratio "${CPU[gateway]}" "${CPU[nginx]}"), gateway/bare = $(ratio "${CPU[gateway]}" "${CPU[bare]}"), bare-http/bare = $(ratio "${CPU[bare-http]}" "${CPU[bare]}"), relay/nginx = $(ratio "${CPU[relay]}" "${CPU[nginx]}")"
 
 HALF=$(awk -v r="${RPS[gateway]}" 'BEGIN { printf "%d", r / 2 }')
