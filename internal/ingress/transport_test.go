@@ -583,3 +583,62 @@ func TestTransportLargeBodies(t *testing.T) {
 		t.Errorf("connections = %d, want 1", n)
 	}
 }
+
+// FuzzUpstreamResponse: whatever bytes a broken or hostile bot answers
+// with, the transport returns a response or an error within its deadline,
+// a body read ends, nothing panics, and a connection goes back to the pool
+// only after exactly one whole answer.
+func FuzzUpstreamResponse(f *testing.F) {
+	for _, seed := range []string{
+		okResponse("ok"),
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+		"HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+		"HTTP/1.1 101 Switching Protocols\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+		okResponse("a") + okResponse("b"),
+		"HTTP/1.0 200 OK\r\n\r\nto the end",
+		"garbage\r\n\r\n",
+		"",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, answer []byte) {
+		client, server := net.Pipe()
+		defer client.Close()
+		tr := testTransport(&url.URL{Scheme: "http", Host: "bot.invalid:80"}, func(s *transportSettings) { s.timeout = 200 * time.Millisecond })
+		defer tr.Close()
+		c := &upConn{t: tr, nc: client}
+		c.cw.w = client
+		c.br = bufio.NewReaderSize(client, upstreamReadBufferSize)
+		c.bw = bufio.NewWriterSize(&c.cw, upstreamWriteBufferSize)
+		go func() {
+			defer server.Close()
+			server.SetDeadline(time.Now().Add(time.Second))
+			if _, _, ok := readReq(bufio.NewReader(server)); ok {
+				server.Write(answer)
+			}
+		}()
+		req, _ := http.NewRequest(http.MethodPost, "http://bot.invalid/api/messages", strings.NewReader("x"))
+		start := time.Now()
+		resp, err := c.roundTrip(context.Background(), req)
+		if err == nil {
+			_, err = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("exchange took %v", d)
+		}
+		if n := tr.idleCount(); n > 1 {
+			t.Fatalf("%d idle connections from one exchange", n)
+		} else if n == 1 {
+			if err != nil {
+				t.Fatalf("connection pooled after an error: %v", err)
+			}
+			if c.br.Buffered() != 0 {
+				t.Fatal("connection pooled with unread bytes")
+			}
+		}
+	})
+}
