@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -162,5 +164,75 @@ func TestReusePortHandoverHelper(t *testing.T) {
 	}
 	if ok.Load()-atShutdown < 10 {
 		t.Errorf("only %d requests after the shutdown: the staying instance did not take over", ok.Load()-atShutdown)
+	}
+}
+
+// TestShutdownNewConnections: clients keep opening new connections while a
+// single gateway shuts down. Each request is answered or its connection
+// refused: by the closed listener, or reset by the kernel when it was still
+// queued at the listener as it closed (the gateway never read it; with
+// several instances and net.ipv4.tcp_migrate_req it goes to another, see
+// TestReusePortHandover). None is read and then closed without an answer,
+// which net/http's Shutdown does to a request it reads after it began.
+func TestShutdownNewConnections(t *testing.T) {
+	h := newHarness(t, withConfig(func(h *harness, c *Config) {
+		c.PlainHTTP = true
+		c.Limits.ShutdownGrace = 100 * time.Millisecond
+		c.Limits.Rate, c.Limits.Burst = 1e6, 1e6
+	}))
+	addr := h.g.Addr().String()
+	tok := "Bearer " + h.token()
+	var ok, refused atomic.Int64
+	var mu sync.Mutex
+	var bad []string
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/api/messages", bytes.NewReader(activity()))
+				req.Header.Set("Authorization", tok)
+				resp, err := client.Do(req)
+				switch {
+				case err == nil && resp.StatusCode == 200:
+					resp.Body.Close()
+					ok.Add(1)
+				case err != nil && (errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET)):
+					refused.Add(1)
+					time.Sleep(time.Millisecond)
+				default:
+					if err == nil {
+						resp.Body.Close()
+						err = fmt.Errorf("status %d", resp.StatusCode)
+					}
+					mu.Lock()
+					bad = append(bad, err.Error())
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	time.Sleep(200 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.g.Shutdown(ctx); err != nil {
+		t.Errorf("shutdown: %v", err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if len(bad) > 0 {
+		t.Errorf("%d requests accepted and not answered, first: %v", len(bad), bad[:min(len(bad), 5)])
+	}
+	if ok.Load() == 0 || refused.Load() == 0 {
+		t.Errorf("answered %d, refused %d: the test proves nothing", ok.Load(), refused.Load())
 	}
 }
