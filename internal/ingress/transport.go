@@ -26,9 +26,10 @@ import (
 // writer) and hands every request and response between them and the
 // caller over channels; at a gateway's request rates those hand-offs, and
 // the thread wake-ups behind them, cost more than the HTTP work itself.
-// Here a request costs one write and the reads of its response, with the
-// parsing and serialising left to net/http (Request.Write,
-// http.ReadResponse), so the wire format is the standard library's.
+// Here a request costs one write (when it fits the 8 KiB buffer) and the
+// reads of its response, with the parsing and serialising left to net/http
+// (Request.Write, http.ReadResponse), so the wire format is the standard
+// library's.
 //
 // What http.Transport learns from its reader goroutine (the upstream closed
 // an idle connection) is learned here just before reuse, by a
