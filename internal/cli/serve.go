@@ -65,15 +65,25 @@ problem at start, or a listener failure later, gives 1.`,
 		if err != nil {
 			return err
 		}
+		if adminListen != "" {
+			if _, _, err := net.SplitHostPort(adminListen); err != nil {
+				return inputError(fmt.Errorf("--admin-listen %q: want host:port", adminListen))
+			}
+		}
+		// override applies the command line over the spec, at start and
+		// on every reload.
+		override := func(cfg *ingress.Config) {
+			if adminListen != "" {
+				cfg.AdminListen = adminListen
+			}
+		}
 		specFile := args[0]
 		reread := func() (*ingress.Config, error) {
 			cfg, ds := load.File(cat, specFile)
 			if ds.HasErrors() {
 				return nil, ds.Err()
 			}
-			if adminListen != "" {
-				cfg.AdminListen = adminListen
-			}
+			override(cfg)
 			return cfg, nil
 		}
 		cfg, ds := load.File(cat, specFile)
@@ -83,12 +93,7 @@ problem at start, or a listener failure later, gives 1.`,
 		if ds.HasErrors() {
 			return inputError(ds.Err())
 		}
-		if adminListen != "" {
-			if _, _, err := net.SplitHostPort(adminListen); err != nil {
-				return inputError(fmt.Errorf("--admin-listen %q: want host:port", adminListen))
-			}
-			cfg.AdminListen = adminListen
-		}
+		override(cfg)
 
 		// Request lines are buffered and flushed every 100 ms rather than
 		// written one system call each.
