@@ -26,10 +26,10 @@ import (
 // writer) and hands every request and response between them and the
 // caller over channels; at a gateway's request rates those hand-offs, and
 // the thread wake-ups behind them, cost more than the HTTP work itself.
-// Here a request costs one write (when it fits the 8 KiB buffer) and the
-// reads of its response, with the parsing and serialising left to net/http
-// (Request.Write, http.ReadResponse), so the wire format is the standard
-// library's.
+// Here a request with its body in memory (the gateway's always is) costs
+// one write (when it fits the 8 KiB buffer) and the reads of its response,
+// with the parsing and serialising left to net/http (Request.Write,
+// http.ReadResponse), so the wire format is the standard library's.
 //
 // What http.Transport learns from its reader goroutine (the upstream closed
 // an idle connection) is learned here just before reuse, by a
@@ -76,15 +76,27 @@ type upConn struct {
 // countingWriter counts the bytes the socket accepted, to tell a request
 // that never left the gateway from one the upstream may have seen.
 type countingWriter struct {
-	w io.Writer
-	n int64
+	w      io.Writer
+	n      int64
+	writes int // write calls, i.e. system calls: one per exchange is the aim
 }
 
 func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
+	c.writes++
 	return n, err
 }
+
+// heldWriter is a connection's buffered writer under a type that is not
+// *bufio.Writer. Request.Write sends the request head on its own, before
+// the body, unless it knows the body to be in memory (a stream's upstream
+// may need the head first), and it cannot see through the reverse proxy's
+// wrapper of the body: through a *bufio.Writer every proxied request would
+// cost two writes and two packets. A body that can be had again (GetBody)
+// is in memory; written through heldWriter, head and body leave together
+// when the buffer is flushed.
+type heldWriter struct{ *bufio.Writer }
 
 // transportSettings are the parts of a configuration a transport is built
 // from; equal settings let a reload keep the transport and its connections.
@@ -204,8 +216,12 @@ func (c *upConn) roundTrip(ctx context.Context, req *http.Request) (*http.Respon
 	// A request whose client has gone is abandoned: the deadline in the
 	// past wakes whatever read or write is blocked.
 	stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(aLongTimeAgo) })
-	c.cw.n = 0
-	err := req.Write(c.bw)
+	c.cw.n, c.cw.writes = 0, 0
+	var w io.Writer = c.bw
+	if req.GetBody != nil {
+		w = heldWriter{c.bw}
+	}
+	err := req.Write(w)
 	if err == nil {
 		err = c.bw.Flush()
 	}

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"strings"
 	"sync"
@@ -641,4 +642,88 @@ func FuzzUpstreamResponse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Through the reverse proxy, which wraps every request body, a request
+// whose body is in memory leaves in one write (head and body together); a
+// streamed body still gets its head sent first, for an upstream that
+// answers before the body ends.
+func TestTransportOneWritePerRequest(t *testing.T) {
+	heads := make(chan struct{}, 1)
+	up := newRawUpstream(t, func(_ int, c net.Conn, br *bufio.Reader) {
+		for {
+			r, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			if r.Header.Get("X-Stream") != "" {
+				heads <- struct{}{}
+				io.Copy(io.Discard, r.Body)
+				fmt.Fprint(c, okResponse("streamed"))
+				continue
+			}
+			b, _ := io.ReadAll(r.Body)
+			fmt.Fprint(c, okResponse(string(b)))
+		}
+	})
+	tr := testTransport(up.url())
+	defer tr.Close()
+	target := up.url()
+	rp := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(target) }, Transport: tr}
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		rp.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	for i := range 3 {
+		resp, err := http.Post(front.URL+"/api/messages", "application/json", strings.NewReader(`{"n":`+fmt.Sprint(i)+`}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if want := `{"n":` + fmt.Sprint(i) + `}`; string(b) != want {
+			t.Fatalf("answer %q, want %q", b, want)
+		}
+		tr.mu.Lock()
+		if len(tr.idle) != 1 {
+			tr.mu.Unlock()
+			t.Fatalf("%d idle connections, want 1", len(tr.idle))
+		}
+		writes := tr.idle[0].cw.writes
+		tr.mu.Unlock()
+		if writes != 1 {
+			t.Errorf("request %d took %d writes, want 1", i, writes)
+		}
+	}
+
+	// A streamed body (no GetBody): its head leaves before the body is
+	// complete, for an upstream that needs the head first.
+	pr, pw := io.Pipe()
+	req, err := http.NewRequest(http.MethodPost, target.String()+"/stream", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = 4
+	req.Header.Set("X-Stream", "1")
+	done := make(chan error, 1)
+	go func() {
+		resp, err := tr.RoundTrip(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	select {
+	case <-heads:
+	case <-time.After(2 * time.Second):
+		t.Error("a streamed body's head was held back until the body ended")
+	}
+	pw.Write([]byte("late"))
+	pw.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 }
