@@ -20,6 +20,10 @@
 #                  the gateway without its checks, metrics and log
 #        relay     a raw TCP relay that parses nothing: what the machine's
 #                  system calls and wake-ups alone allow a Go program
+#        front     the gateway's own handler (all checks, metrics, log,
+#                  httputil.ReverseProxy on its transport) behind a minimal
+#                  HTTP/1.1 loop on http.ReadRequest instead of http.Server:
+#                  what leaving http.Server alone would buy
 #        fasthttp  a reverse proxy on fasthttp (bench/fastref, a module of
 #                  its own), no checks: what leaving net/http would buy
 #      and the CPU time each proxy process spent per request, which shared
@@ -131,13 +135,17 @@ PIDS+=($BARE_PID)
 "$WORK/gatewaybench" relay 127.0.0.1:18447 127.0.0.1:18080 &
 RELAY_PID=$!
 PIDS+=($RELAY_PID)
+sed -e 's/127.0.0.1:18443/127.0.0.1:18453/' -e 's/127.0.0.1:19090/127.0.0.1:19093/' "$WORK/env/gateway.yaml" >"$WORK/env/gateway-front.yaml"
+"$WORK/gatewaybench" front 127.0.0.1:18454 "$WORK/env/gateway-front.yaml" 2>"$WORK/front.log" &
+FRONT_PID=$!
+PIDS+=($FRONT_PID)
 "$WORK/fastref" 127.0.0.1:18452 127.0.0.1:18080 &
 FAST_PID=$!
 PIDS+=($FAST_PID)
 ENV_PID=${PIDS[0]}
 
 # Wait for everyone to answer.
-for url in http://127.0.0.1:18080/ http://127.0.0.1:19090/readyz http://127.0.0.1:19091/readyz http://127.0.0.1:19092/readyz http://127.0.0.1:18444/ http://127.0.0.1:18445/ http://127.0.0.1:18446/ http://127.0.0.1:18447/ http://127.0.0.1:18448/ http://127.0.0.1:18452/; do
+for url in http://127.0.0.1:18080/ http://127.0.0.1:19090/readyz http://127.0.0.1:19091/readyz http://127.0.0.1:19092/readyz http://127.0.0.1:18444/ http://127.0.0.1:18445/ http://127.0.0.1:18446/ http://127.0.0.1:18447/ http://127.0.0.1:18448/ http://127.0.0.1:18452/ http://127.0.0.1:19093/readyz; do
 	for _ in $(seq 100); do curl -sf -o /dev/null "$url" && break; sleep 0.1; done
 	curl -sf -o /dev/null "$url" || { echo "not answering: $url" >&2; cat "$WORK/gateway.log" >&2; exit 1; }
 done
@@ -145,6 +153,8 @@ done
 # A sanity check: the gateway really validates (no token → 401).
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$WORK/env/activity.json" http://127.0.0.1:18443/api/messages)
 [ "$code" = 401 ] || { echo "gateway answered $code without a token" >&2; exit 1; }
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$WORK/env/activity.json" http://127.0.0.1:18454/api/messages)
+[ "$code" = 401 ] || { echo "front answered $code without a token" >&2; exit 1; }
 
 declare -A URL=(
 	[direct]=http://127.0.0.1:18080/api/messages
@@ -156,8 +166,9 @@ declare -A URL=(
 	[bare]=http://127.0.0.1:18448/api/messages
 	[relay]=http://127.0.0.1:18447/api/messages
 	[fasthttp]=http://127.0.0.1:18452/api/messages
+	[front]=http://127.0.0.1:18454/api/messages
 )
-TARGETS="direct gateway gateway-x2 caddy nginx bare-http bare relay fasthttp"
+TARGETS="direct gateway gateway-x2 caddy nginx bare-http bare front relay fasthttp"
 
 # cputicks NAME: CPU clock ticks used so far by the target's processes.
 cputicks() {
@@ -171,6 +182,7 @@ cputicks() {
 	bare) pids=$BARE_PID ;;
 	relay) pids=$RELAY_PID ;;
 	fasthttp) pids=$FAST_PID ;;
+	front) pids=$FRONT_PID ;;
 	nginx) pids="$NGINX_PID $(pgrep -P "$NGINX_PID" | tr '\n' ' ')" ;;
 	esac
 	for p in $pids; do awk '{print $14 + $15}' "/proc/$p/stat"; done | awk '{ s += $1 } END { print s }'
@@ -216,9 +228,10 @@ echo "gateway/nginx = $(ratio "${RPS[gateway]}" "${RPS[nginx]}")   (target >= 0.
 echo "gateway-x2/nginx = $(ratio "${RPS[gateway-x2]}" "${RPS[nginx]}"), gateway-x2/caddy = $(ratio "${RPS[gateway-x2]}" "${RPS[caddy]}")   (two instances, GOMAXPROCS=1 each; nginx runs two workers)"
 echo "gateway/bare  = $(ratio "${RPS[gateway]}" "${RPS[bare]}")   (the checks, metrics and log against a bare httputil.ReverseProxy on the same transport)"
 echo "bare/nginx    = $(ratio "${RPS[bare]}" "${RPS[nginx]}")   (httputil.ReverseProxy on net/http with no checks at all: the design's ceiling)"
+echo "front/nginx   = $(ratio "${RPS[front]}" "${RPS[nginx]}"), front/gateway = $(ratio "${RPS[front]}" "${RPS[gateway]}")   (the gateway's handler and reverse proxy without http.Server)"
 echo "relay/nginx   = $(ratio "${RPS[relay]}" "${RPS[nginx]}")   (a Go relay that parses no HTTP, for scale)"
 echo "fasthttp/nginx = $(ratio "${RPS[fasthttp]}" "${RPS[nginx]}")   (a fasthttp proxy with no checks: outside net/http)"
-echo "CPU per request, gateway/caddy = $(ratio "${CPU[gateway]}" "${CPU[caddy]}"), gateway/nginx = $(ratio "${CPU[gateway]}" "${CPU[nginx]}"), gateway/bare = $(ratio "${CPU[gateway]}" "${CPU[bare]}"), bare-http/bare = $(ratio "${CPU[bare-http]}" "${CPU[bare]}"), relay/nginx = $(ratio "${CPU[relay]}" "${CPU[nginx]}")"
+echo "CPU per request, gateway/caddy = $(ratio "${CPU[gateway]}" "${CPU[caddy]}"), gateway/nginx = $(ratio "${CPU[gateway]}" "${CPU[nginx]}"), gateway/bare = $(ratio "${CPU[gateway]}" "${CPU[bare]}"), front/gateway = $(ratio "${CPU[front]}" "${CPU[gateway]}"), bare-http/bare = $(ratio "${CPU[bare-http]}" "${CPU[bare]}"), relay/nginx = $(ratio "${CPU[relay]}" "${CPU[nginx]}")"
 
 HALF=$(awk -v r="${RPS[gateway]}" 'BEGIN { printf "%d", r / 2 }')
 XHALF=$(awk -v r="${RPS[gateway-x2]}" 'BEGIN { printf "%d", r / 2 }')

@@ -10,6 +10,7 @@
 //	gatewaybench profile SPEC    run the gateway in-process with pprof on 127.0.0.1:16060
 //	gatewaybench bare LISTEN URL T  a bare httputil.ReverseProxy, no checks, on transport T
 //	gatewaybench relay LISTEN ADDR a raw TCP relay, no HTTP at all: the machine's floor
+//	gatewaybench front LISTEN SPEC the gateway's handler behind a minimal loop, not http.Server
 package main
 
 import (
@@ -59,6 +60,8 @@ func main() {
 		err = bare(os.Args[2:])
 	case "relay":
 		err = relay(os.Args[2:])
+	case "front":
+		err = front(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -353,21 +356,26 @@ func idle(args []string) error {
 	return nil
 }
 
+// newGateway loads spec's gateway, logging to log.
+func newGateway(spec string, log *slog.Logger) (*ingress.Gateway, error) {
+	cat, ds := catalog.Embedded()
+	if ds.HasErrors() {
+		return nil, ds.Err()
+	}
+	cfg, ds := load.File(cat, spec)
+	if ds.HasErrors() {
+		return nil, ds.Err()
+	}
+	return ingress.New(*cfg, ingress.Options{Logger: log})
+}
+
 // profile runs the gateway of a spec in this process, with the pprof
 // handlers on 127.0.0.1:16060, for profiling the hot path under wrk.
 func profile(args []string) error {
 	if len(args) != 1 {
 		return fmt.Errorf("profile: want SPEC")
 	}
-	cat, ds := catalog.Embedded()
-	if ds.HasErrors() {
-		return ds.Err()
-	}
-	cfg, ds := load.File(cat, args[0])
-	if ds.HasErrors() {
-		return ds.Err()
-	}
-	g, err := ingress.New(*cfg, ingress.Options{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	g, err := newGateway(args[0], slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	if err != nil {
 		return err
 	}
