@@ -93,9 +93,10 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 // the body, unless it knows the body to be in memory (a stream's upstream
 // may need the head first), and it cannot see through the reverse proxy's
 // wrapper of the body: through a *bufio.Writer every proxied request would
-// cost two writes and two packets. A body that can be had again (GetBody)
-// is in memory; written through heldWriter, head and body leave together
-// when the buffer is flushed.
+// cost two writes and two packets. The gateway reads each body before
+// forwarding it and gives it a GetBody; such a request, written through
+// heldWriter, leaves head and body together when the buffer is flushed. A
+// body without GetBody may be a stream and keeps the standard behaviour.
 type heldWriter struct{ *bufio.Writer }
 
 // transportSettings are the parts of a configuration a transport is built
