@@ -194,3 +194,31 @@ func (l *Line) ref() string {
 	}
 	return fmt.Sprintf("%s (%s)", l.ID, l.Text)
 }
+
+// BreakJumpLoops reports every jump that closes a cycle of chains (which
+// iptables-restore and nft refuse) as an error at its line, and turns the
+// jump into Continue so that the evaluation of the rest terminates.
+func (c *Config) BreakJumpLoops(ds *diag.List) {
+	state := map[*Chain]int{}
+	var visit func(ch *Chain) bool
+	visit = func(ch *Chain) bool {
+		switch state[ch] {
+		case 1: // on the path being visited: a loop
+			return true
+		case 2:
+			return false
+		}
+		state[ch] = 1
+		for _, l := range ch.Lines {
+			if l.Target != nil && visit(l.Target) {
+				ds.Errorf(l.Pos, l.ID, "jump to %s makes a loop", l.Target.Name)
+				l.Target, l.Action = nil, Continue
+			}
+		}
+		state[ch] = 2
+		return false
+	}
+	for _, ch := range c.Chains {
+		visit(ch)
+	}
+}

@@ -111,7 +111,7 @@ func Parse(data []byte) (*audit.Config, diag.List) {
 	if _, ok := p.chains["filter/INPUT"]; !ok {
 		p.cfg.Notes = append(p.cfg.Notes, "the iptables-save output has no filter table: nothing is filtered")
 	}
-	p.checkLoops()
+	p.cfg.BreakJumpLoops(&p.ds)
 	return p.cfg, p.ds
 }
 
@@ -223,32 +223,6 @@ func (p *parser) commit() {
 	}
 	p.jumps = nil
 	p.table = ""
-}
-
-// checkLoops reports jump cycles, which iptables-restore refuses.
-func (p *parser) checkLoops() {
-	state := map[*audit.Chain]int{}
-	var visit func(c *audit.Chain) bool
-	visit = func(c *audit.Chain) bool {
-		switch state[c] {
-		case 1:
-			return true
-		case 2:
-			return false
-		}
-		state[c] = 1
-		for _, l := range c.Lines {
-			if l.Target != nil && visit(l.Target) {
-				p.ds.Errorf(l.Pos, l.ID, "jump to %s makes a loop", l.Target.Name)
-				l.Target, l.Action = nil, audit.Continue
-			}
-		}
-		state[c] = 2
-		return false
-	}
-	for _, c := range p.cfg.Chains {
-		visit(c)
-	}
 }
 
 // tokenize splits a rule line as iptables-restore does: whitespace

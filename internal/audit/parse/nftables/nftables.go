@@ -89,7 +89,7 @@ func Parse(data []byte) (*audit.Config, diag.List) {
 		p.rule(r)
 	}
 	p.paths()
-	p.checkLoops()
+	p.cfg.BreakJumpLoops(&p.ds)
 	return p.cfg, p.ds
 }
 
@@ -273,31 +273,6 @@ func (p *parser) paths() {
 	// A family no base chain filters is still let through: the audit
 	// evaluates it (every chain passes it) rather than leaving it out.
 	p.cfg.Families = audit.FamilyBoth
-}
-
-func (p *parser) checkLoops() {
-	state := map[*audit.Chain]int{}
-	var visit func(c *audit.Chain) bool
-	visit = func(c *audit.Chain) bool {
-		switch state[c] {
-		case 1:
-			return true
-		case 2:
-			return false
-		}
-		state[c] = 1
-		for _, l := range c.Lines {
-			if l.Target != nil && visit(l.Target) {
-				p.ds.Errorf(l.Pos, l.ID, "jump to %s makes a loop", l.Target.Name)
-				l.Target, l.Action = nil, audit.Continue
-			}
-		}
-		state[c] = 2
-		return false
-	}
-	for _, c := range p.cfg.Chains {
-		visit(c)
-	}
 }
 
 // ruleState is one rule being lowered.
