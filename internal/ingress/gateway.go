@@ -71,11 +71,14 @@ type Gateway struct {
 	draining  atomic.Bool
 	conns     atomic.Int64
 	// fresh holds the connections accepted whose first request has not
-	// been read yet (freshN counts them): Shutdown waits for them, since
-	// net/http drops a request it reads after its Shutdown began.
+	// reached the handler yet (freshN counts them): Shutdown waits for
+	// them, since net/http drops a request it reads after its Shutdown
+	// began. A connection is fresh from its Accept (freshListener) until
+	// its first request enters ServeHTTP or it closes.
 	fresh        sync.Map
 	freshN       atomic.Int64
-	acceptClosed atomic.Bool // the main listener was closed by Shutdown
+	acceptClosed atomic.Bool   // the main listener was closed by Shutdown
+	acceptDone   chan struct{} // closed when the main accept loop has ended
 	// upDials counts the connections opened to each upstream (by URL),
 	// across the transports that reloads replace.
 	upDialsMu sync.Mutex
@@ -95,14 +98,15 @@ func New(cfg Config, opts Options) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway config: %w", err)
 	}
 	g := &Gateway{
-		opts:      opts,
-		log:       opts.Logger,
-		now:       opts.Now,
-		running:   cfg,
-		buffers:   newBufferPool(),
-		upDials:   map[string]*atomic.Int64{},
-		serveErrs: make(chan error, 2),
-		listening: make(chan struct{}),
+		opts:       opts,
+		log:        opts.Logger,
+		now:        opts.Now,
+		running:    cfg,
+		buffers:    newBufferPool(),
+		upDials:    map[string]*atomic.Int64{},
+		serveErrs:  make(chan error, 2),
+		acceptDone: make(chan struct{}),
+		listening:  make(chan struct{}),
 	}
 	g.exchanges.New = func() any { return new(exchange) }
 	if g.log == nil {
@@ -159,6 +163,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 	if !g.running.PlainHTTP {
 		main = tls.NewListener(main, g.serverTLS())
 	}
+	main = freshListener{Listener: main, g: g}
 	l := g.running.Limits
 	g.srv = &http.Server{
 		Handler:           g,
@@ -196,6 +201,9 @@ func (g *Gateway) serve(srv *http.Server, ln net.Listener) {
 	g.wg.Add(1)
 	go func() {
 		defer g.wg.Done()
+		if srv == g.srv {
+			defer close(g.acceptDone)
+		}
 		err := srv.Serve(ln)
 		if err != nil && !errors.Is(err, http.ErrServerClosed) && !(srv == g.srv && g.acceptClosed.Load()) {
 			g.serveErrs <- err
@@ -275,10 +283,19 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	if dl, ok := ctx.Deadline(); ok {
 		wait = min(wait, time.Until(dl)/2)
 	}
+	// Once the accept loop has ended, every accepted connection is counted.
+	select {
+	case <-g.acceptDone:
+	case <-time.After(wait):
+	}
 	waitZero(ctx, &g.freshN, wait, time.Millisecond)
 
+	// Shutdown closes the listeners it tracks and reports their errors
+	// once every connection is done; the listener closed above may still
+	// be tracked (Serve has not yet seen its Accept fail), and closing it
+	// twice is no failure of the shutdown.
 	var err error
-	if serr := g.srv.Shutdown(ctx); serr != nil {
+	if serr := g.srv.Shutdown(ctx); serr != nil && !errors.Is(serr, net.ErrClosed) {
 		err = fmt.Errorf("shutdown: %w", serr)
 		g.srv.Close()
 	}
@@ -324,25 +341,46 @@ func (g *Gateway) connState(c net.Conn, s http.ConnState) {
 	switch s {
 	case http.StateNew:
 		g.conns.Add(1)
-		g.fresh.Store(c, struct{}{})
-		g.freshN.Add(1)
-	case http.StateActive:
-		if _, ok := g.fresh.LoadAndDelete(c); ok {
-			g.freshN.Add(-1)
-		}
 	case http.StateClosed, http.StateHijacked:
 		g.conns.Add(-1)
-		if _, ok := g.fresh.LoadAndDelete(c); ok {
-			g.freshN.Add(-1)
-		}
+		g.unfresh(c)
 	}
 }
+
+// freshListener counts each connection as fresh before Accept returns it,
+// so that no connection is between the listener and the count when
+// Shutdown looks (ConnState runs only after Accept has returned).
+type freshListener struct {
+	net.Listener
+	g *Gateway
+}
+
+func (l freshListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.g.fresh.Store(c, struct{}{})
+		l.g.freshN.Add(1)
+	}
+	return c, err
+}
+
+// unfresh ends c's fresh state, if it has one. net/http sets StateActive
+// before it checks whether Shutdown began (and drops the request if so), so
+// a connection stops being fresh only in the handler or when it closes.
+func (g *Gateway) unfresh(c net.Conn) {
+	if _, ok := g.fresh.LoadAndDelete(c); ok {
+		g.freshN.Add(-1)
+	}
+}
+
+type connKey struct{}
 
 type peerKey struct{}
 
 // connContext remembers the connection's socket peer, which differs from
 // RemoteAddr when a trusted proxy sent a PROXY header.
 func connContext(ctx context.Context, c net.Conn) context.Context {
+	ctx = context.WithValue(ctx, connKey{}, c)
 	if tc, ok := c.(*tls.Conn); ok {
 		c = tc.NetConn()
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
@@ -71,6 +72,11 @@ type exchange struct {
 // Every request ends in one model.Decision, logged once and counted.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	if g.freshN.Load() > 0 {
+		if c, ok := r.Context().Value(connKey{}).(net.Conn); ok {
+			g.unfresh(c)
+		}
+	}
 	g.metrics.inflight.Inc()
 	st := g.state.Load()
 	ex := g.exchanges.Get().(*exchange)
