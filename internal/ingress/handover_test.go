@@ -100,43 +100,20 @@ func TestReusePortHandoverHelper(t *testing.T) {
 	shEnd.Store("")
 	var mu sync.Mutex
 	var firstErrs []string
+	// A new connection per request: the kernel picks an instance for each.
 	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			// A new connection per request: the kernel picks an instance
-			// for each.
-			client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/api/messages", bytes.NewReader(activity()))
-				req.Header.Set("Authorization", tok)
-				resp, err := client.Do(req)
-				if err == nil {
-					resp.Body.Close()
-					if resp.StatusCode != 200 {
-						err = fmt.Errorf("status %d", resp.StatusCode)
-					}
-				}
-				if err != nil {
-					failed.Add(1)
-					mu.Lock()
-					if len(firstErrs) < 5 {
-						firstErrs = append(firstErrs, fmt.Sprintf("%v at %v (shutdown %v..%v)", err, time.Now().Format("15:04:05.000"), shStart.Load(), shEnd.Load()))
-					}
-					mu.Unlock()
-					continue
-				}
-				ok.Add(1)
-			}
-		}()
-	}
+	wg := postOnNewConnections(addr, tok, stop, func(err error) {
+		if err == nil {
+			ok.Add(1)
+			return
+		}
+		failed.Add(1)
+		mu.Lock()
+		if len(firstErrs) < 5 {
+			firstErrs = append(firstErrs, fmt.Sprintf("%v at %v (shutdown %v..%v)", err, time.Now().Format("15:04:05.000"), shStart.Load(), shEnd.Load()))
+		}
+		mu.Unlock()
+	})
 	time.Sleep(300 * time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -186,40 +163,19 @@ func TestShutdownNewConnections(t *testing.T) {
 	var mu sync.Mutex
 	var bad []string
 	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/api/messages", bytes.NewReader(activity()))
-				req.Header.Set("Authorization", tok)
-				resp, err := client.Do(req)
-				switch {
-				case err == nil && resp.StatusCode == 200:
-					resp.Body.Close()
-					ok.Add(1)
-				case err != nil && (errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET)):
-					refused.Add(1)
-					time.Sleep(time.Millisecond)
-				default:
-					if err == nil {
-						resp.Body.Close()
-						err = fmt.Errorf("status %d", resp.StatusCode)
-					}
-					mu.Lock()
-					bad = append(bad, err.Error())
-					mu.Unlock()
-				}
-			}
-		}()
-	}
+	wg := postOnNewConnections(addr, tok, stop, func(err error) {
+		switch {
+		case err == nil:
+			ok.Add(1)
+		case errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET):
+			refused.Add(1)
+			time.Sleep(time.Millisecond)
+		default:
+			mu.Lock()
+			bad = append(bad, err.Error())
+			mu.Unlock()
+		}
+	})
 	time.Sleep(200 * time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -235,4 +191,37 @@ func TestShutdownNewConnections(t *testing.T) {
 	if ok.Load() == 0 || refused.Load() == 0 {
 		t.Errorf("answered %d, refused %d: the test proves nothing", ok.Load(), refused.Load())
 	}
+}
+
+// postOnNewConnections posts activities to addr from four clients, each
+// request on a new connection, until stop is closed, and hands each
+// outcome to record: nil for a 200, else the error or the status. The
+// returned group ends when the clients have.
+func postOnNewConnections(addr, tok string, stop <-chan struct{}, record func(error)) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/api/messages", bytes.NewReader(activity()))
+				req.Header.Set("Authorization", tok)
+				resp, err := client.Do(req)
+				if err == nil {
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						err = fmt.Errorf("status %d", resp.StatusCode)
+					}
+				}
+				record(err)
+			}
+		}()
+	}
+	return &wg
 }
