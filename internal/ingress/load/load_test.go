@@ -104,14 +104,19 @@ func configFor(t *testing.T, s *spec.Spec) (*ingress.Config, diagList) {
 	return cfg, ds
 }
 
-func minimal(cloud, gatewayExtra string) string {
-	return `name: t
-cloud: ` + cloud + `
+// botSpec is the head of the test specs: a messaging bot in the public
+// cloud, six lines, before the gateway section.
+const botSpec = `name: t
+cloud: worldwide
 integrations:
   teams-messaging-bot:
     roles:
       bot: {addresses: [198.51.100.10]}
-gateway:
+`
+
+// minimal is a valid spec with a plain-HTTP gateway in cloud.
+func minimal(cloud, gatewayExtra string) string {
+	return strings.Replace(botSpec, "cloud: worldwide", "cloud: "+cloud, 1) + `gateway:
   plain_http: true
   listen: 127.0.0.1:8080
   app_ids: [8e6b1a4c-52d1-4d47-9d0c-3c6b6d1f2a11]
@@ -148,13 +153,7 @@ func TestDefaultsAgree(t *testing.T) {
 // TestGatewayDiagnostics: every problem of the gateway section is
 // reported, each at its line and column.
 func TestGatewayDiagnostics(t *testing.T) {
-	src := `name: t
-cloud: worldwide
-integrations:
-  teams-messaging-bot:
-    roles:
-      bot: {addresses: [198.51.100.10]}
-gateway:
+	src := botSpec + `gateway:
   listen: "localhost:8443"
   plain_http: true
   tls: {cert: a.crt, key: a.key}
@@ -217,13 +216,7 @@ gateway:
 
 // TestGatewayRequired: the section's required parts are named.
 func TestGatewayRequired(t *testing.T) {
-	src := `name: t
-cloud: worldwide
-integrations:
-  teams-messaging-bot:
-    roles:
-      bot: {addresses: [198.51.100.10]}
-gateway:
+	src := botSpec + `gateway:
   listen: 127.0.0.1:8443
 `
 	_, ds := spec.Parse([]byte(src), "req.yaml", embedded(t))
