@@ -80,7 +80,20 @@ func TestExample(t *testing.T) {
 
 // TestGovCloudSources: the plan's ranges follow the spec's cloud.
 func TestGovCloudSources(t *testing.T) {
-	s, ds := spec.Parse([]byte(minimal("gcch", "")), "gov.yaml", embedded(t))
+	cfg := mustConfig(t, minimal("gcch", ""), "gov.yaml")
+	if !cfg.Sources.Plan.Contains(netip.MustParseAddr("52.127.88.1")) || cfg.Sources.Plan.Contains(netip.MustParseAddr("52.112.0.1")) {
+		t.Errorf("gcch sources %v", cfg.Sources.Plan.Prefixes())
+	}
+	if cfg.Auth.Cloud != botauth.GCCHigh {
+		t.Errorf("cloud %q", cfg.Auth.Cloud)
+	}
+}
+
+// mustConfig parses src and builds its gateway config, failing t on any
+// error.
+func mustConfig(t *testing.T, src, name string) *ingress.Config {
+	t.Helper()
+	s, ds := spec.Parse([]byte(src), name, embedded(t))
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
@@ -88,12 +101,7 @@ func TestGovCloudSources(t *testing.T) {
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
-	if !cfg.Sources.Plan.Contains(netip.MustParseAddr("52.127.88.1")) || cfg.Sources.Plan.Contains(netip.MustParseAddr("52.112.0.1")) {
-		t.Errorf("gcch sources %v", cfg.Sources.Plan.Prefixes())
-	}
-	if cfg.Auth.Cloud != botauth.GCCHigh {
-		t.Errorf("cloud %q", cfg.Auth.Cloud)
-	}
+	return cfg
 }
 
 func configFor(t *testing.T, s *spec.Spec) (*ingress.Config, diagList) {
@@ -129,14 +137,7 @@ func minimal(cloud, gatewayExtra string) string {
 // TestDefaultsAgree: the defaults the spec writes out are the gateway's
 // own, so a spec with only the required keys runs as WithDefaults says.
 func TestDefaultsAgree(t *testing.T) {
-	s, ds := spec.Parse([]byte(minimal("worldwide", "")), "min.yaml", embedded(t))
-	if ds.HasErrors() {
-		t.Fatal(ds)
-	}
-	cfg, ds := configFor(t, s)
-	if ds.HasErrors() {
-		t.Fatal(ds)
-	}
+	cfg := mustConfig(t, minimal("worldwide", ""), "min.yaml")
 	// The gateway's defaults are those of a config that sets nothing.
 	want := ingress.Config{Upstreams: ingress.Upstreams{Groups: cfg.Upstreams.Groups}}.WithDefaults()
 	if diff := cmp.Diff(want.Limits, cfg.Limits); diff != "" {
@@ -271,14 +272,7 @@ func planBuild(t *testing.T, s *spec.Spec) (*model.Plan, diag.List) {
 // TestReplaceSources: with sources.replace, only the extra ranges are
 // admitted.
 func TestReplaceSources(t *testing.T) {
-	s, ds := spec.Parse([]byte(minimal("worldwide", "  sources: {replace: true, extra: [203.0.113.0/24, \"2001:db8::/32\"]}\n")), "r.yaml", embedded(t))
-	if ds.HasErrors() {
-		t.Fatal(ds)
-	}
-	cfg, ds := configFor(t, s)
-	if ds.HasErrors() {
-		t.Fatal(ds)
-	}
+	cfg := mustConfig(t, minimal("worldwide", "  sources: {replace: true, extra: [203.0.113.0/24, \"2001:db8::/32\"]}\n"), "r.yaml")
 	if cfg.Sources.Plan != nil {
 		t.Errorf("plan ranges kept: %v", cfg.Sources.Plan.Prefixes())
 	}
