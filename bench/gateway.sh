@@ -14,7 +14,12 @@
 #                  (reuse_port), GOMAXPROCS=1 each, as nginx runs its
 #                  worker processes
 #        caddy     caddy reverse_proxy (no auth)
-#        nginx     nginx proxy_pass with upstream keepalive (no auth)
+#        nginx     nginx proxy_pass with upstream keepalive (no auth): the
+#                  target's reference
+#        nginx-log the same with a buffered JSON access log line per request,
+#                  as the gateway writes (informational)
+#        nginx-plain nginx proxy_pass as it comes, without upstream keepalive:
+#                  a new connection to the upstream per request (informational)
 #        bare-http a bare httputil.ReverseProxy on http.Transport, no checks
 #        bare      a bare httputil.ReverseProxy on the gateway's transport:
 #                  the gateway without its checks, metrics and log
@@ -26,6 +31,10 @@
 #                  what leaving http.Server alone would buy
 #        fasthttp  a reverse proxy on fasthttp (bench/fastref, a module of
 #                  its own), no checks: what leaving net/http would buy
+#        fastcheck the same fasthttp proxy doing the gateway's checks (source
+#                  ranges, path, method, rate limit, concurrency cap, activity
+#                  parse, botauth token validation, metrics, JSON log line):
+#                  what a gateway outside net/http would reach
 #      and the CPU time each proxy process spent per request, which shared
 #      machines disturb far less than requests/s;
 #   2. p99 latency added over the direct upstream at half the gateway's
@@ -112,12 +121,28 @@ http {
 	client_body_temp_path $WORK/nginx;
 	proxy_temp_path $WORK/nginx;
 	upstream bot { server 127.0.0.1:18080; keepalive 128; }
+	log_format json escape=json '{"time":"\$time_iso8601","method":"\$request_method","path":"\$uri","status":\$status,"client":"\$remote_addr","upstream":"\$upstream_addr","duration_ms":\$request_time}';
 	server {
 		listen 127.0.0.1:18445;
 		location / {
 			proxy_pass http://bot;
 			proxy_http_version 1.1;
 			proxy_set_header Connection "";
+		}
+	}
+	server {
+		listen 127.0.0.1:18456;
+		access_log $WORK/nginx/access.log json buffer=64k flush=1s;
+		location / {
+			proxy_pass http://bot;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+		}
+	}
+	server {
+		listen 127.0.0.1:18457;
+		location / {
+			proxy_pass http://127.0.0.1:18080;
 		}
 	}
 }
@@ -142,19 +167,26 @@ PIDS+=($FRONT_PID)
 "$WORK/fastref" 127.0.0.1:18452 127.0.0.1:18080 &
 FAST_PID=$!
 PIDS+=($FAST_PID)
+"$WORK/fastref" 127.0.0.1:18455 127.0.0.1:18080 "$WORK/env/gateway.yaml" 2>"$WORK/fastcheck.log" &
+FASTC_PID=$!
+PIDS+=($FASTC_PID)
 ENV_PID=${PIDS[0]}
 
 # Wait for everyone to answer.
-for url in http://127.0.0.1:18080/ http://127.0.0.1:19090/readyz http://127.0.0.1:19091/readyz http://127.0.0.1:19092/readyz http://127.0.0.1:18444/ http://127.0.0.1:18445/ http://127.0.0.1:18446/ http://127.0.0.1:18447/ http://127.0.0.1:18448/ http://127.0.0.1:18452/ http://127.0.0.1:19093/readyz; do
+for url in http://127.0.0.1:18080/ http://127.0.0.1:19090/readyz http://127.0.0.1:19091/readyz http://127.0.0.1:19092/readyz http://127.0.0.1:18444/ http://127.0.0.1:18445/ http://127.0.0.1:18456/ http://127.0.0.1:18457/ http://127.0.0.1:18446/ http://127.0.0.1:18447/ http://127.0.0.1:18448/ http://127.0.0.1:18452/ http://127.0.0.1:19093/readyz; do
 	for _ in $(seq 100); do curl -sf -o /dev/null "$url" && break; sleep 0.1; done
 	curl -sf -o /dev/null "$url" || { echo "not answering: $url" >&2; cat "$WORK/gateway.log" >&2; exit 1; }
 done
+
+for _ in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:18455/ && break; sleep 0.1; done
 
 # A sanity check: the gateway really validates (no token → 401).
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$WORK/env/activity.json" http://127.0.0.1:18443/api/messages)
 [ "$code" = 401 ] || { echo "gateway answered $code without a token" >&2; exit 1; }
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$WORK/env/activity.json" http://127.0.0.1:18454/api/messages)
 [ "$code" = 401 ] || { echo "front answered $code without a token" >&2; exit 1; }
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$WORK/env/activity.json" http://127.0.0.1:18455/api/messages)
+[ "$code" = 401 ] || { echo "fastcheck answered $code without a token" >&2; exit 1; }
 
 declare -A URL=(
 	[direct]=http://127.0.0.1:18080/api/messages
@@ -162,13 +194,16 @@ declare -A URL=(
 	[gateway-x2]=http://127.0.0.1:18449/api/messages
 	[caddy]=http://127.0.0.1:18444/api/messages
 	[nginx]=http://127.0.0.1:18445/api/messages
+	[nginx-log]=http://127.0.0.1:18456/api/messages
+	[nginx-plain]=http://127.0.0.1:18457/api/messages
 	[bare-http]=http://127.0.0.1:18446/api/messages
 	[bare]=http://127.0.0.1:18448/api/messages
 	[relay]=http://127.0.0.1:18447/api/messages
 	[fasthttp]=http://127.0.0.1:18452/api/messages
 	[front]=http://127.0.0.1:18454/api/messages
+	[fastcheck]=http://127.0.0.1:18455/api/messages
 )
-TARGETS="direct gateway gateway-x2 caddy nginx bare-http bare front relay fasthttp"
+TARGETS="direct gateway gateway-x2 caddy nginx nginx-log nginx-plain bare-http bare front relay fasthttp fastcheck"
 
 # cputicks NAME: CPU clock ticks used so far by the target's processes.
 cputicks() {
@@ -183,7 +218,8 @@ cputicks() {
 	relay) pids=$RELAY_PID ;;
 	fasthttp) pids=$FAST_PID ;;
 	front) pids=$FRONT_PID ;;
-	nginx) pids="$NGINX_PID $(pgrep -P "$NGINX_PID" | tr '\n' ' ')" ;;
+	fastcheck) pids=$FASTC_PID ;;
+	nginx | nginx-log | nginx-plain) pids="$NGINX_PID $(pgrep -P "$NGINX_PID" | tr '\n' ' ')" ;;
 	esac
 	for p in $pids; do awk '{print $14 + $15}' "/proc/$p/stat"; done | awk '{ s += $1 } END { print s }'
 }
@@ -225,13 +261,15 @@ done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 echo "gateway/caddy = $(ratio "${RPS[gateway]}" "${RPS[caddy]}")   (target >= 1.0)"
 echo "gateway/nginx = $(ratio "${RPS[gateway]}" "${RPS[nginx]}")   (target >= 0.8)"
+echo "gateway/nginx-log = $(ratio "${RPS[gateway]}" "${RPS[nginx-log]}"), gateway/nginx-plain = $(ratio "${RPS[gateway]}" "${RPS[nginx-plain]}")   (informational: nginx logging each request; nginx without upstream keepalive)"
 echo "gateway-x2/nginx = $(ratio "${RPS[gateway-x2]}" "${RPS[nginx]}"), gateway-x2/caddy = $(ratio "${RPS[gateway-x2]}" "${RPS[caddy]}")   (two instances, GOMAXPROCS=1 each; nginx runs two workers)"
 echo "gateway/bare  = $(ratio "${RPS[gateway]}" "${RPS[bare]}")   (the checks, metrics and log against a bare httputil.ReverseProxy on the same transport)"
 echo "bare/nginx    = $(ratio "${RPS[bare]}" "${RPS[nginx]}")   (httputil.ReverseProxy on net/http with no checks at all: the design's ceiling)"
 echo "front/nginx   = $(ratio "${RPS[front]}" "${RPS[nginx]}"), front/gateway = $(ratio "${RPS[front]}" "${RPS[gateway]}")   (the gateway's handler and reverse proxy without http.Server)"
 echo "relay/nginx   = $(ratio "${RPS[relay]}" "${RPS[nginx]}")   (a Go relay that parses no HTTP, for scale)"
 echo "fasthttp/nginx = $(ratio "${RPS[fasthttp]}" "${RPS[nginx]}")   (a fasthttp proxy with no checks: outside net/http)"
-echo "CPU per request, gateway/caddy = $(ratio "${CPU[gateway]}" "${CPU[caddy]}"), gateway/nginx = $(ratio "${CPU[gateway]}" "${CPU[nginx]}"), gateway/bare = $(ratio "${CPU[gateway]}" "${CPU[bare]}"), front/gateway = $(ratio "${CPU[front]}" "${CPU[gateway]}"), bare-http/bare = $(ratio "${CPU[bare-http]}" "${CPU[bare]}"), relay/nginx = $(ratio "${CPU[relay]}" "${CPU[nginx]}")"
+echo "fastcheck/nginx = $(ratio "${RPS[fastcheck]}" "${RPS[nginx]}"), fastcheck/gateway = $(ratio "${RPS[fastcheck]}" "${RPS[gateway]}")   (the gateway's checks on fasthttp)"
+echo "CPU per request, gateway/caddy = $(ratio "${CPU[gateway]}" "${CPU[caddy]}"), gateway/nginx = $(ratio "${CPU[gateway]}" "${CPU[nginx]}"), gateway/bare = $(ratio "${CPU[gateway]}" "${CPU[bare]}"), front/gateway = $(ratio "${CPU[front]}" "${CPU[gateway]}"), bare-http/bare = $(ratio "${CPU[bare-http]}" "${CPU[bare]}"), relay/nginx = $(ratio "${CPU[relay]}" "${CPU[nginx]}"), fastcheck/nginx = $(ratio "${CPU[fastcheck]}" "${CPU[nginx]}")"
 
 HALF=$(awk -v r="${RPS[gateway]}" 'BEGIN { printf "%d", r / 2 }')
 XHALF=$(awk -v r="${RPS[gateway-x2]}" 'BEGIN { printf "%d", r / 2 }')

@@ -35,7 +35,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/teamsgate/teamsgate/internal/catalog"
 	"github.com/teamsgate/teamsgate/internal/ingress"
 	"github.com/teamsgate/teamsgate/internal/ingress/ingresstest"
 	"github.com/teamsgate/teamsgate/internal/ingress/load"
@@ -358,13 +357,9 @@ func idle(args []string) error {
 
 // newGateway loads spec's gateway, logging to log.
 func newGateway(spec string, log *slog.Logger) (*ingress.Gateway, error) {
-	cat, ds := catalog.Embedded()
-	if ds.HasErrors() {
-		return nil, ds.Err()
-	}
-	cfg, ds := load.File(cat, spec)
-	if ds.HasErrors() {
-		return nil, ds.Err()
+	cfg, err := load.EmbeddedFile(spec)
+	if err != nil {
+		return nil, err
 	}
 	return ingress.New(*cfg, ingress.Options{Logger: log})
 }

@@ -45,6 +45,20 @@ func File(cat *catalog.Catalog, name string) (*ingress.Config, diag.List) {
 	return cfg, ds
 }
 
+// EmbeddedFile is File against the embedded catalog alone (no overlays),
+// for tools that run a gateway configuration outside the command line.
+func EmbeddedFile(name string) (*ingress.Config, error) {
+	cat, ds := catalog.Embedded()
+	if ds.HasErrors() {
+		return nil, ds.Err()
+	}
+	cfg, ds := File(cat, name)
+	if ds.HasErrors() {
+		return nil, ds.Err()
+	}
+	return cfg, nil
+}
+
 // Config returns the gateway configuration of a parsed spec and its plan.
 // The allowed sources are the union of the sources of the plan's rules for
 // ingress.ActivityFlow (the Teams service ranges of the spec's cloud), plus

@@ -338,3 +338,21 @@ func TestReusePort(t *testing.T) {
 		}
 	}
 }
+
+// TestEmbeddedFile: the embedded catalog's configuration of a spec, and
+// the spec's positioned errors as one error.
+func TestEmbeddedFile(t *testing.T) {
+	cfg, err := EmbeddedFile(copyExample(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Sources.Plan.Contains(netip.MustParseAddr("52.112.0.1")) {
+		t.Error("Teams range missing from the plan's sources")
+	}
+	dir := t.TempDir()
+	name := filepath.Join(dir, "s.yaml")
+	os.WriteFile(name, []byte(strings.Replace(minimal("worldwide", ""), "  plain_http: true\n", "  tls: {cert: nope.crt, key: nope.key}\n", 1)), 0o600)
+	if _, err := EmbeddedFile(name); err == nil || !strings.Contains(err.Error(), "s.yaml:8:15") {
+		t.Errorf("error %v, want one positioned at s.yaml:8:15", err)
+	}
+}
