@@ -9,7 +9,6 @@
 package m365
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -17,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/teamsgate/teamsgate/internal/diag"
+	"github.com/teamsgate/teamsgate/internal/jsonpos"
 	"github.com/teamsgate/teamsgate/internal/model"
 )
 
@@ -52,48 +52,49 @@ type wireSet struct {
 	Notes                  string   `json:"notes"`
 }
 
-// Parse reads an endpoints response. Each problem is reported with the
-// endpoint set it concerns; sets with errors are left out of the result.
-// Fields the service may add later are ignored.
+// Parse reads an endpoints response. Each problem is reported at its line
+// and column with the endpoint set it concerns; sets with errors are left
+// out of the result. Fields the service may add later are ignored.
 func Parse(data []byte) ([]EndpointSet, diag.List) {
-	var ds diag.List
 	var wire []json.RawMessage
 	if err := json.Unmarshal(data, &wire); err != nil {
-		ds.Errorf(jsonPos(data, err), "", "not a Microsoft 365 endpoints response (a JSON array of endpoint sets): %v", err)
+		var ds diag.List
+		ds.Errorf(jsonpos.ErrorPos(data, err), "", "not a Microsoft 365 endpoints response (a JSON array of endpoint sets): %v", err)
 		return nil, ds
 	}
 	var out []EndpointSet
+	var ds jsonpos.Deferred
 	seen := map[int]bool{}
 	for i, raw := range wire {
+		at := jsonpos.Index("$", i)
 		subject := fmt.Sprintf("endpoint set [%d]", i)
 		var w wireSet
 		if err := json.Unmarshal(raw, &w); err != nil {
-			ds.Errorf(diag.Pos{}, subject, "%v", err)
+			ds.Errorf(at, subject, "%v", err)
 			continue
 		}
 		if w.ID == nil {
-			ds.Errorf(diag.Pos{}, subject, "no id")
+			ds.Errorf(at, subject, "no id")
 			continue
 		}
 		subject = fmt.Sprintf("endpoint set %d", *w.ID)
 		if seen[*w.ID] {
-			ds.Errorf(diag.Pos{}, subject, "id given twice")
+			ds.Errorf(jsonpos.Member(at, "id"), subject, "id given twice")
 			continue
 		}
 		seen[*w.ID] = true
-		s, sds := compile(w, subject)
-		ds.Append(sds)
-		if !sds.HasErrors() {
+		if s, ok := compile(w, at, subject, &ds); ok {
 			out = append(out, s)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out, ds
+	return out, ds.List(data)
 }
 
-func compile(w wireSet, subject string) (EndpointSet, diag.List) {
-	var ds diag.List
-	s := EndpointSet{
+// compile checks the set at path at; ok is false when it had errors.
+func compile(w wireSet, at, subject string, ds *jsonpos.Deferred) (s EndpointSet, ok bool) {
+	before := ds.Len()
+	s = EndpointSet{
 		ID:           *w.ID,
 		ServiceArea:  w.ServiceArea,
 		DisplayName:  w.ServiceAreaDisplayName,
@@ -105,22 +106,22 @@ func compile(w wireSet, subject string) (EndpointSet, diag.List) {
 	switch w.Category {
 	case "Optimize", "Allow", "Default":
 	default:
-		ds.Errorf(diag.Pos{}, subject, "unknown category %q (want Optimize, Allow or Default)", w.Category)
+		ds.Errorf(jsonpos.Member(at, "category"), subject, "unknown category %q (want Optimize, Allow or Default)", w.Category)
 	}
 	if w.ServiceArea == "" {
-		ds.Errorf(diag.Pos{}, subject, "no serviceArea")
+		ds.Errorf(jsonpos.Member(at, "serviceArea"), subject, "no serviceArea")
 	}
-	for _, u := range w.URLs {
+	for k, u := range w.URLs {
 		if strings.TrimSpace(u) == "" {
-			ds.Errorf(diag.Pos{}, subject, "empty url")
+			ds.Errorf(jsonpos.Index(jsonpos.Member(at, "urls"), k), subject, "empty url")
 			continue
 		}
 		s.URLs = append(s.URLs, u)
 	}
-	for _, ip := range w.IPs {
+	for k, ip := range w.IPs {
 		p, err := netip.ParsePrefix(ip)
 		if err != nil {
-			ds.Errorf(diag.Pos{}, subject, "%v", err)
+			ds.Errorf(jsonpos.Index(jsonpos.Member(at, "ips"), k), subject, "%v", err)
 			continue
 		}
 		s.IPs = append(s.IPs, p.Masked())
@@ -128,18 +129,22 @@ func compile(w wireSet, subject string) (EndpointSet, diag.List) {
 	var err error
 	if w.TCPPorts != "" {
 		if s.TCPPorts, err = model.ParsePortSet(w.TCPPorts); err != nil {
-			ds.Errorf(diag.Pos{}, subject, "tcpPorts: %v", err)
+			ds.Errorf(jsonpos.Member(at, "tcpPorts"), subject, "tcpPorts: %v", err)
 		}
 	}
 	if w.UDPPorts != "" {
 		if s.UDPPorts, err = model.ParsePortSet(w.UDPPorts); err != nil {
-			ds.Errorf(diag.Pos{}, subject, "udpPorts: %v", err)
+			ds.Errorf(jsonpos.Member(at, "udpPorts"), subject, "udpPorts: %v", err)
 		}
 	}
-	if len(s.URLs) == 0 && len(s.IPs) == 0 && !ds.HasErrors() {
-		ds.Errorf(diag.Pos{}, subject, "neither urls nor ips")
+	if ds.Len() > before {
+		return s, false
 	}
-	return s, ds
+	if len(s.URLs) == 0 && len(s.IPs) == 0 {
+		ds.Errorf(at, subject, "neither urls nor ips")
+		return s, false
+	}
+	return s, true
 }
 
 // Hosts returns the set's URLs as host patterns, and the URLs that are not
@@ -169,24 +174,4 @@ func Area(sets []EndpointSet, area string) []EndpointSet {
 		}
 	}
 	return out
-}
-
-// jsonPos turns a JSON syntax error's byte offset into a line and column.
-func jsonPos(data []byte, err error) diag.Pos {
-	var off int64
-	switch e := err.(type) {
-	case *json.SyntaxError:
-		off = e.Offset
-	case *json.UnmarshalTypeError:
-		off = e.Offset
-	default:
-		return diag.Pos{}
-	}
-	if off > int64(len(data)) {
-		off = int64(len(data))
-	}
-	before := data[:off]
-	line := bytes.Count(before, []byte("\n")) + 1
-	col := int(off) - bytes.LastIndexByte(before, '\n')
-	return diag.Pos{Line: line, Col: col}
 }

@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/teamsgate/teamsgate/internal/jsonpos"
 )
 
 func TestRealWorldwide(t *testing.T) {
@@ -39,20 +41,23 @@ func TestRealWorldwide(t *testing.T) {
 
 func TestParseErrors(t *testing.T) {
 	for name, tc := range map[string]struct{ in, want string }{
-		"not json":        {in: "[{", want: "not a Microsoft 365 endpoints response"},
-		"object":          {in: "{}", want: "not a Microsoft 365 endpoints response"},
-		"no id":           {in: `[{"serviceArea":"Skype","category":"Allow","urls":["a.b"]}]`, want: "no id"},
-		"dup id":          {in: `[{"id":1,"serviceArea":"Skype","category":"Allow","urls":["a.b"]},{"id":1,"serviceArea":"Skype","category":"Allow","urls":["a.b"]}]`, want: "id given twice"},
-		"bad category":    {in: `[{"id":1,"serviceArea":"Skype","category":"Fast","urls":["a.b"]}]`, want: `unknown category "Fast"`},
-		"bad ip":          {in: `[{"id":1,"serviceArea":"Skype","category":"Allow","ips":["1.2.3.4/40"]}]`, want: "endpoint set 1"},
-		"bad ports":       {in: `[{"id":1,"serviceArea":"Skype","category":"Allow","urls":["a.b"],"tcpPorts":"80-"}]`, want: "tcpPorts"},
-		"empty":           {in: `[{"id":1,"serviceArea":"Skype","category":"Allow"}]`, want: "neither urls nor ips"},
-		"syntax error at": {in: "[\n {\"id\": 1,,}]", want: "2:"},
+		"not json":     {in: "[{", want: "1:3: not a Microsoft 365 endpoints response"},
+		"object":       {in: "{}", want: "1:2: not a Microsoft 365 endpoints response"},
+		"no id":        {in: "[\n {\"serviceArea\":\"Skype\",\"category\":\"Allow\",\"urls\":[\"a.b\"]}]", want: "2:2: endpoint set [0]: no id"},
+		"dup id":       {in: "[{\"id\":1,\"serviceArea\":\"Skype\",\"category\":\"Allow\",\"urls\":[\"a.b\"]},\n {\"id\":1,\"serviceArea\":\"Skype\",\"category\":\"Allow\",\"urls\":[\"a.b\"]}]", want: "2:8: endpoint set 1: id given twice"},
+		"bad category": {in: "[{\"id\":1,\"serviceArea\":\"Skype\",\n  \"category\":\"Fast\",\"urls\":[\"a.b\"]}]", want: `2:14: endpoint set 1: unknown category "Fast"`},
+		"bad ip":       {in: "[{\"id\":1,\"serviceArea\":\"Skype\",\"category\":\"Allow\",\n  \"ips\":[\"1.2.3.0/24\", \"1.2.3.4/40\"]}]", want: "2:24: endpoint set 1: "},
+		"bad ports":    {in: "[{\"id\":1,\"serviceArea\":\"Skype\",\"category\":\"Allow\",\"urls\":[\"a.b\"],\n\"tcpPorts\":\"80-\"}]", want: "2:12: endpoint set 1: tcpPorts"},
+		"no area":      {in: "[{\"id\":1,\"category\":\"Allow\",\"urls\":[\"a.b\"]}]", want: "1:2: endpoint set 1: no serviceArea"},
+		"empty url":    {in: "[{\"id\":1,\"serviceArea\":\"Skype\",\"category\":\"Allow\",\"urls\":[\"a.b\",\n \" \"]}]", want: "2:2: endpoint set 1: empty url"},
+		"empty":        {in: "[{\"id\":1,\"serviceArea\":\"Skype\",\"category\":\"Allow\"}]", want: "1:2: endpoint set 1: neither urls nor ips"},
+		"wrong type":   {in: "[1,\n {\"id\":\"x\"}]", want: "1:2: endpoint set [0]: json: cannot unmarshal number"},
+		"syntax error": {in: "[\n {\"id\": 1,,}]", want: "2:"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, ds := Parse([]byte(tc.in))
-			if !ds.HasErrors() || !strings.Contains(ds.String(), tc.want) {
-				t.Errorf("diagnostics %q, want one containing %q", ds.String(), tc.want)
+			if !ds.HasErrors() || !strings.HasPrefix(ds.String(), tc.want) {
+				t.Errorf("diagnostics %q, want them to start with %q", ds.String(), tc.want)
 			}
 		})
 	}
@@ -64,6 +69,13 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`[]`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		sets, ds := Parse(data)
+		if _, jds := jsonpos.Parse(data); !jds.HasErrors() {
+			for _, d := range ds {
+				if d.Pos.Line == 0 {
+					t.Errorf("diagnostic without a position: %s", d)
+				}
+			}
+		}
 		if ds.HasErrors() && len(sets) > 0 {
 			for _, s := range sets {
 				if len(s.URLs) == 0 && len(s.IPs) == 0 {

@@ -21,6 +21,7 @@ import (
 	"go4.org/netipx"
 
 	"github.com/teamsgate/teamsgate/internal/diag"
+	"github.com/teamsgate/teamsgate/internal/jsonpos"
 )
 
 // Data is a parsed service-tags file. It is immutable and safe for
@@ -57,34 +58,38 @@ type wireValue struct {
 	} `json:"properties"`
 }
 
-// Parse reads a service-tags file.
+// Parse reads a service-tags file. Each problem is reported at its line and
+// column.
 func Parse(data []byte) (*Data, diag.List) {
-	var ds diag.List
 	var w wireFile
 	if err := json.Unmarshal(data, &w); err != nil {
-		ds.Errorf(diag.Pos{}, "", "not an Azure service tags file: %v", err)
+		var ds diag.List
+		ds.Errorf(jsonpos.ErrorPos(data, err), "", "not an Azure service tags file: %v", err)
 		return nil, ds
 	}
 	if w.ChangeNumber == nil || len(w.Values) == 0 {
-		ds.Errorf(diag.Pos{}, "", "not an Azure service tags file: no changeNumber or no values")
+		var ds diag.List
+		ds.Errorf(diag.Pos{Line: 1, Col: 1}, "", "not an Azure service tags file: no changeNumber or no values")
 		return nil, ds
 	}
+	var ds jsonpos.Deferred
 	d := &Data{ChangeNumber: *w.ChangeNumber, Cloud: w.Cloud, tags: map[string]*Tag{}}
 	for i, v := range w.Values {
+		at := jsonpos.Index("$.values", i)
 		name := v.Name
 		if name == "" {
 			name = v.ID
 		}
 		if name == "" {
-			ds.Errorf(diag.Pos{}, fmt.Sprintf("values[%d]", i), "service tag without a name")
+			ds.Errorf(at, fmt.Sprintf("values[%d]", i), "service tag without a name")
 			continue
 		}
 		t := &Tag{Name: name, Region: v.Properties.Region}
 		var b netipx.IPSetBuilder
-		for _, s := range v.Properties.AddressPrefixes {
+		for k, s := range v.Properties.AddressPrefixes {
 			p, err := netip.ParsePrefix(s)
 			if err != nil {
-				ds.Errorf(diag.Pos{}, name, "bad prefix %q: %v", s, err)
+				ds.Errorf(jsonpos.Index(jsonpos.Member(jsonpos.Member(at, "properties"), "addressPrefixes"), k), name, "bad prefix %q: %v", s, err)
 				continue
 			}
 			p = p.Masked()
@@ -94,12 +99,12 @@ func Parse(data []byte) (*Data, diag.List) {
 		t.set, _ = b.IPSet()
 		key := strings.ToLower(name)
 		if _, dup := d.tags[key]; dup {
-			ds.Errorf(diag.Pos{}, name, "service tag given twice")
+			ds.Errorf(at, name, "service tag given twice")
 			continue
 		}
 		d.tags[key] = t
 	}
-	return d, ds
+	return d, ds.List(data)
 }
 
 // ParseFile reads and parses a service-tags file, gzip-compressed or not.

@@ -3,10 +3,14 @@ package servicetag
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"io"
 	"net/netip"
 	"os"
+	"strings"
 	"testing"
+
+	"github.com/teamsgate/teamsgate/internal/jsonpos"
 )
 
 // realFile is Azure's public service tags file, change number 398
@@ -61,17 +65,50 @@ func TestParseFileGzip(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
-	for name, in := range map[string]string{
-		"not json":     "{",
-		"no values":    `{"changeNumber": 1, "values": []}`,
-		"bad prefix":   `{"changeNumber": 1, "values": [{"name":"X","properties":{"addressPrefixes":["10.0.0.0/33"]}}]}`,
-		"wrong shape":  `[1,2,3]`,
-		"no change no": `{"values": [{"name":"X"}]}`,
+	for name, tc := range map[string]struct{ in, want string }{
+		"not json":     {in: "{", want: "1:2: not an Azure service tags file"},
+		"no values":    {in: `{"changeNumber": 1, "values": []}`, want: "1:1: not an Azure service tags file: no changeNumber or no values"},
+		"bad prefix":   {in: "{\"changeNumber\": 1, \"values\": [{\"name\":\"X\",\n \"properties\":{\"addressPrefixes\":[\"10.0.0.0/8\", \"10.0.0.0/33\"]}}]}", want: `2:49: X: bad prefix "10.0.0.0/33"`},
+		"no name":      {in: "{\"changeNumber\": 1, \"values\": [{\"name\":\"X\"},\n  {\"properties\":{}}]}", want: "2:3: values[1]: service tag without a name"},
+		"twice":        {in: "{\"changeNumber\": 1, \"values\": [{\"name\":\"X\"},\n  {\"name\":\"x\"}]}", want: "2:3: x: service tag given twice"},
+		"wrong shape":  {in: `[1,2,3]`, want: "1:2: not an Azure service tags file"},
+		"no change no": {in: `{"values": [{"name":"X"}]}`, want: "1:1: not an Azure service tags file"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if _, ds := Parse([]byte(in)); !ds.HasErrors() {
-				t.Errorf("Parse(%q) gave no error", in)
+			_, ds := Parse([]byte(tc.in))
+			if !ds.HasErrors() || !strings.HasPrefix(ds.String(), tc.want) {
+				t.Errorf("diagnostics %q, want them to start with %q", ds.String(), tc.want)
 			}
 		})
 	}
+}
+
+// FuzzParse: any input gives data or errors, never a panic; every tag
+// kept answers Lookup by its name, and every diagnostic has a position.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(`{"changeNumber": 1, "cloud": "Public", "values": [{"name":"AzureCloud","properties":{"addressPrefixes":["52.112.0.0/14","2603:1063::/38"]}}]}`))
+	f.Add([]byte(`{"changeNumber": 1, "values": [{"id":"X"},{"name":"x","properties":{"addressPrefixes":["bad"]}}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d, ds := Parse(data)
+		for _, dg := range ds {
+			if dg.Pos.Line == 0 && json.Valid(data) && !hasDuplicateKeys(data) {
+				t.Errorf("diagnostic without a position: %s", dg)
+			}
+		}
+		if d == nil {
+			return
+		}
+		for _, n := range d.Names() {
+			if _, err := d.Lookup(n); err != nil {
+				t.Errorf("Lookup(%q): %v", n, err)
+			}
+		}
+	})
+}
+
+// hasDuplicateKeys reports whether jsonpos refuses data, which it does for
+// duplicate keys that encoding/json accepts; positions are then unknown.
+func hasDuplicateKeys(data []byte) bool {
+	_, ds := jsonpos.Parse(data)
+	return ds.HasErrors()
 }

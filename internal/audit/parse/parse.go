@@ -12,9 +12,9 @@ import (
 	"github.com/teamsgate/teamsgate/internal/audit/parse/awssg"
 	"github.com/teamsgate/teamsgate/internal/audit/parse/azurensg"
 	"github.com/teamsgate/teamsgate/internal/audit/parse/iptables"
-	"github.com/teamsgate/teamsgate/internal/audit/parse/jsonpos"
 	"github.com/teamsgate/teamsgate/internal/audit/parse/nftables"
 	"github.com/teamsgate/teamsgate/internal/diag"
+	"github.com/teamsgate/teamsgate/internal/jsonpos"
 )
 
 // Formats lists the format names, in the order --help shows them.

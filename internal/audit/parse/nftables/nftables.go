@@ -24,8 +24,8 @@ import (
 	"go4.org/netipx"
 
 	"github.com/teamsgate/teamsgate/internal/audit"
-	"github.com/teamsgate/teamsgate/internal/audit/parse/jsonpos"
 	"github.com/teamsgate/teamsgate/internal/diag"
+	"github.com/teamsgate/teamsgate/internal/jsonpos"
 	"github.com/teamsgate/teamsgate/internal/model"
 	"github.com/teamsgate/teamsgate/internal/render"
 )

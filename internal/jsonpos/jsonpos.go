@@ -1,7 +1,8 @@
 // Package jsonpos decodes JSON into a tree that remembers where each value
-// starts (line and column) and its JSON path, so that the audit parsers can
-// point at the exact place of a problem in an NSG export, a
-// describe-security-groups output or an `nft -j` ruleset.
+// starts (line and column) and its JSON path, so that parsers can point at
+// the exact place of a problem: the audit parsers in an NSG export, a
+// describe-security-groups output or an `nft -j` ruleset; the Microsoft
+// data readers (Deferred) in an endpoints response or a service tags file.
 package jsonpos
 
 import (
@@ -196,7 +197,7 @@ func (p *parser) value(path string, depth int) (*Value, error) {
 		}
 		for {
 			p.ws()
-			item, err := p.value(fmt.Sprintf("%s[%d]", path, len(v.Items)), depth+1)
+			item, err := p.value(Index(path, len(v.Items)), depth+1)
 			if err != nil {
 				return nil, err
 			}
