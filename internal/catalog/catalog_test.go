@@ -189,3 +189,29 @@ func TestBadCatalog(t *testing.T) {
 		})
 	}
 }
+
+// FuzzOverlay: an overlay is user input. Any overlay files give a catalog
+// or errors, never a panic, and every diagnostic names its file.
+func FuzzOverlay(f *testing.F) {
+	f.Add([]byte("version: \"x\"\naddress_sets:\n  teams-service:\n    values:\n      worldwide: { prefixes: [198.18.0.0/24] }\n"),
+		[]byte("integration: teams-messaging-bot\nflows:\n  - id: teams-messaging-bot.out.extra\n    from: { role: bot }\n    to: { hosts: [extra.example.com] }\n    ports: \"8443\"\n    purpose: p\n    reference: { section: s }\n"))
+	f.Add([]byte("address_sets: [\n"), []byte("integration: nothing\n"))
+	f.Fuzz(func(t *testing.T, cat, integration []byte) {
+		overlay := fstest.MapFS{}
+		if len(cat) > 0 {
+			overlay["catalog.yaml"] = &fstest.MapFile{Data: cat}
+		}
+		if len(integration) > 0 {
+			overlay["integrations/x.yaml"] = &fstest.MapFile{Data: integration}
+		}
+		c, ds := Load(Source{FS: EmbeddedFS(), Name: "catalog"}, Source{FS: overlay, Name: "overlay"})
+		for _, d := range ds {
+			if d.Pos.File == "" {
+				t.Errorf("diagnostic without a file: %s", d)
+			}
+		}
+		if !ds.HasErrors() && c == nil {
+			t.Error("no errors and no catalog")
+		}
+	})
+}
