@@ -27,12 +27,6 @@ func (d *Deferred) Errorf(path, subject, format string, args ...any) {
 	d.paths = append(d.paths, path)
 }
 
-// Warnf records a warning about the value at path.
-func (d *Deferred) Warnf(path, subject, format string, args ...any) {
-	d.ds.Warnf(diag.Pos{}, subject, format, args...)
-	d.paths = append(d.paths, path)
-}
-
 // Len is the number of diagnostics recorded.
 func (d *Deferred) Len() int { return len(d.ds) }
 

@@ -13,14 +13,14 @@ func TestDeferredPositions(t *testing.T) {
 	var d Deferred
 	d.Errorf(Index(Member("$", "values"), 1), "B", "bad set")
 	d.Errorf(Index(Member(Index("$.values", 1), `a]"b`), 1), "B", "bad item")
-	d.Warnf(Member(Index("$.values", 0), "missing"), "A", "no such member: its object")
+	d.Errorf(Member(Index("$.values", 0), "missing"), "A", "no such member: its object")
 	d.Errorf("$.nothing.below", "", "nothing: the root")
 	d.Errorf("not a path", "", "no position")
 	got := d.List(data)
 	want := diag.List{
 		{Severity: diag.Error, Pos: diag.Pos{Line: 4, Col: 5}, Subject: "B", Message: "bad set"},
 		{Severity: diag.Error, Pos: diag.Pos{Line: 5, Col: 19}, Subject: "B", Message: "bad item"},
-		{Severity: diag.Warning, Pos: diag.Pos{Line: 3, Col: 5}, Subject: "A", Message: "no such member: its object"},
+		{Severity: diag.Error, Pos: diag.Pos{Line: 3, Col: 5}, Subject: "A", Message: "no such member: its object"},
 		{Severity: diag.Error, Pos: diag.Pos{Line: 1, Col: 1}, Message: "nothing: the root"},
 		{Severity: diag.Error, Message: "no position"},
 	}
