@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -125,8 +126,10 @@ func Index(path string, i int) string { return fmt.Sprintf("%s[%d]", path, i) }
 // Member is the path of member key of the object at path.
 func Member(path, key string) string { return childPath(path, key) }
 
-// ErrorPos is the line and column of the byte offset an encoding/json
-// error names (a syntax or type error); the zero Pos for other errors.
+// ErrorPos is the line and column an encoding/json error names: the byte a
+// syntax error was found at (or just past the end, when the input ends too
+// soon), or where the value of the wrong type starts (the errors' offsets
+// are just past those); the zero Pos for other errors.
 func ErrorPos(data []byte, err error) diag.Pos {
 	var off int64
 	var se *json.SyntaxError
@@ -134,12 +137,89 @@ func ErrorPos(data []byte, err error) diag.Pos {
 	switch {
 	case errors.As(err, &se):
 		off = se.Offset
+		if off > 0 && off <= int64(len(data)) && se.Error() != "unexpected end of JSON input" {
+			off--
+		}
 	case errors.As(err, &te):
-		off = te.Offset
+		off = tokenStart(data, min(max(te.Offset, 0), int64(len(data))))
 	default:
 		return diag.Pos{}
 	}
 	off = min(max(off, 0), int64(len(data)))
 	before := data[:off]
 	return diag.Pos{Line: bytes.Count(before, []byte("\n")) + 1, Col: int(off) - bytes.LastIndexByte(before, '\n')}
+}
+
+// tokenStart backs up from end, just past a JSON token, to the token's
+// first byte: an opening bracket, a string's opening quote, or the first
+// character of a number or literal.
+func tokenStart(data []byte, end int64) int64 {
+	if end == 0 {
+		return 0
+	}
+	i := end - 1
+	switch c := data[i]; {
+	case c == '[' || c == '{':
+		return i
+	case c == '"':
+		for i--; i >= 0; i-- {
+			if data[i] != '"' {
+				continue
+			}
+			n := 0 // backslashes before the quote: an odd count escapes it
+			for j := i - 1; j >= 0 && data[j] == '\\'; j-- {
+				n++
+			}
+			if n%2 == 0 {
+				return i
+			}
+		}
+		return 0
+	}
+	for i > 0 && bytes.IndexByte([]byte("0123456789+-.eEtrufalsn"), data[i-1]) >= 0 {
+		i--
+	}
+	return i
+}
+
+// Describe words an encoding/json decoding error for the person who wrote
+// the document: a type error names the member by its JSON field path
+// ("values.properties.addressPrefixes") and the kinds of value wanted and
+// found, not the Go types behind them. field is that path ("" for other
+// errors, whose own message is returned).
+func Describe(err error) (field, msg string) {
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) || te.Type == nil {
+		return "", err.Error()
+	}
+	want := "a value of another kind"
+	switch t := te.Type; t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
+		want = "a number"
+	case reflect.String:
+		want = "a string"
+	case reflect.Bool:
+		want = "true or false"
+	case reflect.Slice, reflect.Array:
+		want = "an array"
+	case reflect.Map, reflect.Struct:
+		want = "an object"
+	}
+	if te.Field == "" {
+		return "", fmt.Sprintf("want %s, got %s", want, te.Value)
+	}
+	return te.Field, fmt.Sprintf("%s: want %s, got %s", te.Field, want, te.Value)
+}
+
+// Dotted is the path of the member that a dotted JSON field path, as
+// Describe gives it, names under path.
+func Dotted(path, dotted string) string {
+	for _, k := range strings.Split(dotted, ".") {
+		if k != "" {
+			path = Member(path, k)
+		}
+	}
+	return path
 }

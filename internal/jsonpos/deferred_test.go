@@ -1,6 +1,8 @@
 package jsonpos
 
 import (
+	"encoding/json"
+	"errors"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -76,5 +78,59 @@ func TestParentOracle(t *testing.T) {
 		if got := parent(bad); got != "" {
 			t.Errorf("parent(%q) = %q, want \"\"", bad, got)
 		}
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	var v struct {
+		A struct {
+			B []string `json:"b"`
+		} `json:"a"`
+		N int `json:"n"`
+	}
+	for _, tc := range []struct{ in, field, msg string }{
+		{in: `{"a": {"b": [1]}}`, field: "a.b", msg: "a.b: want a string, got number"},
+		{in: `{"n": "x"}`, field: "n", msg: "n: want a number, got string"},
+		{in: `{"a": []}`, field: "a", msg: "a: want an object, got array"},
+		{in: `[]`, msg: "want an object, got array"},
+		{in: `{`, msg: "unexpected end of JSON input"},
+	} {
+		field, msg := Describe(json.Unmarshal([]byte(tc.in), &v))
+		if field != tc.field || msg != tc.msg {
+			t.Errorf("Describe(%s) = %q, %q; want %q, %q", tc.in, field, msg, tc.field, tc.msg)
+		}
+	}
+	if got := Dotted("$[2]", "a.b"); got != "$[2].a.b" {
+		t.Errorf("Dotted = %q", got)
+	}
+}
+
+// TestErrorPos: a type error is placed where its value starts, a syntax
+// error where it was found.
+func TestErrorPos(t *testing.T) {
+	var v struct {
+		N int      `json:"n"`
+		S string   `json:"s"`
+		L []string `json:"l"`
+	}
+	for _, tc := range []struct {
+		in        string
+		line, col int
+	}{
+		{in: "{\n  \"n\": \"a\\\"b\\\\\"}", line: 2, col: 8},
+		{in: "{\"s\": -12.5e3}", line: 1, col: 7},
+		{in: "{\"s\": true}", line: 1, col: 7},
+		{in: "{\"l\": [1]}", line: 1, col: 8},
+		{in: "{\"l\":\n {}}", line: 2, col: 2},
+		{in: "{\"n\": 1,,}", line: 1, col: 9},
+		{in: "{\"n\": 1", line: 1, col: 8},
+	} {
+		got := ErrorPos([]byte(tc.in), json.Unmarshal([]byte(tc.in), &v))
+		if got.Line != tc.line || got.Col != tc.col {
+			t.Errorf("ErrorPos(%s) = %d:%d, want %d:%d", tc.in, got.Line, got.Col, tc.line, tc.col)
+		}
+	}
+	if got := ErrorPos(nil, errors.New("other")); got != (diag.Pos{}) {
+		t.Errorf("ErrorPos(other) = %v", got)
 	}
 }

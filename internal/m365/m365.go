@@ -59,7 +59,8 @@ func Parse(data []byte) ([]EndpointSet, diag.List) {
 	var wire []json.RawMessage
 	if err := json.Unmarshal(data, &wire); err != nil {
 		var ds diag.List
-		ds.Errorf(jsonpos.ErrorPos(data, err), "", "not a Microsoft 365 endpoints response (a JSON array of endpoint sets): %v", err)
+		_, msg := jsonpos.Describe(err)
+		ds.Errorf(jsonpos.ErrorPos(data, err), "", "not a Microsoft 365 endpoints response (a JSON array of endpoint sets): %s", msg)
 		return nil, ds
 	}
 	var out []EndpointSet
@@ -70,7 +71,8 @@ func Parse(data []byte) ([]EndpointSet, diag.List) {
 		subject := fmt.Sprintf("endpoint set [%d]", i)
 		var w wireSet
 		if err := json.Unmarshal(raw, &w); err != nil {
-			ds.Errorf(at, subject, "%v", err)
+			field, msg := jsonpos.Describe(err)
+			ds.Errorf(jsonpos.Dotted(at, field), subject, "%s", msg)
 			continue
 		}
 		if w.ID == nil {

@@ -42,7 +42,7 @@ func TestRealWorldwide(t *testing.T) {
 func TestParseErrors(t *testing.T) {
 	for name, tc := range map[string]struct{ in, want string }{
 		"not json":     {in: "[{", want: "1:3: not a Microsoft 365 endpoints response"},
-		"object":       {in: "{}", want: "1:2: not a Microsoft 365 endpoints response"},
+		"object":       {in: "{}", want: "1:1: not a Microsoft 365 endpoints response (a JSON array of endpoint sets): want an array, got object"},
 		"no id":        {in: "[\n {\"serviceArea\":\"Skype\",\"category\":\"Allow\",\"urls\":[\"a.b\"]}]", want: "2:2: endpoint set [0]: no id"},
 		"dup id":       {in: "[{\"id\":1,\"serviceArea\":\"Skype\",\"category\":\"Allow\",\"urls\":[\"a.b\"]},\n {\"id\":1,\"serviceArea\":\"Skype\",\"category\":\"Allow\",\"urls\":[\"a.b\"]}]", want: "2:8: endpoint set 1: id given twice"},
 		"bad category": {in: "[{\"id\":1,\"serviceArea\":\"Skype\",\n  \"category\":\"Fast\",\"urls\":[\"a.b\"]}]", want: `2:14: endpoint set 1: unknown category "Fast"`},
@@ -51,7 +51,7 @@ func TestParseErrors(t *testing.T) {
 		"no area":      {in: "[{\"id\":1,\"category\":\"Allow\",\"urls\":[\"a.b\"]}]", want: "1:2: endpoint set 1: no serviceArea"},
 		"empty url":    {in: "[{\"id\":1,\"serviceArea\":\"Skype\",\"category\":\"Allow\",\"urls\":[\"a.b\",\n \" \"]}]", want: "2:2: endpoint set 1: empty url"},
 		"empty":        {in: "[{\"id\":1,\"serviceArea\":\"Skype\",\"category\":\"Allow\"}]", want: "1:2: endpoint set 1: neither urls nor ips"},
-		"wrong type":   {in: "[1,\n {\"id\":\"x\"}]", want: "1:2: endpoint set [0]: json: cannot unmarshal number"},
+		"wrong type":   {in: "[1,\n {\"id\":\"x\"}]", want: "1:2: endpoint set [0]: want an object, got number\n2:8: endpoint set [1]: id: want a number, got string"},
 		"syntax error": {in: "[\n {\"id\": 1,,}]", want: "2:"},
 	} {
 		t.Run(name, func(t *testing.T) {

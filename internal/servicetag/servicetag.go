@@ -64,7 +64,8 @@ func Parse(data []byte) (*Data, diag.List) {
 	var w wireFile
 	if err := json.Unmarshal(data, &w); err != nil {
 		var ds diag.List
-		ds.Errorf(jsonpos.ErrorPos(data, err), "", "not an Azure service tags file: %v", err)
+		_, msg := jsonpos.Describe(err)
+		ds.Errorf(jsonpos.ErrorPos(data, err), "", "not an Azure service tags file: %s", msg)
 		return nil, ds
 	}
 	if w.ChangeNumber == nil || len(w.Values) == 0 {

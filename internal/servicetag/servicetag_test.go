@@ -71,7 +71,8 @@ func TestBadInput(t *testing.T) {
 		"bad prefix":   {in: "{\"changeNumber\": 1, \"values\": [{\"name\":\"X\",\n \"properties\":{\"addressPrefixes\":[\"10.0.0.0/8\", \"10.0.0.0/33\"]}}]}", want: `2:49: X: bad prefix "10.0.0.0/33"`},
 		"no name":      {in: "{\"changeNumber\": 1, \"values\": [{\"name\":\"X\"},\n  {\"properties\":{}}]}", want: "2:3: values[1]: service tag without a name"},
 		"twice":        {in: "{\"changeNumber\": 1, \"values\": [{\"name\":\"X\"},\n  {\"name\":\"x\"}]}", want: "2:3: x: service tag given twice"},
-		"wrong shape":  {in: `[1,2,3]`, want: "1:2: not an Azure service tags file"},
+		"wrong shape":  {in: `[1,2,3]`, want: "1:1: not an Azure service tags file: want an object, got array"},
+		"wrong type":   {in: "{\"changeNumber\": 1, \"values\": [{\"name\":\"X\",\n \"properties\":{\"addressPrefixes\":[5]}}]}", want: "2:35: not an Azure service tags file: values.properties.addressPrefixes: want a string, got number"},
 		"no change no": {in: `{"values": [{"name":"X"}]}`, want: "1:1: not an Azure service tags file"},
 	} {
 		t.Run(name, func(t *testing.T) {
