@@ -7,11 +7,14 @@
 
 GO       ?= go
 FUZZTIME ?= 20s
+# VERSION is what teamsgate version reports: the git description of the
+# checkout, or "dev" outside one.
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 .PHONY: test build bench fuzz deps vet
 
 build:
-	$(GO) build -o teamsgate ./cmd/teamsgate
+	$(GO) build -buildvcs=auto -ldflags "-X github.com/teamsgate/teamsgate/internal/cli.Version=$(VERSION)" -o teamsgate ./cmd/teamsgate
 
 deps:
 	./scripts/install-test-deps.sh

@@ -13,6 +13,7 @@ declare -A need=(
   [ip]=iproute2
   [sysctl]=procps
   [openssl]=openssl
+  [curl]=curl
   [node]=nodejs
 )
 

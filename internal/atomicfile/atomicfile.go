@@ -6,20 +6,60 @@ package atomicfile
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
+	"syscall"
 )
+
+// Error is a failure to write an output file, in the user's terms: the
+// path and the system's reason, without the system call's name or the
+// temporary file's.
+type Error struct {
+	Path string
+	Err  error
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("cannot write %q: %s", e.Path, Reason(e.Err)) }
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Reason returns the system's reason for a file error ("no such file or
+// directory", "permission denied"), without the operation and path that
+// *fs.PathError and *os.LinkError add.
+func Reason(err error) string {
+	var pe *fs.PathError
+	var le *os.LinkError
+	var se *os.SyscallError
+	switch {
+	case errors.As(err, &pe):
+		return pe.Err.Error()
+	case errors.As(err, &le):
+		return le.Err.Error()
+	case errors.As(err, &se):
+		return se.Err.Error()
+	}
+	return err.Error()
+}
+
+func fail(path string, err error) error { return &Error{Path: path, Err: err} }
+
+// errIsDir is the reason when a directory is where an output file must go.
+var errIsDir = errors.New("a directory is in the way")
 
 // WriteFile writes data to path atomically with the given permissions.
 func WriteFile(path string, data []byte, perm os.FileMode) error {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return fail(path, errIsDir)
+	}
 	tmp, err := stage(path, data, perm)
 	if err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("write %q: %w", path, err)
+		return fail(path, err)
 	}
 	return nil
 }
@@ -43,7 +83,10 @@ func WriteFiles(dir string, files map[string][]byte, perm os.FileMode) error {
 		p := filepath.Join(dir, n)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			cleanup()
-			return fmt.Errorf("write %q: %w", p, err)
+			if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrExist) {
+				return fail(p, fmt.Errorf("%s is a file, not a directory", firstFile(filepath.Dir(p))))
+			}
+			return fail(p, err)
 		}
 		t, err := stage(p, files[n], perm)
 		if err != nil {
@@ -58,14 +101,14 @@ func WriteFiles(dir string, files map[string][]byte, perm os.FileMode) error {
 		p := filepath.Join(dir, n)
 		if st, err := os.Lstat(p); err == nil && st.IsDir() {
 			cleanup()
-			return fmt.Errorf("write %q: is a directory", p)
+			return fail(p, errIsDir)
 		}
 	}
 	var errs []error
 	for _, n := range names {
 		p := filepath.Join(dir, n)
 		if err := os.Rename(staged[p], p); err != nil {
-			errs = append(errs, fmt.Errorf("write %q: %w", p, err))
+			errs = append(errs, fail(p, err))
 			os.Remove(staged[p])
 		}
 	}
@@ -75,7 +118,7 @@ func WriteFiles(dir string, files map[string][]byte, perm os.FileMode) error {
 func stage(path string, data []byte, perm os.FileMode) (string, error) {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return "", fmt.Errorf("write %q: %w", path, err)
+		return "", fail(path, err)
 	}
 	name := f.Name()
 	_, werr := f.Write(data)
@@ -91,7 +134,25 @@ func stage(path string, data []byte, perm os.FileMode) (string, error) {
 	}
 	if werr != nil {
 		os.Remove(name)
-		return "", fmt.Errorf("write %q: %w", path, werr)
+		return "", fail(path, werr)
 	}
 	return name, nil
+}
+
+// firstFile returns the first ancestor of dir, from the root down, that
+// exists and is not a directory: the one in the way of MkdirAll.
+func firstFile(dir string) string {
+	var chain []string
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		chain = append(chain, d)
+		if next := filepath.Dir(d); next == d {
+			break
+		}
+	}
+	for i := len(chain) - 1; i >= 0; i-- {
+		if st, err := os.Stat(chain[i]); err == nil && !st.IsDir() {
+			return fmt.Sprintf("%q", chain[i])
+		}
+	}
+	return fmt.Sprintf("%q", dir)
 }

@@ -14,6 +14,7 @@
 package audit
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"sort"
@@ -46,12 +47,36 @@ type Options struct {
 	InIfaces, OutIfaces []string
 	// NoShadow skips the shadowed-rule analysis.
 	NoShadow bool
+	// Progress, when set, is told how far the audit is: the stage and,
+	// where the stage counts, how many of how many are done. It is called
+	// from the auditing goroutine and must return quickly.
+	Progress func(stage string, done, total int)
+}
+
+// progress reports a stage's advance, when the caller asked.
+func (a *auditor) progress(stage string, done, total int) {
+	if a.opt.Progress != nil {
+		a.opt.Progress(stage, done, total)
+	}
 }
 
 // Run audits cfg against the plan. The diagnostics are errors that keep
 // the audit from running (an unknown scope, a service tag without data).
 func Run(p *model.Plan, cfg *Config, opt Options) (*Report, diag.List) {
+	return RunContext(context.Background(), p, cfg, opt)
+}
+
+// RunContext is Run that stops between flows, and between stages, once ctx
+// is done; it then returns no report and ctx's error as a diagnostic.
+func RunContext(ctx context.Context, p *model.Plan, cfg *Config, opt Options) (*Report, diag.List) {
 	var ds diag.List
+	stopped := func() bool {
+		if err := ctx.Err(); err != nil {
+			ds.Errorf(diag.Pos{}, "", "audit stopped: %v", context.Cause(ctx))
+			return true
+		}
+		return false
+	}
 	e, err := Compile(cfg, append(append([]string(nil), opt.InIfaces...), opt.OutIfaces...)...)
 	if err != nil {
 		ds.Errorf(diag.Pos{}, cfg.Format, "%v", err)
@@ -61,6 +86,7 @@ func Run(p *model.Plan, cfg *Config, opt Options) (*Report, diag.List) {
 	if pds.HasErrors() {
 		return nil, pds.Errors()
 	}
+	ds.Append(pds.Warnings())
 	a := &auditor{e: e, plan: p, opt: opt, rep: &Report{
 		Format: cfg.Format, Scope: opt.Scope, Cloud: p.Cloud, Catalog: p.CatalogVersion, Notes: append([]string(nil), cfg.Notes...),
 	}}
@@ -71,12 +97,27 @@ func Run(p *model.Plan, cfg *Config, opt Options) (*Report, diag.List) {
 	if ds.HasErrors() {
 		return nil, ds
 	}
-	for _, f := range a.flows {
+	for i, f := range a.flows {
+		if stopped() {
+			return nil, ds
+		}
+		a.progress("checking flows", i, len(a.flows))
 		a.checkFlow(f)
 	}
+	if stopped() {
+		return nil, ds
+	}
+	a.progress("looking for traffic the plan does not require", 0, 0)
 	a.tooOpen()
 	if !opt.NoShadow {
+		if stopped() {
+			return nil, ds
+		}
+		a.progress("looking for shadowed rules", 0, 0)
 		a.shadowed()
+	}
+	if stopped() {
+		return nil, ds
 	}
 	a.rep.sort()
 	return a.rep, ds

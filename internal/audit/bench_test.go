@@ -186,6 +186,7 @@ func TestAudit10kFindings(t *testing.T) {
 	if testing.Short() {
 		t.Skip("large configurations")
 	}
+	t.Parallel()
 	p := testutil.Plan(t, testutil.ExamplePath("combined"), "")
 	r := rand.New(rand.NewPCG(10, 10000))
 	ipt := []byte(genIptables10k(r, 10000))

@@ -73,78 +73,145 @@ func newTestbed(t *testing.T, dir render.Direction) *testbed {
 	t.Helper()
 	tb := &testbed{dir: dir, client: newNetns(t), host: newNetns(t), sink: newNetns(t)}
 	h, c, s := tb.host, tb.client, tb.sink
-	for _, pair := range [][4]string{{"c0", c.name, "h0", h.name}, {"s0", s.name, "d0", h.name}} {
-		if out, err := command(nil, "ip", "link", "add", pair[0], "netns", pair[1], "type", "veth", "peer", "name", pair[2], "netns", pair[3]); err != nil {
-			t.Fatalf("veth: %v: %s", err, out)
-		}
-	}
-	for _, args := range [][]string{
-		{"ip", "link", "set", "lo", "up"},
-		{"ip", "addr", "add", "198.19.254.2/30", "dev", "s0"},
-		{"ip", "link", "set", "s0", "up"},
-	} {
-		s.must(t, nil, args...)
-	}
-	for _, args := range [][]string{
-		{"ip", "link", "set", "lo", "up"},
-		{"ip", "addr", "add", "198.19.255.1/30", "dev", "h0"},
-		{"ip", "link", "set", "h0", "up"},
-		{"ip", "addr", "add", "198.19.254.1/30", "dev", "d0"},
-		{"ip", "link", "set", "d0", "up"},
-		{"sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0", "net.ipv4.conf.h0.rp_filter=0", "net.ipv4.ip_forward=1"},
-	} {
-		h.must(t, nil, args...)
-	}
-	for _, args := range [][]string{
-		{"ip", "link", "set", "lo", "up"},
-		{"ip", "addr", "add", "198.19.255.2/30", "dev", "c0"},
-		{"ip", "link", "set", "c0", "up"},
-		{"ip", "route", "add", "default", "via", "198.19.255.1"},
-	} {
-		c.must(t, nil, args...)
-	}
+	// Each step is one "ip -batch" process: the commands run in order and
+	// the first failure stops the batch (forking an ip per command was
+	// most of the set-up time).
+	ipBatch(t, "",
+		"link add c0 netns "+c.name+" type veth peer name h0 netns "+h.name,
+		"link add s0 netns "+s.name+" type veth peer name d0 netns "+h.name)
+	ipBatch(t, s.name,
+		"link set lo up",
+		"addr add 198.19.254.2/30 dev s0",
+		"link set s0 up")
+	ipBatch(t, h.name,
+		"link set lo up",
+		"addr add 198.19.255.1/30 dev h0",
+		"link set h0 up",
+		"addr add 198.19.254.1/30 dev d0",
+		"link set d0 up")
+	h.must(t, nil, "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0", "net.ipv4.conf.h0.rp_filter=0", "net.ipv4.ip_forward=1")
+	ipBatch(t, c.name,
+		"link set lo up",
+		"addr add 198.19.255.2/30 dev c0",
+		"link set c0 up",
+		"route add default via 198.19.255.1")
+	var routes []string
 	switch dir {
 	case render.Inbound:
 		for _, p := range localNets {
-			h.must(t, nil, "ip", "route", "add", "local", p.String(), "dev", "lo")
+			routes = append(routes, "route add local "+p.String()+" dev lo")
 		}
-		h.must(t, nil, "ip", "route", "add", "default", "via", "198.19.255.2")
+		routes = append(routes, "route add default via 198.19.255.2")
 		tb.src, tb.dst = addrPool(farNets), addrPool(localNets)
 	case render.Outbound:
 		for _, p := range farNets {
-			h.must(t, nil, "ip", "route", "add", p.String(), "via", "198.19.254.2")
+			routes = append(routes, "route add "+p.String()+" via 198.19.254.2")
 		}
 		tb.src, tb.dst = addrPool(localNets), addrPool(farNets)
 	default:
 		for _, p := range append(append([]netip.Prefix(nil), farNets...), localNets...) {
-			h.must(t, nil, "ip", "route", "add", p.String(), "via", "198.19.254.2")
+			routes = append(routes, "route add "+p.String()+" via 198.19.254.2")
 		}
 		all := append(append([]netip.Prefix(nil), farNets...), localNets...)
 		tb.src, tb.dst = addrPool(all), addrPool(all)
 	}
+	ipBatch(t, h.name, routes...)
 	return tb
 }
 
+// ipBatch runs ip commands in one process, in the namespace ns (or, for
+// "", in the test's own namespace).
+func ipBatch(t *testing.T, ns string, cmds ...string) {
+	t.Helper()
+	args := []string{"ip", "-batch", "-"}
+	if ns != "" {
+		args = []string{"ip", "-n", ns, "-batch", "-"}
+	}
+	if out, err := command([]byte(strings.Join(cmds, "\n")+"\n"), args...); err != nil {
+		t.Fatalf("ip %s: %v: %s\n%s", ns, err, out, strings.Join(cmds, "\n"))
+	}
+}
+
 // observe adds the recording table; it must come after the configuration
-// is listed, so that it is not part of what is audited.
+// is listed, so that it is not part of what is audited. Besides the set of
+// packets that reached the end of the path, it counts the probes where
+// they enter the host's path (prerouting from h0, or the output hook for
+// the host's own packets), before any rule of the configuration, so that
+// run knows when the kernel has seen them all.
 func (tb *testbed) observe(t *testing.T) {
-	hook := "postrouting"
-	if tb.dir == render.Inbound {
+	hook, first := "postrouting", `type filter hook prerouting priority -1000; policy accept;
+		iifname "h0" meta l4proto { tcp, udp } counter name "arrived"`
+	switch tb.dir {
+	case render.Inbound:
 		hook = "input"
+	case render.Outbound:
+		first = `type filter hook output priority -1000; policy accept;
+		meta l4proto { tcp, udp } counter name "arrived"`
 	}
 	rules := fmt.Sprintf(`table ip tgobserve {
+	counter arrived {
+	}
 	set seen {
 		type ipv4_addr . ipv4_addr . inet_proto . inet_service . inet_service
 		flags dynamic
 		size 65535
+	}
+	chain first {
+		%s
 	}
 	chain obs {
 		type filter hook %s priority 2147483647; policy accept;
 		meta l4proto { tcp, udp } add @seen { ip saddr . ip daddr . meta l4proto . th sport . th dport }
 	}
 }
-`, hook)
+`, first, hook)
 	tb.host.must(t, []byte(rules), "nft", "-f", "-")
+}
+
+// arrivalTimeout bounds the wait for the probes to reach the host. It is
+// only reached when a probe is lost before the host's first hook; the
+// comparison then goes ahead with what the kernel recorded.
+const arrivalTimeout = 5 * time.Second
+
+// awaitArrival waits until the host has counted n probes at the first hook
+// of the path. Past that hook a packet's way to the recording chain (or to
+// its drop) runs on in the same softirq, with bottom halves disabled, in
+// microseconds, while listing the set takes a new process; so once all are
+// counted, the set is complete. The host's own packets (outbound) go
+// through every hook within sendto, so they are counted on return.
+func (tb *testbed) awaitArrival(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(arrivalTimeout)
+	for {
+		out := tb.host.must(t, nil, "nft", "-j", "list", "counter", "ip", "tgobserve", "arrived")
+		var doc struct {
+			Nftables []struct {
+				Counter *struct {
+					Packets int `json:"packets"`
+				} `json:"counter"`
+			} `json:"nftables"`
+		}
+		if err := json.Unmarshal(out, &doc); err != nil {
+			t.Fatalf("arrival counter: %v", err)
+		}
+		got := -1
+		for _, obj := range doc.Nftables {
+			if obj.Counter != nil {
+				got = obj.Counter.Packets
+			}
+		}
+		if got < 0 {
+			t.Fatalf("arrival counter missing: %s", out)
+		}
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Logf("%s: %d of %d probes reached the host within %s", tb.dir, got, n, arrivalTimeout)
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 // run sends the probes and returns which reached the end of the path.
@@ -156,7 +223,7 @@ func (tb *testbed) run(t *testing.T, probes []probe) map[string]bool {
 	if err := sendProbes(from.name, probes); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
+	tb.awaitArrival(t, len(probes))
 	out := tb.host.must(t, nil, "nft", "-j", "list", "set", "ip", "tgobserve", "seen")
 	var doc struct {
 		Nftables []map[string]json.RawMessage `json:"nftables"`
@@ -329,11 +396,8 @@ func genProbes(r *rand.Rand, tb *testbed, cfg *audit.Config, n int) []probe {
 // lineProbes makes, for every line of the configuration, probes inside
 // its match (as far as it lies in the testbed's address pools), so that
 // every rule is exercised, not only those random packets happen to hit.
-func lineProbes(r *rand.Rand, tb *testbed, cfg *audit.Config, perLine int) []probe {
-	e, err := audit.Compile(cfg, "h0", "d0")
-	if err != nil {
-		return nil
-	}
+// e is the configuration compiled with the testbed's interfaces.
+func lineProbes(r *rand.Rand, tb *testbed, cfg *audit.Config, e *audit.Engine, perLine int) []probe {
 	pool := audit.Cube{
 		Proto: audit.Protos(6, 17), State: audit.AllStates, In: e.Universe.All(), Out: e.Universe.All(),
 		Src: audit.NewAddrSet(tb.src), Dst: audit.NewAddrSet(tb.dst),
@@ -365,10 +429,10 @@ func randomPort(r *rand.Rand, ps model.PortSet) uint16 {
 }
 
 // probesFor combines line probes with boundary and random ones, distinct.
-func probesFor(r *rand.Rand, tb *testbed, cfg *audit.Config, n int) []probe {
+func probesFor(r *rand.Rand, tb *testbed, cfg *audit.Config, e *audit.Engine, n int) []probe {
 	seen := map[string]bool{}
 	var out []probe
-	for _, p := range append(lineProbes(r, tb, cfg, 2), genProbes(r, tb, cfg, n)...) {
+	for _, p := range append(lineProbes(r, tb, cfg, e, 2), genProbes(r, tb, cfg, n)...) {
 		if seen[p.key()] {
 			continue
 		}
@@ -383,14 +447,21 @@ type diffStats struct {
 	configs, flows, agree, accepted int
 }
 
-// compare sends probes through the loaded configuration and checks the
-// evaluator's verdict for each.
-func compare(t *testing.T, tb *testbed, cfg *audit.Config, probes []probe, st *diffStats) {
+// compile compiles a configuration the kernel listed, with the testbed's
+// interfaces; the probes and the comparison share the engine.
+func compile(t *testing.T, cfg *audit.Config) *audit.Engine {
 	t.Helper()
 	e, err := audit.Compile(cfg, "h0", "d0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return e
+}
+
+// compare sends probes through the loaded configuration and checks the
+// evaluator's verdict for each.
+func compare(t *testing.T, tb *testbed, e *audit.Engine, probes []probe, st *diffStats) {
+	t.Helper()
 	tb.observe(t)
 	seen := tb.run(t, probes)
 	in, out := 0, 0 // class "other": no interface
@@ -434,6 +505,7 @@ func verdictWord(ok bool) string {
 // rulesets with iptables-restore and compares verdicts.
 func TestKernelDifferentialIptables(t *testing.T) {
 	needKernel(t, "nft", "iptables-restore", "iptables-save")
+	t.Parallel() // every load has namespaces of its own
 	r := rand.New(rand.NewPCG(4, 2026))
 	var st diffStats
 	var configs []string
@@ -452,7 +524,8 @@ func TestKernelDifferentialIptables(t *testing.T) {
 			if ds.HasErrors() {
 				t.Fatalf("config %d: parse iptables-save: %s\n%s", i, ds, saved)
 			}
-			compare(t, tb, cfg, probesFor(r, tb, cfg, 40), &st)
+			e := compile(t, cfg)
+			compare(t, tb, e, probesFor(r, tb, cfg, e, 40), &st)
 		}
 	}
 	t.Logf("iptables: %d loads (ruleset × direction), %d flows compared, %d agreements (%d accepted by the kernel)", st.configs, st.flows, st.agree, st.accepted)
@@ -465,6 +538,7 @@ func TestKernelDifferentialIptables(t *testing.T) {
 // back with nft -j list ruleset.
 func TestKernelDifferentialNftables(t *testing.T) {
 	needKernel(t, "nft")
+	t.Parallel()
 	r := rand.New(rand.NewPCG(7, 2026))
 	var st diffStats
 	var configs []string
@@ -487,7 +561,8 @@ func TestKernelDifferentialNftables(t *testing.T) {
 			if ds.HasErrors() {
 				t.Fatalf("config %d: parse nft -j: %s\n%s", i, ds, rules)
 			}
-			compare(t, tb, cfg, probesFor(r, tb, cfg, 40), &st)
+			e := compile(t, cfg)
+			compare(t, tb, e, probesFor(r, tb, cfg, e, 40), &st)
 		}
 	}
 	t.Logf("nftables: %d loads (ruleset × direction), %d flows compared, %d agreements (%d accepted by the kernel)", st.configs, st.flows, st.agree, st.accepted)

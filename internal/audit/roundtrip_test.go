@@ -99,8 +99,7 @@ type rtConfig struct {
 // the form the auditor reads (for nftables, loaded into a namespace and
 // listed with nft -j; for AWS, the groups as describe-security-groups
 // shows them after apply.sh).
-func rendered(t *testing.T, target string, c rtCase) []rtConfig {
-	p := testutil.Plan(t, testutil.ExamplePath(c.example), "")
+func rendered(t *testing.T, p *model.Plan, target string, c rtCase) []rtConfig {
 	var r render.Renderer
 	switch target {
 	case "nftables":
@@ -204,11 +203,13 @@ func flowsIn(p *model.Plan, l *audit.Line) []string {
 // and that deleting any one of its flow rules gives a missing finding for
 // that flow.
 func TestRoundTrip(t *testing.T) {
+	t.Parallel()
 	for _, target := range []string{"iptables", "azure-nsg", "aws-sg", "nftables"} {
 		for _, c := range rtCases {
 			t.Run(target+"/"+c.name(), func(t *testing.T) {
+				t.Parallel()
 				p := testutil.Plan(t, testutil.ExamplePath(c.example), "")
-				for _, rc := range rendered(t, target, c) {
+				for _, rc := range rendered(t, p, target, c) {
 					cfg, ds := rc.parse()
 					if ds.HasErrors() {
 						t.Fatalf("%s: parse: %s", rc.name, ds)

@@ -97,6 +97,11 @@ func Plan(req Request) (Result, error) {
 	if req.Cloud == "" {
 		req.Cloud = model.CloudWorldwide
 	}
+	if req.Region != "" {
+		if err := checkRegion(req.Cloud, req.Region); err != nil {
+			return Result{}, err
+		}
+	}
 	var notes []string
 	if req.Cloud == model.CloudGCCHigh {
 		switch {

@@ -58,3 +58,35 @@ func TestPlanRefuses(t *testing.T) {
 		})
 	}
 }
+
+func TestRegionChecked(t *testing.T) {
+	tests := []struct {
+		name   string
+		cloud  model.Cloud
+		region string
+		want   string // "" for accepted
+	}{
+		{name: "public region", cloud: model.CloudWorldwide, region: "westeurope"},
+		{name: "display name", cloud: model.CloudWorldwide, region: "West Europe"},
+		{name: "gcc uses public", cloud: model.CloudGCC, region: "eastus2"},
+		{name: "typo", cloud: model.CloudWorldwide, region: "westeurpoe", want: `unknown Azure region "westeurpoe" (did you mean "westeurope"?)`},
+		{name: "nonsense", cloud: model.CloudWorldwide, region: "mars", want: `unknown Azure region "mars": want a region of Azure's public cloud`},
+		{name: "government region in worldwide", cloud: model.CloudWorldwide, region: "usgovarizona", want: `region "usgovarizona" is in Azure Government; a worldwide tenant's Teams Connector goes in Azure's public cloud`},
+		{name: "public region in gcch", cloud: model.CloudGCCHigh, region: "eastus", want: `region "eastus" is in Azure's public cloud; a gcch tenant's Teams Connector goes in Azure Government`},
+		{name: "gcch typo", cloud: model.CloudGCCHigh, region: "usgovarizna", want: `(did you mean "usgovarizona"?)`},
+		{name: "gcch virginia", cloud: model.CloudGCCHigh, region: "usgovvirginia", want: "Virginia"},
+		{name: "dod region", cloud: model.CloudDoD, region: "usdodeast"},
+		{name: "dod public region", cloud: model.CloudDoD, region: "northeurope", want: "Azure Government"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Plan(Request{Calls: 10, Cloud: tt.cloud, Region: tt.region})
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("got %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/teamsgate/teamsgate/internal/diag"
 	"github.com/teamsgate/teamsgate/internal/m365"
@@ -46,7 +47,13 @@ type Document struct {
 type M365Data struct {
 	Instance string
 	File     string
-	Sets     []m365.EndpointSet
+	// Version is the web service's version of the data (YYYYMMDDNN), empty
+	// when the copy does not record it.
+	Version string
+	// Date is the day of the data: when Microsoft published it, or when the
+	// copy was taken. The zero time when unknown.
+	Date time.Time
+	Sets []m365.EndpointSet
 }
 
 // Integration is one supported integration: its roles, its parameters and

@@ -177,7 +177,7 @@ func TestBadCatalog(t *testing.T) {
 		{name: "two endpoint kinds", file: "integrations/x.yaml", data: "integration: teams-messaging-bot\nflows:\n  - id: teams-messaging-bot.y\n    from: { any: true, role: bot }\n    to: { any: true }\n    ports: \"1\"\n    purpose: p\n    reference: { section: s }\n", want: `exactly one of`},
 		{name: "derived without reason", file: "integrations/x.yaml", data: "integration: teams-messaging-bot\nflows:\n  - id: teams-messaging-bot.y\n    from: { any: true }\n    to: { any: true }\n    ports: \"1\"\n    purpose: p\n    status: derived\n    reference: { section: s }\n", want: `needs a status_reason`},
 		{name: "host bits", file: "catalog.yaml", data: "address_sets:\n  teams-service:\n    values:\n      worldwide: { prefixes: [52.112.0.1/14] }\n", want: `host bits set (did you mean 52.112.0.0/14?)`},
-		{name: "malformed yaml", file: "catalog.yaml", data: "address_sets: [\n", want: `malformed YAML`},
+		{name: "malformed yaml", file: "catalog.yaml", data: "address_sets: [\n", want: `overlay/catalog.yaml:1:15: unclosed [ opened here: the file ends before its ]`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

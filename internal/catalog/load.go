@@ -5,9 +5,11 @@ import (
 	"io/fs"
 	"net/netip"
 	"path"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/teamsgate/teamsgate/internal/diag"
 	"github.com/teamsgate/teamsgate/internal/m365"
@@ -26,6 +28,11 @@ type builder struct {
 	// flowDoc keeps the position helpers of each flow for validation.
 	flowAt map[string]func(path ...string) diag.Pos
 }
+
+// m365VersionRE is the web service's version format: ten digits, the date
+// and a number within the day (docs/reference/endpoints.md §1, "Version
+// method").
+var m365VersionRE = regexp.MustCompile(`^[0-9]{10}$`)
 
 func newBuilder() *builder {
 	return &builder{
@@ -48,7 +55,7 @@ func (b *builder) load(src Source, base bool) {
 	case err == nil:
 		b.loadCatalogFile(src, data)
 	case base:
-		b.ds.Errorf(diag.Pos{File: path.Join(src.Name, "catalog.yaml")}, "", "cannot read the catalog: %v", err)
+		b.ds.Errorf(diag.Pos{File: path.Join(src.Name, "catalog.yaml")}, "", "cannot read the catalog: %s", diag.FileReason(err))
 	}
 	names, err := fs.Glob(src.FS, "integrations/*.yaml")
 	if err != nil {
@@ -100,12 +107,23 @@ func (b *builder) loadCatalogFile(src Source, data []byte) {
 		}
 		raw, err := fs.ReadFile(src.FS, m.File)
 		if err != nil {
-			b.ds.Errorf(at, "m365", "cannot read %q: %v", m.File, err)
+			b.ds.Errorf(at, "m365", "cannot read %q: %s", m.File, diag.FileReason(err))
 			continue
 		}
 		sets, mds := m365.Parse(raw)
 		b.ds.Append(mds.WithFile(path.Join(src.Name, m.File)))
-		parsed[m.File] = M365Data{Instance: m.Instance, File: m.File, Sets: sets}
+		data := M365Data{Instance: m.Instance, File: m.File, Version: m.Version, Sets: sets}
+		if m.Version != "" && !m365VersionRE.MatchString(m.Version) {
+			b.ds.Errorf(doc.At("m365", name, "version"), "m365", "version %q: want the web service's ten digits, YYYYMMDDNN", m.Version)
+		}
+		if m.Date != "" {
+			d, err := time.Parse(time.DateOnly, m.Date)
+			if err != nil {
+				b.ds.Errorf(doc.At("m365", name, "date"), "m365", "date %q: want YYYY-MM-DD", m.Date)
+			}
+			data.Date = d
+		}
+		parsed[m.File] = data
 		b.cat.M365[cloud] = parsed[m.File]
 	}
 	for _, name := range sortedKeys(w.AddressSets) {
@@ -323,7 +341,15 @@ func compileParam(name string, w wireParam, at func(...string) diag.Pos) (*Param
 		p.Default.Bool = v
 	case "ports":
 		p.Kind = ParamPorts
-		s := fmt.Sprint(w.Default)
+		var s string
+		switch d := w.Default.(type) {
+		case string:
+			s = d
+		case int:
+			s = strconv.Itoa(d)
+		default:
+			ds.Errorf(at("default"), name, "default of a ports parameter must be a port or range such as \"16000-17000\"")
+		}
 		ps, err := model.ParsePortSet(s)
 		if err != nil {
 			ds.Errorf(at("default"), name, "%v", err)

@@ -19,6 +19,10 @@ type wireDoc struct {
 type wireM365 struct {
 	File     string `yaml:"file"`
 	Instance string `yaml:"instance"`
+	// Version is the web service's data version (YYYYMMDDNN), when known.
+	Version string `yaml:"version"`
+	// Date is the day the data was published or retrieved (YYYY-MM-DD).
+	Date string `yaml:"date"`
 }
 
 type wireSet struct {

@@ -15,6 +15,7 @@ package certcheck
 
 import (
 	"fmt"
+	"github.com/teamsgate/teamsgate/internal/suggest"
 	"strings"
 )
 
@@ -53,7 +54,7 @@ func ParseRole(s string) (Role, error) {
 	for i, r := range Roles {
 		names[i] = string(r)
 	}
-	return "", fmt.Errorf("unknown role %q (want one of %s)", s, strings.Join(names, ", "))
+	return "", fmt.Errorf("unknown role %q%s (want one of %s)", s, suggest.Hint(s, names), strings.Join(names, ", "))
 }
 
 func (r Role) String() string { return string(r) }

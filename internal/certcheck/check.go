@@ -190,7 +190,7 @@ func (c *checker) format() {
 	if role == RoleTeamsConnector && b.Format != FormatPKCS12 && b.Format != FormatTLS {
 		ok = false
 		c.add(RuleFormat, Fail, ReasonNotPKCS12, subj,
-			"the Teams Connector needs a PKCS #12 (PFX) file with the private key and every intermediate inside, not %s (Pexip Teams Connector requirements); convert it with: teamsgate certs convert CERT --key KEY --to pfx -o tc.pfx", b.Format)
+			"the Teams Connector needs a PKCS #12 (PFX) file with the private key and every intermediate inside, not %s (Pexip Teams Connector requirements); convert it with: teamsgate certs convert CERT --key KEY --to pfx --out tc.pfx", b.Format)
 	}
 	if role.mutualTLS() && b.Format != FormatTLS && b.Key == nil {
 		ok = false

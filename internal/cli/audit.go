@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"net/netip"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -14,6 +13,7 @@ import (
 	"github.com/teamsgate/teamsgate/internal/diag"
 	"github.com/teamsgate/teamsgate/internal/render"
 	"github.com/teamsgate/teamsgate/internal/servicetag"
+	"github.com/teamsgate/teamsgate/internal/suggest"
 )
 
 type auditArgs struct {
@@ -62,10 +62,12 @@ Output formats (-o): text (default), json (schema in docs/audit.md), sarif
 the audit found an error or a warning (with --strict, also a note: a rule
 shadowed by rules with the same action); 1 means the input could not be
 audited.`,
-		Example: `  teamsgate audit examples/messaging-bot.yaml --config host.rules --scope bot
-  teamsgate audit deploy.yaml --config nsg.json --format azure-nsg --scope bot --service-tags ServiceTags_Public.json
-  iptables-save | teamsgate audit deploy.yaml --config - --scope bot -o sarif`,
-		Args: cobra.ExactArgs(1),
+		Example: `  teamsgate audit examples/messaging-bot.yaml --config testdata/data/iptables-save.batfish-example-host1.iptables --scope bot --fqdn-skip
+  teamsgate audit examples/messaging-bot.yaml --config testdata/data/azure-nsg-arm-export.batfish-VM1-nsg.json --format azure-nsg --scope bot --fqdn-via-proxy 192.0.2.3:3128
+  cat testdata/data/iptables-save.batfish-example-host1.iptables | teamsgate audit examples/messaging-bot.yaml --config - --scope bot -o sarif`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: specCompletion,
+		Annotations:       map[string]string{annotFindings: "findings: the configuration does not satisfy the plan (an error or a warning; with --strict, a note too)"},
 	}
 	catDir := catalogFlag(c)
 	f := c.Flags()
@@ -82,25 +84,28 @@ audited.`,
 	f.StringArrayVar(&a.inIfaces, "in-iface", nil, "interface the deployment's traffic arrives on (repeatable; default: any but loopback)")
 	f.StringArrayVar(&a.outIfaces, "out-iface", nil, "interface the deployment's traffic leaves by (repeatable; default: any but loopback)")
 	f.BoolVar(&a.strict, "strict", false, "fail (exit 3) on notes too: rules shadowed by rules with the same action")
+	_ = c.RegisterFlagCompletionFunc("format", fixedCompletion(parse.Formats...))
+	_ = c.RegisterFlagCompletionFunc("output", fixedCompletion(report.Formats...))
+	_ = c.RegisterFlagCompletionFunc("scope", roleCompletion)
+	_ = c.MarkFlagFilename("service-tags", "json", "gz")
 	c.RunE = func(c *cobra.Command, args []string) error {
-		return runAudit(e, *catDir, args[0], a)
+		return runAudit(c, e, *catDir, args[0], a)
 	}
 	return c
 }
 
-func runAudit(e *env, catDir, specFile string, a auditArgs) error {
+func runAudit(c *cobra.Command, e *env, catDir, specFile string, a auditArgs) error {
 	if a.config == "" {
 		return inputError(fmt.Errorf("--config FILE is required (the configuration to audit)"))
 	}
-	if !validFormat(a.output, report.Formats) {
-		return inputError(fmt.Errorf("unknown output format %q (want %s)", a.output, strings.Join(report.Formats, ", ")))
+	if a.config == "-" && specFile == "-" {
+		return inputError(fmt.Errorf("the spec and --config cannot both be read from standard input"))
 	}
-	if a.format != "" && !validFormat(a.format, parse.Formats) {
-		return inputError(fmt.Errorf("unknown format %q (want %s)", a.format, strings.Join(parse.Formats, ", ")))
-	}
-	pl, err := loadPlan(catDir, specFile)
-	if err != nil {
+	if err := checkFormat(a.output, report.Formats...); err != nil {
 		return err
+	}
+	if a.format != "" && !validName(a.format, parse.Formats) {
+		return inputError(fmt.Errorf("unknown configuration format %q%s (want %s)", a.format, suggest.Hint(a.format, parse.Formats), strings.Join(parse.Formats, ", ")))
 	}
 	opt := audit.Options{Scope: a.scope, InIfaces: a.inIfaces, OutIfaces: a.outIfaces}
 	if a.fqdnSkip {
@@ -110,33 +115,33 @@ func runAudit(e *env, catDir, specFile string, a auditArgs) error {
 		opt.FQDN = render.FQDNSkip
 	}
 	if a.proxy != "" {
-		ap, err := netip.ParseAddrPort(a.proxy)
+		ap, err := parseProxy("--fqdn-via-proxy", a.proxy)
 		if err != nil {
-			return inputError(fmt.Errorf("--fqdn-via-proxy %q: want ADDR:PORT: %w", a.proxy, err))
+			return inputError(err)
 		}
 		opt.FQDN, opt.Proxy = render.FQDNViaProxy, ap
 	}
-	if a.serviceTags != "" {
-		data, ds := servicetag.ParseFile(a.serviceTags)
-		if ds.HasErrors() {
-			return inputError(ds.Err())
-		}
-		opt.Tags.Data = data
-	}
 	for _, s := range a.vnet {
-		p, err := netip.ParsePrefix(strings.TrimSpace(s))
+		p, err := parsePrefix(strings.TrimSpace(s))
 		if err != nil {
-			return inputError(fmt.Errorf("--vnet %q: %w", s, err))
+			return inputError(fmt.Errorf("--vnet %q: %v", s, err))
 		}
-		opt.Tags.VirtualNetwork = append(opt.Tags.VirtualNetwork, p.Masked())
+		opt.Tags.VirtualNetwork = append(opt.Tags.VirtualNetwork, p)
 	}
 	members, err := parseMembers(e, a.members)
 	if err != nil {
 		return inputError(err)
 	}
-	data, err := e.readInput(a.config)
+	pl, err := e.loadPlan(catDir, specFile)
 	if err != nil {
-		return inputError(fmt.Errorf("--config: %w", err))
+		return err
+	}
+	prog := e.progress("audit")
+	defer prog.done()
+	prog.update("reading the configuration", 0, 0)
+	data, err := e.readInput("--config", a.config, maxConfigBytes)
+	if err != nil {
+		return inputError(err)
 	}
 	name := a.config
 	if name == "-" {
@@ -148,18 +153,37 @@ func runAudit(e *env, catDir, specFile string, a auditArgs) error {
 			return inputError(fmt.Errorf("%s: %w", name, err))
 		}
 	}
+	if err := auditFlagsFor(c, format); err != nil {
+		return inputError(err)
+	}
+	if a.serviceTags != "" {
+		data, ds := servicetag.ParseFile(a.serviceTags)
+		if ds.HasErrors() {
+			return inputError(ds.Err())
+		}
+		opt.Tags.Data = data
+	}
+	if err := c.Context().Err(); err != nil {
+		return err
+	}
+	prog.update("parsing the "+format+" configuration", 0, 0)
 	cfg, ds := parse.Parse(format, data, parse.Options{Tags: opt.Tags, Members: members, Groups: a.groups})
 	ds = ds.WithFile(name)
 	if ds.HasErrors() || cfg == nil {
 		ds.Sort()
 		return inputError(ds.Err())
 	}
-	rep, rds := audit.Run(pl.plan, cfg, opt)
+	opt.Progress = prog.update
+	rep, rds := audit.RunContext(c.Context(), pl.plan, cfg, opt)
+	if err := c.Context().Err(); err != nil {
+		return err
+	}
 	if rds.HasErrors() {
 		return inputError(rds.Err())
 	}
+	prog.done()
 	rep.Config = name
-	rep.Diagnostics = append(pl.warnings, ds.Warnings()...)
+	rep.Diagnostics = append(append(pl.warnings, ds.Warnings()...), rds.Warnings()...)
 	if err := report.Write(e.stdout, rep, a.output); err != nil {
 		return err
 	}
@@ -169,6 +193,35 @@ func runAudit(e *env, catDir, specFile string, a auditArgs) error {
 	return nil
 }
 
+// auditFlagsFor refuses the flags that do not apply to a configuration
+// format, rather than ignore them.
+func auditFlagsFor(c *cobra.Command, format string) error {
+	applies := map[string][]string{
+		"vnet":       {"azure-nsg"},
+		"sg-members": {"aws-sg"},
+		"sg":         {"aws-sg"},
+		"in-iface":   {"iptables", "nftables"},
+		"out-iface":  {"iptables", "nftables"},
+	}
+	for _, name := range []string{"vnet", "sg-members", "sg", "in-iface", "out-iface"} {
+		if c.Flags().Changed(name) && !validName(format, applies[name]) {
+			return fmt.Errorf("--%s does not apply to a %s configuration (it applies to %s)", name, format, strings.Join(applies[name], ", "))
+		}
+	}
+	return nil
+}
+
+// parsePrefix reads a CIDR prefix or a bare address, in the user's terms.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	return netip.Prefix{}, fmt.Errorf("not an address prefix (want CIDR such as 10.0.0.0/16 or 2001:db8::/32)")
+}
+
 // parseMembers reads --sg-members values: "ID=CIDR,CIDR" or "@FILE" with
 // one such line per group ("#" starts a comment).
 func parseMembers(e *env, vals []string) (map[string][]netip.Prefix, error) {
@@ -176,9 +229,9 @@ func parseMembers(e *env, vals []string) (map[string][]netip.Prefix, error) {
 	var lines []string
 	for _, v := range vals {
 		if file, ok := strings.CutPrefix(v, "@"); ok {
-			b, err := os.ReadFile(file)
+			b, err := e.readInput("--sg-members", file, maxCertBytes)
 			if err != nil {
-				return nil, fmt.Errorf("--sg-members %s: %w", v, err)
+				return nil, err
 			}
 			for i, l := range strings.Split(string(b), "\n") {
 				l = strings.TrimSpace(l)
@@ -205,16 +258,12 @@ func parseMembers(e *env, vals []string) (map[string][]netip.Prefix, error) {
 			if c == "" {
 				continue
 			}
-			p, err := netip.ParsePrefix(c)
+			p, err := parsePrefix(c)
 			if err != nil {
-				if a, err2 := netip.ParseAddr(c); err2 == nil {
-					p = netip.PrefixFrom(a, a.BitLen())
-				} else {
-					ds.Errorf(diag.Pos{}, where, "%s: %q is not a CIDR", id, c)
-					continue
-				}
+				ds.Errorf(diag.Pos{}, where, "%s: %q is not a CIDR", id, c)
+				continue
 			}
-			out[id] = append(out[id], p.Masked())
+			out[id] = append(out[id], p)
 		}
 	}
 	return out, ds.Err()

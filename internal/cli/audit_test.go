@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"encoding/xml"
 	"path/filepath"
@@ -43,7 +45,7 @@ func TestAuditExitCodes(t *testing.T) {
 		{name: "no config", args: []string{"audit", spec}, want: "--config FILE is required"},
 		{name: "missing file", args: []string{"audit", spec, "--config", filepath.Join(dir, "nope")}, want: "no such file"},
 		{name: "positioned parse error", args: []string{"audit", spec, "--config", bad}, want: "bad.rules:3:1: filter/INPUT: -s \"10.0.0.300\""},
-		{name: "unknown format", args: []string{"audit", spec, "--config", bad, "--format", "pf"}, want: `unknown format "pf"`},
+		{name: "unknown format", args: []string{"audit", spec, "--config", bad, "--format", "pf"}, want: `unknown configuration format "pf"`},
 		{name: "unknown output", args: []string{"audit", spec, "--config", bad, "-o", "yaml"}, want: `unknown output format "yaml"`},
 		{name: "cannot tell", args: []string{"audit", spec, "--config", writeFile(t, dir, "x.txt", "hello\n")}, want: "cannot tell the configuration's format"},
 		{name: "unknown scope", args: []string{"audit", spec, "--config", sampleFile("iptables-save.batfish-example-host1.iptables"), "--scope", "nobody"}, want: `--scope "nobody" matches no rule`},
@@ -138,13 +140,10 @@ func TestAuditFormats(t *testing.T) {
 }
 
 func TestAuditStdin(t *testing.T) {
-	var errb strings.Builder
-	var out strings.Builder
-	e := &env{stdin: strings.NewReader("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n"), stdout: &out, stderr: &errb}
-	root := newRoot(e)
-	root.SetArgs([]string{"audit", testutil.ExamplePath("messaging-bot"), "--config", "-", "--scope", "bot"})
-	err := root.Execute()
-	if exitCode(err) != ExitFindings || !strings.Contains(out.String(), "<stdin>") || !strings.Contains(out.String(), "too-open") {
-		t.Fatalf("exit %d\n%s\n%s", exitCode(err), out.String(), errb.String())
+	var out, errb bytes.Buffer
+	stdin := strings.NewReader("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n")
+	code := mainWith(context.Background(), []string{"audit", testutil.ExamplePath("messaging-bot"), "--config", "-", "--scope", "bot"}, streams{stdin: stdin, stdout: &out, stderr: &errb})
+	if code != ExitFindings || !strings.Contains(out.String(), "<stdin>") || !strings.Contains(out.String(), "too-open") {
+		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errb.String())
 	}
 }

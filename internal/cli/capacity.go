@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
 
 	"github.com/spf13/cobra"
 
@@ -24,7 +25,8 @@ concurrent calls: 16 calls at most per instance, planned at 15; 4 vCPU per
 instance of the chosen series; the minimum and a recommended vCPU quota;
 blue-green upgrades need both environments in the quota at once. For GCC
 High the Teams Connector must be in US Gov Arizona or US Gov Texas; other
-regions are refused.`,
+regions are refused. --region is checked in every cloud: a region of the
+other Azure cloud (public or Government) or a misspelt one is refused.`,
 		Example: `  teamsgate capacity --calls 90
   teamsgate capacity --calls 40 --instance-type Standard_D4as_v5 --blue-green -o json
   teamsgate capacity --calls 20 --cloud gcch --region usgovarizona`,
@@ -35,11 +37,14 @@ regions are refused.`,
 	c.Flags().BoolVar(&req.BlueGreen, "blue-green", false, "plan for blue-green upgrades (two environments side by side)")
 	c.Flags().StringVar(&req.Region, "region", "", "Azure region")
 	c.Flags().StringVar(&cloud, "cloud", "worldwide", "worldwide, gcc, gcch or dod")
-	c.Flags().StringVarP(&format, "output", "o", "text", "text or json")
+	c.Flags().StringVarP(&format, "output", "o", "text", "output format: text or json")
 	_ = c.MarkFlagRequired("calls")
+	_ = c.RegisterFlagCompletionFunc("output", fixedCompletion("text", "json"))
+	_ = c.RegisterFlagCompletionFunc("cloud", fixedCompletion("worldwide", "gcc", "gcch", "dod"))
+	_ = c.RegisterFlagCompletionFunc("instance-type", fixedCompletion(instanceTypes()...))
 	c.RunE = func(c *cobra.Command, args []string) error {
-		if format != "text" && format != "json" {
-			return inputError(fmt.Errorf("unknown output format %q (want text or json)", format))
+		if err := checkFormat(format, "text", "json"); err != nil {
+			return err
 		}
 		cl, err := model.ParseCloud(cloud)
 		if err != nil {
@@ -71,4 +76,13 @@ regions are refused.`,
 		return nil
 	}
 	return c
+}
+
+func instanceTypes() []string {
+	names := make([]string, 0, len(capacity.InstanceTypes))
+	for n := range capacity.InstanceTypes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }

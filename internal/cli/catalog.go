@@ -10,6 +10,7 @@ import (
 
 	"github.com/teamsgate/teamsgate/internal/catalog"
 	"github.com/teamsgate/teamsgate/internal/model"
+	"github.com/teamsgate/teamsgate/internal/suggest"
 )
 
 func newCatalogCmd(e *env) *cobra.Command {
@@ -29,17 +30,18 @@ func newCatalogListCmd(e *env) *cobra.Command {
 		Args:  cobra.NoArgs,
 	}
 	dir := catalogFlag(c)
-	c.Flags().StringVarP(&format, "output", "o", "text", "text or json")
+	c.Flags().StringVarP(&format, "output", "o", "text", "output format: text or json")
+	_ = c.RegisterFlagCompletionFunc("output", fixedCompletion("text", "json"))
 	c.RunE = func(c *cobra.Command, args []string) error {
+		if err := checkFormat(format, "text", "json"); err != nil {
+			return err
+		}
 		cat, err := loadCatalog(*dir)
 		if err != nil {
 			return err
 		}
 		if format == "json" {
 			return writeJSON(e, catalogJSON(cat))
-		}
-		if format != "text" {
-			return inputError(fmt.Errorf("unknown output format %q (want text or json)", format))
 		}
 		w := e.stdout
 		fmt.Fprintf(w, "Catalog %s\n", cat.Version)
@@ -67,13 +69,19 @@ func portsRef(r model.PortsRef) string {
 func newCatalogShowCmd(e *env) *cobra.Command {
 	var format string
 	c := &cobra.Command{
-		Use:   "show ID",
-		Short: "Show one integration or one flow in full, with its references",
-		Args:  cobra.ExactArgs(1),
+		Use:               "show ID",
+		Short:             "Show one integration or one flow in full, with its references",
+		Example:           "  teamsgate catalog show teams-calling-bot\n  teamsgate catalog show pexip-teams-connector.instance-to-cn.signaling -o json",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: catalogIDCompletion,
 	}
 	dir := catalogFlag(c)
-	c.Flags().StringVarP(&format, "output", "o", "text", "text or json")
+	c.Flags().StringVarP(&format, "output", "o", "text", "output format: text or json")
+	_ = c.RegisterFlagCompletionFunc("output", fixedCompletion("text", "json"))
 	c.RunE = func(c *cobra.Command, args []string) error {
+		if err := checkFormat(format, "text", "json"); err != nil {
+			return err
+		}
 		cat, err := loadCatalog(*dir)
 		if err != nil {
 			return err
@@ -88,7 +96,7 @@ func newCatalogShowCmd(e *env) *cobra.Command {
 		}
 		in, f := cat.Flow(id)
 		if f == nil {
-			return inputError(fmt.Errorf("no integration or flow %q (see teamsgate catalog list)", id))
+			return inputError(fmt.Errorf("no integration or flow %q%s (see teamsgate catalog list)", id, suggest.Hint(id, catalogIDs(cat))))
 		}
 		if format == "json" {
 			return writeJSON(e, flowJSON(*f))

@@ -62,18 +62,20 @@ func newCertsCheckCmd(e *env) *cobra.Command {
   chain.validity  not expired, not yet valid, or expiring within --warn-days
   chain.aia       AIA issuer URLs with their scheme; https:// is flagged
 
-Warnings fail only with --strict.
-
-` + exitCodesHelp,
-		Example: `  teamsgate certs check tc.pfx --password-file pw --role teams-connector --name tc-eu.contoso.com --name tc-us.contoso.com
-  teamsgate certs check node.pem --key node.key --role conferencing-node --pool meet.contoso.com --name node1.contoso.com --name node2.contoso.com
-  teamsgate certs check bot.pem --role bot-endpoint --name bot.contoso.com -o json`,
-		Args: cobra.ExactArgs(1),
+Warnings fail only with --strict. With -o json a run that cannot check the
+certificate (a wrong password, an unreadable file) writes an error document.`,
+		Example: `  teamsgate certs check tc.pfx --password-file pw --role teams-connector --name tc-eu.contoso.com --name tc-us.contoso.com --roots root.pem
+  teamsgate certs check node.pem --key node.key --role conferencing-node --pool meet.contoso.com --name node1.contoso.com --name node2.contoso.com --roots root.pem
+  teamsgate certs check bot.pem --role bot-endpoint --name bot.contoso.com --roots root.pem -o json`,
+		Args:        cobra.ExactArgs(1),
+		Annotations: map[string]string{annotFindings: "a check failed (with --strict, a warning too)"},
 	}
 	f := c.Flags()
 	f.StringVar(&a.key, "key", "", "PEM file with the private key, when it is not in FILE")
 	f.StringVar(&a.passwordFile, "password-file", "", "file holding the PKCS #12 password (first line)")
 	f.StringVar(&a.role, "role", "", "teams-connector, conferencing-node or bot-endpoint (required)")
+	_ = c.RegisterFlagCompletionFunc("role", certRoleCompletion)
+	_ = c.RegisterFlagCompletionFunc("output", fixedCompletion("text", "json"))
 	f.StringArrayVar(&a.names, "name", nil, "a DNS name the certificate must cover (repeatable)")
 	f.StringVar(&a.pool, "pool", "", "conferencing-node pool name: the subject common name and a SAN")
 	f.StringVar(&a.roots, "roots", "", "PEM file of roots to trust instead of the system's (private CA)")
@@ -167,11 +169,14 @@ func certsSummarize(rs []certcheck.Result) certsSummary {
 	return s
 }
 
-func certsOutputFlag(o string) error {
-	if o != "text" && o != "json" {
-		return inputError(fmt.Errorf("unknown output format %q (want text or json)", o))
+func certsOutputFlag(o string) error { return checkFormat(o, "text", "json") }
+
+func certRoleCompletion(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	var out []string
+	for _, r := range certcheck.Roles {
+		out = append(out, string(r))
 	}
-	return nil
+	return out, cobra.ShellCompDirectiveNoFileComp
 }
 
 func certsWriteJSON(w io.Writer, v any) error {
@@ -186,9 +191,9 @@ func certsWriteJSON(w io.Writer, v any) error {
 // certsLoadBundle reads a certificate file, its password and a separate key.
 // Every problem is an input error: nothing can be checked.
 func certsLoadBundle(e *env, file, keyFile, passwordFile string) (*certcheck.Bundle, error) {
-	data, err := e.readInput(file)
+	data, err := e.readInput("certificate", file, maxCertBytes)
 	if err != nil {
-		return nil, inputError(fmt.Errorf("read certificate: %w", err))
+		return nil, inputError(err)
 	}
 	var password string
 	if passwordFile != "" {
@@ -204,9 +209,9 @@ func certsLoadBundle(e *env, file, keyFile, passwordFile string) (*certcheck.Bun
 		if b.Key != nil {
 			return nil, inputError(fmt.Errorf("%q already holds a private key: drop --key", file))
 		}
-		kd, err := e.readInput(keyFile)
+		kd, err := e.readInput("--key", keyFile, maxCertBytes)
 		if err != nil {
-			return nil, inputError(fmt.Errorf("read key: %w", err))
+			return nil, inputError(err)
 		}
 		key, err := certcheck.ParseKey(kd)
 		if err != nil {
@@ -220,18 +225,18 @@ func certsLoadBundle(e *env, file, keyFile, passwordFile string) (*certcheck.Bun
 // certsReadPassword reads the first line of a password file, without its line
 // ending.
 func certsReadPassword(e *env, name string) (string, error) {
-	data, err := e.readInput(name)
+	data, err := e.readInput("--password-file", name, maxCertBytes)
 	if err != nil {
-		return "", inputError(fmt.Errorf("read password: %w", err))
+		return "", inputError(err)
 	}
 	pw, _, _ := strings.Cut(string(data), "\n")
 	return strings.TrimSuffix(pw, "\r"), nil
 }
 
 func certsLoadRoots(e *env, name string) (*x509.CertPool, error) {
-	data, err := e.readInput(name)
+	data, err := e.readInput("--roots", name, maxCertBytes)
 	if err != nil {
-		return nil, inputError(fmt.Errorf("read roots: %w", err))
+		return nil, inputError(err)
 	}
 	pool, err := certcheck.ParseRoots(data)
 	if err != nil {
@@ -299,34 +304,48 @@ type certsConvertArgs struct {
 	passwordFile string
 	to           string
 	out          string
+	oldOut       string
 	encoding     string
 }
 
 func newCertsConvertCmd(e *env) *cobra.Command {
 	var a certsConvertArgs
 	c := &cobra.Command{
-		Use:   "convert FILE --to pfx|pem -o OUT",
+		Use:   "convert FILE --to pfx|pem --out OUT",
 		Short: "Convert a certificate between PEM and PKCS #12 (PFX)",
 		Long: `convert writes FILE with its private key and every other certificate
 (intermediates first, in chain order) as PKCS #12 for the Teams Connector, or
 as PEM for Conferencing Nodes. --password-file is the PFX password: read to
 open a PFX, and used to protect a PFX written. The key must belong to the
-certificate. The output appears whole or not at all.
-
-` + exitCodesHelp,
-		Example: `  teamsgate certs convert node.pem --key node.key --to pfx --password-file pw -o node.pfx
-  teamsgate certs convert tc.pfx --password-file pw --to pem -o tc.pem`,
+certificate. The output appears whole or not at all, with mode 0600.
+(-o FILE is the former spelling of --out FILE: -o names an output format in
+every other command.)`,
+		Example: `  teamsgate certs convert node.pem --key node.key --to pfx --password-file pw --out node.pfx
+  teamsgate certs convert tc.pfx --password-file pw --to pem --out tc.pem`,
 		Args: cobra.ExactArgs(1),
 	}
 	f := c.Flags()
 	f.StringVar(&a.key, "key", "", "PEM file with the private key, when it is not in FILE")
 	f.StringVar(&a.passwordFile, "password-file", "", "file holding the PFX password (first line)")
 	f.StringVar(&a.to, "to", "", "pfx or pem (required)")
-	f.StringVarP(&a.out, "output", "o", "", "file to write (required)")
+	f.StringVar(&a.out, "out", "", "file to write (required)")
+	f.StringVarP(&a.oldOut, "output-file", "o", "", "former spelling of --out")
+	_ = f.MarkHidden("output-file")
 	f.StringVar(&a.encoding, "pfx-encoding", "modern", "modern (AES-256, SHA-256; Windows Server 2019+) or legacy (3DES, SHA-1)")
 	_ = c.MarkFlagRequired("to")
-	_ = c.MarkFlagRequired("output")
+	_ = c.RegisterFlagCompletionFunc("to", fixedCompletion("pfx", "pem"))
+	_ = c.RegisterFlagCompletionFunc("pfx-encoding", fixedCompletion("modern", "legacy"))
 	c.RunE = func(c *cobra.Command, args []string) error {
+		if c.Flags().Changed("output-file") {
+			if a.out != "" {
+				return inputError(errors.New("give the file once, with --out"))
+			}
+			e.warnf("certs convert -o is the former spelling of --out: -o names an output format in every other command")
+			a.out = a.oldOut
+		}
+		if a.out == "" {
+			return inputError(errors.New("--out FILE is required (the file to write)"))
+		}
 		return runCertsConvert(e, args[0], a)
 	}
 	return c
@@ -341,7 +360,7 @@ func runCertsConvert(e *env, file string, a certsConvertArgs) error {
 		return inputError(err)
 	}
 	if a.out == "-" {
-		return inputError(errors.New("-o must name a file: the output holds a private key"))
+		return inputError(errors.New("--out must name a file: the output holds a private key"))
 	}
 	b, err := certsLoadBundle(e, file, a.key, a.passwordFile)
 	if err != nil {
@@ -364,7 +383,7 @@ func runCertsConvert(e *env, file string, a certsConvertArgs) error {
 	if err != nil {
 		return inputError(fmt.Errorf("%q: %w", file, err))
 	}
-	if err := atomicfile.WriteFile(a.out, data, 0o600); err != nil {
+	if err := e.gate.commit(func() error { return atomicfile.WriteFile(a.out, data, 0o600) }); err != nil {
 		return inputError(err)
 	}
 	what := "PEM"

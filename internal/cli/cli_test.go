@@ -59,7 +59,7 @@ func TestPlanBadInput(t *testing.T) {
 	}{
 		{name: "media range too small", spec: "cloud: worldwide\nintegrations:\n  teams-calling-bot:\n    roles: { bot: { addresses: [198.51.100.1] } }\n    parameters: { media-ports: 16000-16100 }\n", want: "spec.yaml:5:32: teams-calling-bot: parameter \"media-ports\": 16000-16100 holds 101 ports; it must hold at least 1000"},
 		{name: "missing role", spec: "cloud: worldwide\nintegrations:\n  teams-messaging-bot: {}\n", want: `teams-messaging-bot: role "bot" has no addresses; flow teams-messaging-bot.in.activity needs it`},
-		{name: "malformed", spec: "cloud: [\n", want: "spec.yaml:1: malformed YAML"},
+		{name: "malformed", spec: "cloud: [\n", want: "spec.yaml:1:8: unclosed [ opened here"},
 		{name: "unknown format", spec: "cloud: worldwide\nintegrations: {teamspro-saas: {}}\n", args: []string{"-o", "xml"}, want: `unknown output format "xml"`},
 	}
 	for _, tt := range tests {
@@ -71,7 +71,7 @@ func TestPlanBadInput(t *testing.T) {
 			}
 		})
 	}
-	if code, _, errs := run(t, "plan", filepath.Join(dir, "nope.yaml")); code != ExitError || !strings.Contains(errs, "cannot read spec") {
+	if code, _, errs := run(t, "plan", filepath.Join(dir, "nope.yaml")); code != ExitError || !strings.Contains(errs, `nope.yaml": no such file`) {
 		t.Errorf("missing file: exit %d %s", code, errs)
 	}
 	if code, _, errs := run(t, "plan"); code != ExitError || !strings.Contains(errs, "accepts 1 arg") {
@@ -133,11 +133,45 @@ func TestCapacityCommand(t *testing.T) {
 	}
 }
 
+// TestHelpStatesExitCodes: each command's help lists the exit codes it can
+// return, and only those: plan never returns 3, audit and the checks do,
+// serve has its own.
 func TestHelpStatesExitCodes(t *testing.T) {
-	for _, args := range [][]string{{"--help"}, {"plan", "--help"}, {"capacity", "--help"}} {
-		code, out, _ := run(t, args...)
-		if code != ExitOK || !strings.Contains(out, "3  findings") {
-			t.Errorf("%v: exit %d, help without exit codes:\n%s", args, code, out)
+	tests := []struct {
+		args    []string
+		want    []string
+		notWant []string
+	}{
+		{args: []string{"--help"}, want: []string{"0    ok", "1    usage or input error", "3    findings", "130  interrupted by SIGINT", "143  terminated by SIGTERM"}},
+		{args: []string{"plan", "--help"}, want: []string{"0    ok", "1    usage", "130", "143"}, notWant: []string{"\n  3 "}},
+		{args: []string{"render", "--help"}, want: []string{"0    ok", "130", "143"}, notWant: []string{"\n  3 "}},
+		{args: []string{"capacity", "--help"}, want: []string{"0    ok", "130"}, notWant: []string{"\n  3 "}},
+		{args: []string{"audit", "--help"}, want: []string{"3    findings: the configuration does not satisfy the plan", "143"}},
+		{args: []string{"certs", "check", "--help"}, want: []string{"3    a check failed"}},
+		{args: []string{"certs", "convert", "--help"}, want: []string{"0    ok", "143"}, notWant: []string{"\n  3 "}},
+		{args: []string{"tls", "check", "--help"}, want: []string{"3    a check failed"}},
+		{args: []string{"catalog", "--help"}, want: []string{"0    ok", "1    usage"}, notWant: []string{"\n  3 "}},
+		{args: []string{"catalog", "show", "--help"}, want: []string{"0    ok", "1    usage"}, notWant: []string{"\n  3 "}},
+		{args: []string{"completion", "--help"}, want: []string{"0    ok", "1    usage"}, notWant: []string{"\n  3 "}},
+		{args: []string{"completion", "bash", "--help"}, want: []string{"0    ok"}},
+		{args: []string{"version", "--help"}, want: []string{"0    ok"}, notWant: []string{"\n  3 "}},
+		{args: []string{"serve", "--help"}, want: []string{"0    stopped by SIGTERM or SIGINT after a graceful shutdown", "1    usage or input error, or a listener"}, notWant: []string{"130", "143", "\n  3 "}},
+	}
+	for _, tt := range tests {
+		code, out, _ := run(t, tt.args...)
+		if code != ExitOK || !strings.Contains(out, "Exit codes:") {
+			t.Errorf("%v: exit %d, help without exit codes:\n%s", tt.args, code, out)
+			continue
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%v: help lacks %q", tt.args, w)
+			}
+		}
+		for _, w := range tt.notWant {
+			if strings.Contains(out, w) {
+				t.Errorf("%v: help has %q, a code the command cannot return", tt.args, w)
+			}
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -15,38 +14,38 @@ func newPlanCmd(e *env) *cobra.Command {
 		Use:   "plan SPEC",
 		Short: "List every rule a deployment must allow, with purpose and reference",
 		Long: `plan reads a deployment spec (YAML: cloud, integrations, the addresses of
-your roles, parameters) and prints every rule the deployment needs: nothing
-missing, nothing extra. Each rule carries its purpose, its condition, its
-status (documented, derived, to-be-confirmed) and the document section it
-comes from.
+your roles, parameters; "-" reads it from standard input) and prints every
+rule the deployment needs: nothing missing, nothing extra. Each rule
+carries its purpose, its condition, its status (documented, derived,
+to-be-confirmed) and the document section it comes from.
 
 Output formats (-o): table (default), json (schema in docs/plan-json.md),
-csv, markdown. Warnings follow the table (and the markdown), and go into
-the "warnings" field in JSON.`,
+csv, markdown. Warnings follow the table (and the markdown), go into the
+"warnings" field in JSON, and go to standard error with csv. A failed run
+with -o json writes an error document (docs/plan-json.md, "Errors").`,
 		Example: `  teamsgate plan examples/messaging-bot.yaml
-  teamsgate plan examples/combined.yaml -o json`,
-		Args: cobra.ExactArgs(1),
+  teamsgate plan examples/combined.yaml -o json
+  cat examples/pexip.yaml | teamsgate plan - -o csv`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: specCompletion,
 	}
 	catDir := catalogFlag(c)
 	c.Flags().StringVarP(&format, "output", "o", "table", "output format: "+strings.Join(plan.Formats, ", "))
+	_ = c.RegisterFlagCompletionFunc("output", fixedCompletion(plan.Formats...))
 	c.RunE = func(c *cobra.Command, args []string) error {
-		if !validFormat(format, plan.Formats) {
-			return inputError(fmt.Errorf("unknown output format %q (want %s)", format, strings.Join(plan.Formats, ", ")))
+		if err := checkFormat(format, plan.Formats...); err != nil {
+			return err
 		}
-		pl, err := loadPlan(*catDir, args[0])
+		pl, err := e.loadPlan(*catDir, args[0])
 		if err != nil {
 			return err
+		}
+		if format == "csv" {
+			// A CSV file has no place for them: they go to standard
+			// error rather than nowhere.
+			e.warn(pl.warnings)
 		}
 		return plan.WriteFormat(e.stdout, pl.plan, format)
 	}
 	return c
-}
-
-func validFormat(f string, valid []string) bool {
-	for _, v := range valid {
-		if f == v {
-			return true
-		}
-	}
-	return false
 }

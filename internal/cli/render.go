@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -22,6 +21,7 @@ type renderArgs struct {
 	target      string
 	scope       string
 	outDir      string
+	oldOutDir   string
 	viaProxy    string
 	fqdnSkip    bool
 	serviceTags string
@@ -29,50 +29,70 @@ type renderArgs struct {
 	proxy       string
 }
 
+// formatNames are values that are output formats elsewhere: render -o
+// with one of them is a mistake, not a directory name.
+var formatNames = []string{"table", "text", "json", "csv", "markdown", "md", "sarif", "junit", "yaml", "xml"}
+
 func newRenderCmd(e *env) *cobra.Command {
 	var a renderArgs
 	c := &cobra.Command{
 		Use:   "render SPEC --target TARGET",
 		Short: "Render the plan as configuration for a firewall or proxy",
-		Long: `render plans a deployment spec and writes the rules for one target, ready to
-apply: deterministic (sorted, no timestamps) and with each rule commented
-with its flow id and purpose.
+		Long: `render plans a deployment spec ("-" reads it from standard input) and writes
+the rules for one target, ready to apply: deterministic (sorted, no
+timestamps) and with each rule commented with its flow id and purpose.
 
 --scope ROLE renders the host or subnet firewall of that role's machines
 (inbound rules where the role is the destination, outbound where it is the
-source); ROLE may be qualified as INTEGRATION/ROLE. Without it, the
-perimeter (forward) view of every rule.
+source); ROLE may be qualified as INTEGRATION/ROLE. A ROLE that several
+integrations have takes all their rules, as one host's firewall, with a
+warning. Without --scope, the perimeter (forward) view of every rule.
 
-Without -o the files go to standard output, each after a "# ==> NAME <=="
-line when there are several. With -o DIR they are written into DIR, all or
-none: an error leaves no half-written file.
+Without --out-dir the files go to standard output, each after a
+"# ==> NAME <==" line when there are several. With --out-dir DIR (-d) they
+are written into DIR, all or none: an error or an interruption leaves no
+half-written file. (-o DIR is the former spelling: it still works, with a
+warning, since -o names an output format in every other command.)
 
 Flows given only by host names cannot be expressed by address-based
 targets. By default that is an error listing them; --fqdn-via-proxy
 ADDR:PORT allows the egress proxy instead, --fqdn-skip leaves them out with
 a warning per flow in the output header. Azure service tags on targets
 without them are expanded from --service-tags FILE (ServiceTags_*.json,
-plain or gzip) or are an error.
+plain or gzip) or are an error. A flag the target does not act on is an
+error, not ignored:
+
+  --fqdn-via-proxy, --fqdn-skip   nftables, iptables, azure-nsg, aws-sg, kubernetes
+  --service-tags                  nftables, iptables, aws-sg, kubernetes, azure-firewall
+  --proxy                         squid, pac
+  --direct                        pac
 
 Targets:
 ` + targetsHelp(),
-		Example: `  teamsgate render deploy.yaml --target nftables --scope bot
-  teamsgate render examples/pexip.yaml --target iptables --fqdn-skip -o /etc/iptables
-  teamsgate render examples/calling-bot.yaml --target nftables --service-tags ServiceTags_Public.json --fqdn-via-proxy 192.0.2.3:3128`,
-		Args: cobra.ExactArgs(1),
+		Example: `  teamsgate render examples/messaging-bot.yaml --target nftables --scope bot --fqdn-skip
+  teamsgate render examples/pexip.yaml --target iptables --fqdn-skip --out-dir iptables
+  teamsgate render examples/calling-bot.yaml --target nftables --service-tags testdata/data/ServiceTags_Public.changeNumber398.json.gz --fqdn-via-proxy 192.0.2.3:3128`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: specCompletion,
 	}
 	catDir := catalogFlag(c)
 	f := c.Flags()
 	f.StringVar(&a.target, "target", "", "render target (required; see the list above)")
 	f.StringVar(&a.scope, "scope", "", "render the host firewall of this role (ROLE or INTEGRATION/ROLE)")
-	f.StringVarP(&a.outDir, "output-dir", "o", "", "write the files into this directory instead of standard output")
+	f.StringVarP(&a.outDir, "out-dir", "d", "", "write the files into this directory instead of standard output")
+	f.StringVarP(&a.oldOutDir, "output-dir", "o", "", "former spelling of --out-dir")
+	_ = f.MarkHidden("output-dir")
 	f.StringVar(&a.viaProxy, "fqdn-via-proxy", "", "allow host-name flows through this egress proxy (ADDR:PORT)")
 	f.BoolVar(&a.fqdnSkip, "fqdn-skip", false, "leave host-name flows out, with a warning per flow")
 	f.StringVar(&a.serviceTags, "service-tags", "", "Azure service tags file to expand service tags on targets without them")
 	f.BoolVar(&a.direct, "direct", false, "pac: send the allow-listed hosts DIRECT instead of through the proxy")
-	f.StringVar(&a.proxy, "proxy", "", "pac, squid: the egress proxy's ADDR:PORT (defaults to --fqdn-via-proxy's)")
+	f.StringVar(&a.proxy, "proxy", "", "pac, squid: the egress proxy's ADDR:PORT")
+	_ = c.RegisterFlagCompletionFunc("target", targetCompletion)
+	_ = c.RegisterFlagCompletionFunc("scope", roleCompletion)
+	_ = c.MarkFlagDirname("out-dir")
+	_ = c.MarkFlagFilename("service-tags", "json", "gz")
 	c.RunE = func(c *cobra.Command, args []string) error {
-		return runRender(e, a, *catDir, args[0])
+		return runRender(c, e, a, *catDir, args[0])
 	}
 	return c
 }
@@ -85,7 +105,18 @@ func targetsHelp() string {
 	return strings.TrimRight(b.String(), "\n")
 }
 
-func runRender(e *env, a renderArgs, catDir, specFile string) error {
+// targetsReading lists the targets that act on a choice, for errors.
+func targetsReading(ch render.Choices) string {
+	var names []string
+	for _, t := range targets.All() {
+		if t.Caps().Reads.Has(ch) {
+			names = append(names, t.Name())
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+func runRender(c *cobra.Command, e *env, a renderArgs, catDir, specFile string) error {
 	if a.target == "" {
 		return inputError(errors.New("--target is required (valid targets: " + targetNames() + ")"))
 	}
@@ -93,27 +124,48 @@ func runRender(e *env, a renderArgs, catDir, specFile string) error {
 	if err != nil {
 		return inputError(err)
 	}
+	if c.Flags().Changed("output-dir") {
+		if a.outDir != "" {
+			return inputError(errors.New("give the directory once, with --out-dir"))
+		}
+		if _, err := os.Stat(a.oldOutDir); err != nil && validName(a.oldOutDir, formatNames) {
+			return inputError(fmt.Errorf("render -o %s: render writes configuration files and has no output formats; -o is the former spelling of --out-dir DIR, the directory to write them to", a.oldOutDir))
+		}
+		e.warnf("render -o is the former spelling of --out-dir (-d): -o names an output format in every other command")
+		a.outDir = a.oldOutDir
+	}
+	reads := t.Caps().Reads
+	for _, fl := range []struct {
+		name   string
+		choice render.Choices
+	}{
+		{"fqdn-via-proxy", render.ChoiceFQDN},
+		{"fqdn-skip", render.ChoiceFQDN},
+		{"service-tags", render.ChoiceServiceTags},
+		{"proxy", render.ChoiceProxy},
+		{"direct", render.ChoiceDirect},
+	} {
+		if c.Flags().Changed(fl.name) && !reads.Has(fl.choice) {
+			return inputError(fmt.Errorf("--%s does not apply to target %s (it applies to %s)", fl.name, t.Name(), targetsReading(fl.choice)))
+		}
+	}
 	opt := render.Options{Scope: a.scope, Direct: a.direct}
 	switch {
 	case a.viaProxy != "" && a.fqdnSkip:
 		return inputError(errors.New("--fqdn-via-proxy and --fqdn-skip exclude each other"))
 	case a.viaProxy != "":
-		ap, err := netip.ParseAddrPort(a.viaProxy)
-		if err != nil || ap.Port() == 0 {
-			return inputError(fmt.Errorf("--fqdn-via-proxy %q: want ADDR:PORT, e.g. 192.0.2.3:3128 or [2001:db8::3]:3128", a.viaProxy))
+		ap, err := parseProxy("--fqdn-via-proxy", a.viaProxy)
+		if err != nil {
+			return inputError(err)
 		}
-		opt.FQDN, opt.Proxy = render.FQDNViaProxy, netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+		opt.FQDN, opt.Proxy = render.FQDNViaProxy, ap
 	case a.fqdnSkip:
 		opt.FQDN = render.FQDNSkip
 	}
 	if a.proxy != "" {
-		ap, err := netip.ParseAddrPort(a.proxy)
-		if err != nil || ap.Port() == 0 {
-			return inputError(fmt.Errorf("--proxy %q: want ADDR:PORT, e.g. 192.0.2.3:3128 or [2001:db8::3]:3128", a.proxy))
-		}
-		ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-		if opt.Proxy.IsValid() && opt.Proxy != ap {
-			return inputError(fmt.Errorf("--proxy %s and --fqdn-via-proxy %s name different proxies", ap, opt.Proxy))
+		ap, err := parseProxy("--proxy", a.proxy)
+		if err != nil {
+			return inputError(err)
 		}
 		opt.Proxy = ap
 	}
@@ -124,22 +176,21 @@ func runRender(e *env, a renderArgs, catDir, specFile string) error {
 		}
 		opt.ServiceTags = data
 	}
-	pl, err := loadPlan(catDir, specFile)
+	pl, err := e.loadPlan(catDir, specFile)
 	if err != nil {
+		return err
+	}
+	if err := c.Context().Err(); err != nil {
 		return err
 	}
 	out, ds := t.Render(pl.plan, opt)
 	if ds.HasErrors() {
 		return inputError(ds.Err())
 	}
-	for _, d := range pl.warnings {
-		fmt.Fprintln(e.stderr, d.String())
-	}
-	for _, d := range ds.Warnings() {
-		fmt.Fprintln(e.stderr, d.String())
-	}
+	e.warn(pl.warnings)
+	e.warn(ds.Warnings())
 	for _, w := range out.Warnings {
-		fmt.Fprintln(e.stderr, "warning: "+strings.TrimPrefix(w, "WARNING "))
+		e.warnf("%s", strings.TrimPrefix(w, "WARNING "))
 	}
 	names := make([]string, 0, len(out.Files))
 	for n := range out.Files {
@@ -147,14 +198,10 @@ func runRender(e *env, a renderArgs, catDir, specFile string) error {
 	}
 	sort.Strings(names)
 	if a.outDir != "" {
-		// A directory in the way would only fail at the rename, after
-		// other files were renamed into place: refuse it before writing.
-		for _, n := range names {
-			if st, err := os.Stat(filepath.Join(a.outDir, n)); err == nil && st.IsDir() {
-				return inputError(fmt.Errorf("write %q: is a directory", filepath.Join(a.outDir, n)))
-			}
-		}
-		if err := atomicfile.WriteFiles(a.outDir, out.Files, 0o644); err != nil {
+		err := e.gate.commit(func() error {
+			return atomicfile.WriteFiles(a.outDir, out.Files, 0o644)
+		})
+		if err != nil {
 			return inputError(err)
 		}
 		return nil
@@ -171,6 +218,24 @@ func runRender(e *env, a renderArgs, catDir, specFile string) error {
 		}
 	}
 	return nil
+}
+
+// parseProxy reads ADDR:PORT for a proxy flag.
+func parseProxy(flag, s string) (netip.AddrPort, error) {
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil || ap.Port() == 0 {
+		return netip.AddrPort{}, fmt.Errorf("%s %q: want ADDR:PORT, e.g. 192.0.2.3:3128 or [2001:db8::3]:3128", flag, s)
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
+}
+
+func validName(s string, names []string) bool {
+	for _, n := range names {
+		if s == n {
+			return true
+		}
+	}
+	return false
 }
 
 func targetNames() string {

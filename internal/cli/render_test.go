@@ -37,7 +37,7 @@ func TestRenderToStdout(t *testing.T) {
 
 func TestRenderToDirectory(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "out")
-	code, out, errs := run(t, "render", testutil.ExamplePath("messaging-bot"), "--target", "iptables", "--fqdn-via-proxy", "192.0.2.3:3128", "-o", dir)
+	code, out, errs := run(t, "render", testutil.ExamplePath("messaging-bot"), "--target", "iptables", "--fqdn-via-proxy", "192.0.2.3:3128", "--out-dir", dir)
 	if code != ExitOK || out != "" {
 		t.Fatalf("exit %d, stdout %q\n%s", code, out, errs)
 	}
@@ -68,14 +68,14 @@ func TestRenderBadInput(t *testing.T) {
 		{name: "both FQDN options", args: []string{testutil.ExamplePath("messaging-bot"), "--target", "nftables", "--fqdn-skip", "--fqdn-via-proxy", "192.0.2.3:3128"}, want: []string{"exclude each other"}},
 		{name: "bad proxy", args: []string{testutil.ExamplePath("messaging-bot"), "--target", "nftables", "--fqdn-via-proxy", "proxy.example:3128"}, want: []string{`--fqdn-via-proxy "proxy.example:3128"`, "ADDR:PORT"}},
 		{name: "service tag without data", args: []string{testutil.ExamplePath("calling-bot"), "--target", "nftables", "--fqdn-skip"}, want: []string{"AzureCloud", "--service-tags"}},
-		{name: "unreadable service tags", args: []string{testutil.ExamplePath("calling-bot"), "--target", "nftables", "--service-tags", "/nonexistent/tags.json"}, want: []string{"cannot read service tags"}},
+		{name: "unreadable service tags", args: []string{testutil.ExamplePath("calling-bot"), "--target", "nftables", "--service-tags", "/nonexistent/tags.json"}, want: []string{"cannot read the service tags file: no such file"}},
 		{name: "unknown scope", args: []string{testutil.ExamplePath("pexip"), "--target", "nftables", "--scope", "nobody"}, want: []string{`--scope "nobody" matches no rule`, "conferencing-nodes"}},
 		{name: "service tags with host-name flows", args: []string{testutil.ExamplePath("calling-bot"), "--target", "iptables", "--service-tags", tags}, want: []string{"teams-calling-bot.out.login"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "out")
-			code, out, errs := run(t, append(append([]string{"render"}, tc.args...), "-o", dir)...)
+			code, out, errs := run(t, append(append([]string{"render"}, tc.args...), "--out-dir", dir)...)
 			if code != ExitError {
 				t.Fatalf("exit %d, want %d\nstderr:\n%s", code, ExitError, errs)
 			}
@@ -101,7 +101,7 @@ func TestRenderWriteFailure(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if code, _, errs := run(t, "render", testutil.ExamplePath("pexip"), "--target", "nftables", "--fqdn-skip", "-o", filepath.Join(file, "out")); code != ExitError || errs == "" {
+	if code, _, errs := run(t, "render", testutil.ExamplePath("pexip"), "--target", "nftables", "--fqdn-skip", "--out-dir", filepath.Join(file, "out")); code != ExitError || errs == "" {
 		t.Errorf("exit %d, stderr %q", code, errs)
 	}
 
@@ -111,7 +111,7 @@ func TestRenderWriteFailure(t *testing.T) {
 	if err := os.Mkdir(blocker, 0o755); err != nil { // a directory where a file must go
 		t.Fatal(err)
 	}
-	code, _, errs := run(t, "render", testutil.ExamplePath("pexip"), "--target", "iptables", "--fqdn-skip", "-o", dir)
+	code, _, errs := run(t, "render", testutil.ExamplePath("pexip"), "--target", "iptables", "--fqdn-skip", "--out-dir", dir)
 	if code != ExitError || !strings.Contains(errs, "rules.v6") {
 		t.Fatalf("exit %d, stderr:\n%s", code, errs)
 	}

@@ -43,20 +43,24 @@ SIGTERM and SIGINT shut down gracefully without dropping a request.
 Logs are JSON lines on standard error, one per request with its decision
 and reason. docs/gateway.md is the full reference.
 
-Exit status after a SIGTERM or SIGINT shutdown is 0; a spec or listener
-problem at start, or a listener failure later, gives 1.`,
+The spec must be a file (not "-"): SIGHUP re-reads it.`,
 		Example: `  teamsgate serve examples/gateway.yaml
-  teamsgate serve deploy.yaml --check
+  teamsgate serve examples/gateway.yaml --check
   kill -HUP $(pidof teamsgate)        # reload
-  GOMAXPROCS=1 teamsgate serve deploy.yaml --admin-listen 127.0.0.1:9091   # a second instance (reuse_port)
-  curl -X POST 'http://127.0.0.1:9090/upstreams/active?group=green'`,
-		Args: cobra.ExactArgs(1),
+  curl -X POST 'http://127.0.0.1:9090/upstreams/active?group=green'
+  GOMAXPROCS=1 teamsgate serve examples/gateway.yaml --admin-listen 127.0.0.1:9091   # one of several instances (gateway.reuse_port)`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: specCompletion,
+		Annotations:       map[string]string{annotDaemon: "serve"},
 	}
 	catDir := catalogFlag(c)
 	c.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info (one line per request), warn or error")
 	c.Flags().BoolVar(&check, "check", false, "check the spec and the files it names, print the result and exit")
 	c.Flags().StringVar(&adminListen, "admin-listen", "", "host:port of the admin listener instead of the spec's gateway.admin.listen\n(one spec for several instances sharing the port with gateway.reuse_port)")
 	c.RunE = func(c *cobra.Command, args []string) error {
+		if args[0] == "-" {
+			return inputError(fmt.Errorf("serve needs the spec as a file, not standard input: SIGHUP re-reads it"))
+		}
 		var level slog.Level
 		if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 			return inputError(fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel))
@@ -87,9 +91,7 @@ problem at start, or a listener failure later, gives 1.`,
 			return cfg, nil
 		}
 		cfg, ds := load.File(cat, specFile)
-		for _, d := range ds.Warnings() {
-			fmt.Fprintln(e.stderr, d.String())
-		}
+		e.warn(ds.Warnings())
 		if ds.HasErrors() {
 			return inputError(ds.Err())
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,8 +44,8 @@ func newTLSCheckCmd(e *env) *cobra.Command {
 		Long: `check connects to HOST:PORT (443 when no port is given) and reports:
 
   tls.version      which of TLS 1.0, 1.1, 1.2 and 1.3 it accepts; 1.0 or 1.1
-                   accepted fails, 1.2 refused fails (the Teams Connector speaks
-                   TLS 1.2 only)
+                   accepted fails, 1.2 refused (or unanswered) fails (the Teams
+                   Connector speaks TLS 1.2 only)
   tls.cipher       the TLS 1.0-1.2 suites it accepts, offered one at a time; an
                    RC4 or 3DES suite accepted fails. RC2, single DES, EXPORT,
                    NULL, anonymous and DHE suites cannot be offered by Go's TLS
@@ -55,16 +56,25 @@ and checks the chain it presents with the certs check rules of --role
 (bot-endpoint by default: serverAuth only). --name is sent as SNI and is the
 name the certificate must cover.
 
-` + exitCodesHelp,
-		Example: `  teamsgate tls check tc-eu.contoso.com:443
-  teamsgate tls check 203.0.113.10:443 --name node1.contoso.com --role conferencing-node -o json`,
-		Args: cobra.ExactArgs(1),
+Only a TLS answer (an alert) counts as refused. The four versions are probed
+at once: an endpoint that gives no TLS answer to any of them (not a TLS
+server, no answer within --timeout, connection reset or closed, refused, name
+not resolved) is an error, exit 1, saying what happened; with -o json it is
+also a JSON error document with "addr" and "failure" (docs/certs.md).
+A single probe that gets no TLS answer from a server that answers the others
+is reported as what happened ("no answer (timed out)"), not as refused. The
+whole check stops after ` + strconv.Itoa(tlscheck.TotalFactor) + ` times --timeout.`,
+		Example: `  teamsgate serve examples/gateway.yaml &      # the example gateway on :8443
+  teamsgate tls check 127.0.0.1:8443 --name bot.contoso.example --roots examples/tls/gateway.crt
+  teamsgate tls check 127.0.0.1:8443 --name bot.contoso.example --roots examples/tls/gateway.crt --strict -o json`,
+		Args:        cobra.ExactArgs(1),
+		Annotations: map[string]string{annotFindings: "a check failed (with --strict, a warning too)"},
 	}
 	f := c.Flags()
 	f.StringVar(&a.name, "name", "", "server name to send as SNI and to check the certificate for (default: the host)")
 	f.StringVar(&a.role, "role", string(certcheck.RoleBotEndpoint), "certificate rules: teams-connector, conferencing-node or bot-endpoint")
 	f.StringVar(&a.roots, "roots", "", "PEM file of roots to trust instead of the system's (private CA)")
-	f.DurationVar(&a.timeout, "timeout", tlscheck.DefaultTimeout, "time limit of each connection")
+	f.DurationVar(&a.timeout, "timeout", tlscheck.DefaultTimeout, fmt.Sprintf("time limit of each connection; the whole check stops after %d times this", tlscheck.TotalFactor))
 	f.IntVar(&a.warnDays, "warn-days", 30, "warn when a certificate expires within this many days (0: never)")
 	f.BoolVar(&a.strict, "strict", false, "fail on warnings too")
 	f.StringVarP(&a.output, "output", "o", "text", "text or json")
@@ -113,10 +123,10 @@ func runTLSCheck(c *cobra.Command, e *env, target string, a tlsCheckArgs) error 
 	rep, err := tlscheck.Check(c.Context(), opts)
 	if err != nil {
 		var ce *tlscheck.ConnectError
-		if errors.As(err, &ce) {
-			return inputError(err)
+		if !errors.As(err, &ce) {
+			return inputError(fmt.Errorf("tls check %q: %w", target, err))
 		}
-		return inputError(fmt.Errorf("tls check %q: %w", target, err))
+		return inputError(&fieldsError{err: err, fields: tlsErrorFields(ce)})
 	}
 	failed := rep.Failed(a.strict)
 	if a.output == "json" {
@@ -147,6 +157,24 @@ type tlsJSON struct {
 	OK      bool         `json:"ok"`
 }
 
+// tlsErrorFields are the fields a tls check that got no TLS answer adds
+// to the -o json error document: nothing was measured.
+func tlsErrorFields(ce *tlscheck.ConnectError) map[string]any {
+	f := map[string]any{
+		"addr": ce.Addr,
+		// failure is one of tlscheck.Failures, never tls-refused.
+		"failure": ce.Failure,
+	}
+	if ce.Answer != "" {
+		// The first line a server that is not TLS sent.
+		f["answer"] = ce.Answer
+	}
+	if ce.Err != nil {
+		f["detail"] = ce.Err.Error()
+	}
+	return f
+}
+
 func writeTLSText(w io.Writer, rep *tlscheck.Report, failed bool) {
 	sni := "no SNI"
 	if rep.ServerName != "" {
@@ -154,17 +182,23 @@ func writeTLSText(w io.Writer, rep *tlscheck.Report, failed bool) {
 	}
 	fmt.Fprintf(w, "%s (%s)\n", rep.Addr, sni)
 	for _, v := range rep.Versions {
-		if v.Accepted {
+		switch {
+		case v.Accepted:
 			fmt.Fprintf(w, "  %-8s accepted  %s\n", v.Version, v.CipherSuite)
-		} else {
+		case v.Failure == "" || v.Failure == tlscheck.FailureTLSRefused:
 			fmt.Fprintf(w, "  %-8s refused\n", v.Version)
+		default:
+			fmt.Fprintf(w, "  %-8s %s\n", v.Version, v.Failure.Summary())
 		}
 	}
-	var ok []string
+	var ok, unanswered []string
 	weakTested := 0
 	for _, s := range rep.Suites {
-		if s.Accepted {
+		switch {
+		case s.Accepted:
 			ok = append(ok, s.Name)
+		case s.Failure != "" && s.Failure != tlscheck.FailureTLSRefused:
+			unanswered = append(unanswered, fmt.Sprintf("%s (%s)", s.Name, s.Failure.Summary()))
 		}
 		if s.Weak {
 			weakTested++
@@ -174,6 +208,12 @@ func writeTLSText(w io.Writer, rep *tlscheck.Report, failed bool) {
 		fmt.Fprintf(w, "  suites   %d of %d TLS 1.0-1.2 suites accepted, offered one at a time (%d of the %d are RC4 or 3DES)\n", len(ok), len(rep.Suites), weakTested, len(rep.Suites))
 		for _, n := range ok {
 			fmt.Fprintf(w, "           %s\n", n)
+		}
+		if len(unanswered) > 0 {
+			fmt.Fprintf(w, "  no TLS answer, so neither accepted nor refused:\n")
+			for _, n := range unanswered {
+				fmt.Fprintf(w, "           %s\n", n)
+			}
 		}
 	}
 	fmt.Fprintf(w, "  not tested (Go's TLS stack cannot offer them; testssl.sh can):\n")

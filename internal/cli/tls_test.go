@@ -3,6 +3,7 @@ package cli
 import (
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -12,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/teamsgate/teamsgate/internal/certcheck/certtest"
+	"github.com/teamsgate/teamsgate/internal/tlscheck/peertest"
 )
 
 // tlsServe runs a TLS server on 127.0.0.1 until the test ends.
@@ -99,7 +103,7 @@ func TestTLSCheckCommand(t *testing.T) {
 			code:   ExitFindings,
 			stdout: []string{"FAIL  chain.trust"},
 		},
-		{name: "closed port", args: []string{"tls", "check", closed}, code: ExitError, stderr: "connect to"},
+		{name: "closed port", args: []string{"tls", "check", closed}, code: ExitError, stderr: "connection refused: nothing listens on that port"},
 		{name: "bad timeout", args: []string{"tls", "check", compliant, "--timeout", "0s"}, code: ExitError, stderr: "--timeout"},
 		{name: "bad role", args: []string{"tls", "check", compliant, "--role", "web"}, code: ExitError, stderr: "unknown role"},
 	}
@@ -138,5 +142,168 @@ func TestTLSCheckCommand(t *testing.T) {
 	}
 	if doc.OK || doc.Addr != legacy || len(doc.Versions) != 4 || !doc.Versions[3].Accepted || len(doc.Untested) == 0 || doc.Certificate.Role != "bot-endpoint" {
 		t.Errorf("json document: %+v", doc)
+	}
+}
+
+// TestTLSCheckNoTLSAnswer pins what tls check says about an endpoint that
+// gives no TLS answer: exit 1 with what happened, in text and as a JSON
+// document, promptly; never "TLS 1.2 refused".
+func TestTLSCheckNoTLSAnswer(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	tests := []struct {
+		name    string
+		addr    string
+		failure string
+		message string
+		answer  string
+	}{
+		{
+			name:    "plain HTTP",
+			addr:    peertest.HTTP(t),
+			failure: "not-tls",
+			message: `not a TLS server: it answered "HTTP/1.1 400 Bad Request"`,
+			answer:  "HTTP/1.1 400 Bad Request",
+		},
+		{
+			name:    "SSH banner",
+			addr:    peertest.Serve(t, peertest.Banner("SSH-2.0-OpenSSH_9.6\r\n")),
+			failure: "not-tls",
+			message: `not a TLS server: it answered "SSH-2.0-OpenSSH_9.6"`,
+			answer:  "SSH-2.0-OpenSSH_9.6",
+		},
+		{
+			name:    "accepts and never answers",
+			addr:    peertest.Serve(t, peertest.Silent),
+			failure: "timeout",
+			message: "no answer within 300ms (timed out)",
+		},
+		{
+			name:    "resets",
+			addr:    peertest.Serve(t, peertest.Reset),
+			failure: "reset",
+			message: "connection reset by the server",
+		},
+		{
+			name:    "resets after the ClientHello",
+			addr:    peertest.Serve(t, peertest.ResetAfterHello),
+			failure: "reset",
+			message: "connection reset by the server",
+		},
+		{
+			name:    "closes after the ClientHello",
+			addr:    peertest.Serve(t, peertest.CloseAfterHello),
+			failure: "closed",
+			message: "connection closed by the server without an answer",
+		},
+	}
+	type failureDoc struct {
+		Addr     string `json:"addr"`
+		Failure  string `json:"failure"`
+		Message  string `json:"message"`
+		Answer   string `json:"answer"`
+		ExitCode int    `json:"exit_code"`
+	}
+	type doc struct {
+		Error *failureDoc `json:"error"`
+		OK    *bool       `json:"ok"`
+	}
+	notOK := false
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := []string{"tls", "check", tc.addr, "--timeout", timeout.String()}
+			start := time.Now()
+			code, out, errs := certsMain(t, args...)
+			if elapsed := time.Since(start); elapsed > 3*timeout {
+				t.Errorf("took %v with --timeout %v; want under 3 × the timeout", elapsed, timeout)
+			}
+			want := fmt.Sprintf("teamsgate: tls check %q: %s\n", tc.addr, tc.message)
+			if code != ExitError || errs != want || out != "" {
+				t.Errorf("exit %d, stderr %q, stdout %q; want exit %d, stderr %q, nothing on stdout", code, errs, out, ExitError, want)
+			}
+
+			code, out, errs = certsMain(t, append(args, "-o", "json")...)
+			var got doc
+			if err := json.Unmarshal([]byte(out), &got); err != nil {
+				t.Fatalf("-o json: %v\nstdout:\n%s", err, out)
+			}
+			wantDoc := doc{Error: &failureDoc{Addr: tc.addr, Failure: tc.failure, Message: fmt.Sprintf("tls check %q: %s", tc.addr, tc.message), Answer: tc.answer, ExitCode: ExitError}, OK: &notOK}
+			if diff := cmp.Diff(wantDoc, got); diff != "" {
+				t.Errorf("-o json document (-want +got):\n%s", diff)
+			}
+			if code != ExitError || errs != want {
+				t.Errorf("-o json: exit %d, stderr %q; want exit %d, stderr %q", code, errs, ExitError, want)
+			}
+			if strings.Contains(out+errs, "enable TLS 1.2") || strings.Contains(out+errs, "tls12-refused") {
+				t.Errorf("calls it a TLS 1.2 refusal:\n%s%s", out, errs)
+			}
+		})
+	}
+}
+
+// TestTLSCheckRefusedAndUnanswered pins the report of servers that do
+// answer in TLS: a version refused by alert is "refused", as before, and a
+// version whose probe times out or is reset is said as such and does not
+// fail the check.
+func TestTLSCheckRefusedAndUnanswered(t *testing.T) {
+	pki := certtest.NewPKI(t)
+	const name = "tc.contoso.test"
+	leaf := pki.Leaf(t, certtest.Template{CN: name, DNSNames: []string{name}})
+	cert := tls.Certificate{Certificate: [][]byte{leaf.Cert.Raw, pki.Intermediate.Cert.Raw}, PrivateKey: leaf.Key}
+	roots := filepath.Join(t.TempDir(), "roots.pem")
+	if err := os.WriteFile(roots, pki.RootsPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	only12 := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS12}
+	accepted12 := "TLS 1.2 accepted TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+	tests := []struct {
+		name string
+		addr string
+		code int
+		// lines must be in stdout, compared with runs of spaces as one.
+		lines []string
+	}{
+		{
+			name: "TLS 1.2 only",
+			addr: tlsServe(t, only12),
+			code: ExitOK,
+			lines: []string{
+				"TLS 1.3 refused", accepted12, "TLS 1.1 refused", "TLS 1.0 refused",
+				"PASS tls.version TLS 1.3 refused",
+				"PASS tls.version TLS 1.1 refused",
+				"17 passed, 0 warnings, 0 failed: OK",
+			},
+		},
+		{
+			name: "TLS 1.0 hangs, TLS 1.1 resets",
+			addr: peertest.Serve(t, peertest.ByHello(only12, map[uint16]peertest.Behavior{
+				tls.VersionTLS10: peertest.Silent,
+				tls.VersionTLS11: peertest.ResetAfterHello,
+			})),
+			code: ExitOK,
+			lines: []string{
+				"TLS 1.3 refused", accepted12,
+				"TLS 1.1 connection reset by the server", "TLS 1.0 no answer (timed out)",
+				"PASS tls.version TLS 1.1 connection reset by the server: not accepted, though not refused in TLS either",
+				"PASS tls.version TLS 1.0 no answer (timed out): not accepted, though not refused in TLS either",
+				"17 passed, 0 warnings, 0 failed: OK",
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errs := certsMain(t, "tls", "check", tc.addr, "--name", name, "--roots", roots, "--timeout", "500ms")
+			if code != tc.code {
+				t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, out, errs)
+			}
+			got := map[string]bool{}
+			for _, l := range strings.Split(out, "\n") {
+				got[strings.Join(strings.Fields(l), " ")] = true
+			}
+			for _, l := range tc.lines {
+				if !got[l] {
+					t.Errorf("stdout lacks the line %q:\n%s", l, out)
+				}
+			}
+		})
 	}
 }

@@ -8,6 +8,7 @@ package diag
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"sort"
 	"strings"
 )
@@ -59,7 +60,7 @@ func (p Pos) String() string {
 // Diagnostic is one problem found in an input: where, about what, and what.
 type Diagnostic struct {
 	Severity Severity `json:"severity"`
-	Pos      Pos      `json:"pos"`
+	Pos      Pos      `json:"pos,omitzero"`
 	// Subject names the thing the problem is about: a flow id, a role, a
 	// rule name. It may be empty.
 	Subject string `json:"subject,omitempty"`
@@ -187,4 +188,24 @@ func AsList(err error) List {
 		return le.List
 	}
 	return List{{Severity: Error, Message: err.Error()}}
+}
+
+// FileReason says why a file could not be read, in the user's terms: "no
+// such file", "permission denied", "it is a directory", or the system's
+// reason without the operation and path Go's file errors carry (the
+// diagnostic already names the file).
+func FileReason(err error) string {
+	var pe *fs.PathError
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "no such file"
+	case errors.Is(err, fs.ErrPermission):
+		return "permission denied"
+	case errors.As(err, &pe):
+		if pe.Err.Error() == "is a directory" {
+			return "it is a directory, not a file"
+		}
+		return pe.Err.Error()
+	}
+	return err.Error()
 }

@@ -44,6 +44,9 @@ type Value struct {
 	Fields []Field
 	Pos    diag.Pos
 	// Path is the JSON path of the value, "$.properties.securityRules[0]".
+	// A path longer than MaxPath is cut, and ends in "…": the value's own
+	// path would cost its bytes for every value below it, which a hostile
+	// document (one long key, then a million values) makes quadratic.
 	Path string
 }
 
@@ -53,16 +56,55 @@ type Field struct {
 	Value *Value
 }
 
-// maxDepth bounds nesting, so hostile input cannot exhaust the stack.
-const maxDepth = 200
+// The limits of Parse. The documents it reads are exports of firewalls (an
+// NSG has at most 1,000 rules, some 2 MB and 30,000 values; `nft -j list
+// ruleset` takes about 320 bytes and 25 values a rule; a dump of an
+// account's security groups about 15 values a rule) and Microsoft's data
+// files (the service tags file is 5 MB and 150,000 values). A Value costs
+// about 200 bytes and its path up to MaxPath, so the most hostile document
+// within the limits ("[1,1,1,…" under a long key, 4 MB) takes some 650 MB
+// and a second or two.
+const (
+	// MaxBytes is the largest document Parse reads: 32 MiB (80,000 nft
+	// rules, up to MaxValues, take 26 MB).
+	MaxBytes = 32 << 20
+
+	// MaxValues is the most values (objects, arrays, members and items) a
+	// document may hold: 2,000,000, some 80,000 nft rules or 500,000 set
+	// elements.
+	MaxValues = 2_000_000
+
+	// MaxDepth bounds nesting, so that hostile input cannot exhaust the
+	// stack; the formats read nest fewer than 15 levels.
+	MaxDepth = 200
+
+	// MaxPath is the longest Value.Path kept whole: 128 bytes. The longest
+	// paths of the formats read are under 100, such as
+	// "$.value[12].properties.securityRules[999].properties.destinationApplicationSecurityGroups[9].id".
+	MaxPath = 128
+
+	// MaxDiagnostics is how many duplicate keys Parse reports, in document
+	// order, before one last diagnostic that counts the others.
+	MaxDiagnostics = 100
+)
 
 // Parse decodes one JSON document (RFC 8259). Duplicate keys are errors
-// (the last one would silently win in encoding/json). The scanner is its
-// own, because encoding/json's token API is several times slower on large
-// exports and reports no positions.
-func Parse(data []byte) (*Value, diag.List) {
+// (the last one would silently win in encoding/json), each reported once,
+// at the duplicate, with the line of the first; a syntax error ends the
+// parse. The value is nil when there is any error. The scanner is its own,
+// because encoding/json's token API is several times slower on large
+// exports and reports no positions. Its work is linear in the size of the
+// document.
+func Parse(data []byte) (*Value, diag.List) { return parse(data, MaxValues) }
+
+// parse is Parse with a limit on values that tests can lower.
+func parse(data []byte, maxValues int) (*Value, diag.List) {
 	var ds diag.List
-	p := &parser{data: data, lines: lineStarts(data)}
+	if len(data) > MaxBytes {
+		ds.Errorf(diag.Pos{Line: 1, Col: 1}, "", "the document is %d bytes; the limit is %d MiB", len(data), MaxBytes>>20)
+		return nil, ds
+	}
+	p := &parser{data: data, lines: lineStarts(data), maxValues: maxValues}
 	p.ws()
 	v, err := p.value("$", 0)
 	if err == nil {
@@ -71,18 +113,52 @@ func Parse(data []byte) (*Value, diag.List) {
 			err = p.fail("unexpected data after the JSON value")
 		}
 	}
+	ds = p.dups
 	if err != nil {
 		se := err.(*syntaxError)
-		ds.Errorf(p.pos(se.off), "", "invalid JSON: %s", se.msg)
+		if len(ds) < MaxDiagnostics {
+			ds.Errorf(p.pos(se.off), "", "invalid JSON: %s", se.msg)
+		} else {
+			p.omit(se.off)
+		}
+	}
+	if p.more > 0 {
+		ds.Errorf(p.morePos, "", "and %d more %s (only the first %d are shown)", p.more, plural(p.more, "error", "errors"), MaxDiagnostics)
+	}
+	if len(ds) > 0 {
 		return nil, ds
 	}
-	return v, ds
+	return v, nil
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 type parser struct {
-	data  []byte
-	off   int
-	lines []int
+	data   []byte
+	off    int
+	lines  []int
+	line   int // index in lines of the line of the last position asked for
+	values int
+	// maxValues is MaxValues, but in tests.
+	maxValues int
+	// dups holds the first MaxDiagnostics duplicate keys; more counts the
+	// errors left out, the first of them at morePos.
+	dups    diag.List
+	more    int
+	morePos diag.Pos
+}
+
+// omit counts an error left out, at off.
+func (p *parser) omit(off int) {
+	if p.more == 0 {
+		p.morePos = p.pos(off)
+	}
+	p.more++
 }
 
 type syntaxError struct {
@@ -106,16 +182,19 @@ func lineStarts(b []byte) []int {
 	return ls
 }
 
-// pos converts a byte offset into a 1-based line and column.
+// pos converts a byte offset into a 1-based line and column. Offsets come
+// mostly in increasing order, a line or none apart, so it looks at the
+// line of the last one and the next before searching.
 func (p *parser) pos(off int) diag.Pos {
-	if off < 0 {
-		off = 0
+	off = max(off, 0)
+	switch next := p.line + 1; {
+	case off >= p.lines[p.line] && (next == len(p.lines) || off < p.lines[next]):
+	case next < len(p.lines) && off >= p.lines[next] && (next+1 == len(p.lines) || off < p.lines[next+1]):
+		p.line = next
+	default:
+		p.line = sort.Search(len(p.lines), func(i int) bool { return p.lines[i] > off }) - 1
 	}
-	i := sort.Search(len(p.lines), func(i int) bool { return p.lines[i] > off }) - 1
-	if i < 0 {
-		i = 0
-	}
-	return diag.Pos{Line: i + 1, Col: off - p.lines[i] + 1}
+	return diag.Pos{Line: p.line + 1, Col: off - p.lines[p.line] + 1}
 }
 
 func (p *parser) ws() {
@@ -129,12 +208,43 @@ func (p *parser) ws() {
 	}
 }
 
+// cut marks a path cut at MaxPath.
+const cut = "…"
+
+// member is the path of member key of the object at path, cut at MaxPath.
+func member(path, key string) string {
+	if strings.HasSuffix(path, cut) {
+		return path
+	}
+	if len(path)+len(key)+1 > MaxPath {
+		return path + cut // a quoted key is longer still
+	}
+	if c := childPath(path, key); len(c) <= MaxPath {
+		return c
+	}
+	return path + cut
+}
+
+// item is the path of item i of the array at path, cut at MaxPath.
+func item(path string, i int) string {
+	if strings.HasSuffix(path, cut) {
+		return path
+	}
+	if c := Index(path, i); len(c) <= MaxPath {
+		return c
+	}
+	return path + cut
+}
+
 func (p *parser) value(path string, depth int) (*Value, error) {
-	if depth > maxDepth {
-		return nil, p.fail("nesting deeper than %d levels", maxDepth)
+	if depth >= MaxDepth {
+		return nil, p.fail("nesting deeper than %d levels", MaxDepth)
 	}
 	if p.off >= len(p.data) {
 		return nil, p.fail("unexpected end of input")
+	}
+	if p.values++; p.values > p.maxValues {
+		return nil, p.fail("more than %d values in the document", p.maxValues)
 	}
 	v := &Value{Pos: p.pos(p.off), Path: path}
 	switch c := p.data[p.off]; {
@@ -146,7 +256,10 @@ func (p *parser) value(path string, depth int) (*Value, error) {
 			p.off++
 			return v, nil
 		}
-		seen := map[string]bool{}
+		// The offsets of the keys kept, to find and place duplicates: in
+		// an array while there are few, then in a map.
+		var small [8]int
+		var seen map[string]int
 		for {
 			p.ws()
 			koff := p.off
@@ -157,22 +270,44 @@ func (p *parser) value(path string, depth int) (*Value, error) {
 			if err != nil {
 				return nil, err
 			}
-			if seen[key] {
-				p.off = koff
-				return nil, p.fail("key %q given twice", key)
+			first, dup := -1, false
+			if seen != nil {
+				first, dup = seen[key]
+			} else {
+				for i, f := range v.Fields {
+					if f.Key == key {
+						first, dup = small[i], true
+						break
+					}
+				}
 			}
-			seen[key] = true
+			switch n := len(v.Fields); {
+			case dup:
+				p.duplicate(key, koff, first)
+			case seen != nil:
+				seen[key] = koff
+			case n < len(small):
+				small[n] = koff
+			default:
+				seen = make(map[string]int, 2*n)
+				for i, f := range v.Fields {
+					seen[f.Key] = small[i]
+				}
+				seen[key] = koff
+			}
 			p.ws()
 			if p.off >= len(p.data) || p.data[p.off] != ':' {
 				return nil, p.fail("expected ':' after key %q", key)
 			}
 			p.off++
 			p.ws()
-			item, err := p.value(childPath(path, key), depth+1)
+			item, err := p.value(member(path, key), depth+1)
 			if err != nil {
 				return nil, err
 			}
-			v.Fields = append(v.Fields, Field{Key: key, Value: item})
+			if !dup {
+				v.Fields = append(v.Fields, Field{Key: key, Value: item})
+			}
 			p.ws()
 			if p.off >= len(p.data) {
 				return nil, p.fail("unexpected end of input in an object")
@@ -197,11 +332,11 @@ func (p *parser) value(path string, depth int) (*Value, error) {
 		}
 		for {
 			p.ws()
-			item, err := p.value(Index(path, len(v.Items)), depth+1)
+			it, err := p.value(item(path, len(v.Items)), depth+1)
 			if err != nil {
 				return nil, err
 			}
-			v.Items = append(v.Items, item)
+			v.Items = append(v.Items, it)
 			p.ws()
 			if p.off >= len(p.data) {
 				return nil, p.fail("unexpected end of input in an array")
@@ -245,6 +380,17 @@ func (p *parser) value(path string, depth int) (*Value, error) {
 		return nil, p.fail("invalid character %q looking for a value", c)
 	}
 	return v, nil
+}
+
+// duplicate records a key given twice, at koff; first is the offset of
+// the first.
+func (p *parser) duplicate(key string, koff, first int) {
+	if len(p.dups) >= MaxDiagnostics {
+		p.omit(koff)
+		return
+	}
+	line := p.pos(first).Line
+	p.dups.Errorf(p.pos(koff), "", "key %q given twice (first at line %d)", key, line)
 }
 
 // str scans a string; escapes are decoded by encoding/json, which knows

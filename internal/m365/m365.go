@@ -52,10 +52,19 @@ type wireSet struct {
 	Notes                  string   `json:"notes"`
 }
 
+// MaxBytes bounds an endpoints response: the Worldwide one, every service
+// area, is about 100 KiB (2026).
+const MaxBytes = 16 << 20
+
 // Parse reads an endpoints response. Each problem is reported at its line
 // and column with the endpoint set it concerns; sets with errors are left
 // out of the result. Fields the service may add later are ignored.
 func Parse(data []byte) ([]EndpointSet, diag.List) {
+	if len(data) > MaxBytes {
+		var ds diag.List
+		ds.Errorf(diag.Pos{Line: 1, Col: 1}, "", "the file is %d bytes; a Microsoft 365 endpoints response is at most %d MiB", len(data), MaxBytes>>20)
+		return nil, ds
+	}
 	var wire []json.RawMessage
 	if err := json.Unmarshal(data, &wire); err != nil {
 		var ds diag.List

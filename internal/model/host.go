@@ -1,7 +1,9 @@
 package model
 
 import (
+	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"unicode/utf8"
 
@@ -20,6 +22,11 @@ type Host struct {
 
 var idnaProfile = idna.New(idna.MapForLookup(), idna.Transitional(false), idna.BidiRule())
 
+// ErrHostIsAddress is wrapped by ParseHost's error for an IP address or
+// prefix given where a host name belongs, so that callers can say where the
+// address goes instead.
+var ErrHostIsAddress = errors.New("an IP address or prefix is not a host name")
+
 // ParseHost parses an FQDN or a one-label wildcard pattern.
 func ParseHost(s string) (Host, error) {
 	in := s
@@ -37,9 +44,15 @@ func ParseHost(s string) (Host, error) {
 	if strings.Contains(s, "*") {
 		return Host{}, fmt.Errorf("host %q: a wildcard may only be the whole left-most label (\"*.example.com\")", in)
 	}
+	if _, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
+		return Host{}, fmt.Errorf("host %q: %w", in, ErrHostIsAddress)
+	}
+	if _, err := netip.ParsePrefix(s); err == nil {
+		return Host{}, fmt.Errorf("host %q: %w", in, ErrHostIsAddress)
+	}
 	ascii, err := idnaProfile.ToASCII(s)
 	if err != nil {
-		return Host{}, fmt.Errorf("host %q: %v", in, err)
+		return Host{}, fmt.Errorf("host %q is not a valid host name (IDNA: %s)", in, strings.TrimPrefix(err.Error(), "idna: "))
 	}
 	ascii = strings.ToLower(ascii)
 	labels := strings.Split(ascii, ".")

@@ -39,6 +39,50 @@ func (t Target) IPSet() *netipx.IPSet {
 // prefixes or any.
 func (t Target) HasAddresses() bool { return t.Any || len(t.Prefixes) > 0 }
 
+// Families reports the address families the target's addresses belong to.
+// known is false when the target has no concrete address (host names or
+// service tags only): its family is decided later, by DNS or by the tag's
+// data. Any is both families.
+func (t Target) Families() (v4, v6, known bool) {
+	if t.Any {
+		return true, true, true
+	}
+	for _, p := range t.Prefixes {
+		if p.Addr().Is4() {
+			v4 = true
+		} else {
+			v6 = true
+		}
+	}
+	return v4, v6, v4 || v6
+}
+
+// FamilyLabel names the families of a target's addresses for messages:
+// "IPv4 only", "IPv6 only", "IPv4 and IPv6", or "no address".
+func (t Target) FamilyLabel() string {
+	v4, v6, _ := t.Families()
+	switch {
+	case v4 && v6:
+		return "IPv4 and IPv6"
+	case v4:
+		return "IPv4 only"
+	case v6:
+		return "IPv6 only"
+	}
+	return "no address"
+}
+
+// CommonFamily reports whether a packet can go from a to b: false only when
+// both have concrete addresses and no address family in common.
+func CommonFamily(a, b Target) bool {
+	a4, a6, ak := a.Families()
+	b4, b6, bk := b.Families()
+	if !ak || !bk {
+		return true
+	}
+	return a4 && b4 || a6 && b6
+}
+
 // IsEmpty reports whether the target names nothing at all.
 func (t Target) IsEmpty() bool {
 	return !t.Any && len(t.Prefixes) == 0 && len(t.Hosts) == 0 && len(t.ServiceTags) == 0

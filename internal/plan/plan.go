@@ -135,7 +135,84 @@ func (b *builder) flow(f *model.Flow) {
 			r.Status, r.StatusReason = s.status, s.reason
 		}
 	}
+	if !b.families(&r) {
+		return
+	}
 	b.add(r)
+}
+
+// families checks that a packet can go from the rule's source to its
+// destination: that their addresses share an address family. A catalog
+// side that also has host names keeps only those when its addresses do not
+// fit (the host names resolve in the other family, or go through a proxy).
+// Otherwise a required rule is an error naming both sides, and an optional
+// one is left out with a warning: no firewall can express a rule from an
+// IPv4 range to an IPv6 address, so every target would have to drop it.
+func (b *builder) families(r *model.Rule) bool {
+	if model.CommonFamily(r.Source, r.Destination) {
+		return true
+	}
+	for _, t := range []*model.Target{&r.Source, &r.Destination} {
+		if t.Role == "" && len(t.Hosts) > 0 && !t.Any {
+			b.ds.Warnf(b.pos(), r.ID, "the addresses of %s share no address family with the other side (%s); the rule goes by its host names only", withFamily(*t), other(r, t).FamilyLabel())
+			t.Prefixes = nil
+			return true
+		}
+	}
+	at := b.pos()
+	for _, t := range []model.Target{r.Destination, r.Source} {
+		if t.Role != "" {
+			at = b.pos("roles", t.Role, "addresses")
+			break
+		}
+	}
+	hint := familyHint(r)
+	if r.Required {
+		b.ds.Errorf(at, r.ID, "the source %s and the destination %s have no address family in common, so no firewall can express this required flow; %s",
+			withFamily(r.Source), withFamily(r.Destination), hint)
+		return false
+	}
+	b.ds.Warnf(at, r.ID, "not planned (optional flow): the source %s and the destination %s have no address family in common; %s",
+		withFamily(r.Source), withFamily(r.Destination), hint)
+	return false
+}
+
+// withFamily describes a target with its address families:
+// "bot (2001:db8::10/128, IPv6 only)".
+func withFamily(t model.Target) string {
+	d := Describe(t, 3)
+	if strings.HasSuffix(d, ")") {
+		return strings.TrimSuffix(d, ")") + ", " + t.FamilyLabel() + ")"
+	}
+	return d + " (" + t.FamilyLabel() + ")"
+}
+
+func other(r *model.Rule, t *model.Target) model.Target {
+	if t == &r.Source {
+		return r.Destination
+	}
+	return r.Source
+}
+
+// familyHint says how to give a rule a common address family.
+func familyHint(r *model.Rule) string {
+	var roles, sets []string
+	for _, t := range []model.Target{r.Source, r.Destination} {
+		v4, _, _ := t.Families()
+		want := "IPv6"
+		if !v4 {
+			want = "IPv4"
+		}
+		switch {
+		case t.Role != "":
+			roles = append(roles, fmt.Sprintf("bind role %s to an %s address as well", t.Role, want))
+		case strings.HasPrefix(t.Set, "m365:"):
+			sets = append(sets, fmt.Sprintf("Microsoft 365 endpoint set %s has no %s range in the catalog's data", strings.TrimPrefix(t.Set, "m365:"), want))
+		case t.Set != "":
+			sets = append(sets, fmt.Sprintf("give %s %s prefixes in a catalog overlay (--catalog)", t.Set, want))
+		}
+	}
+	return strings.Join(append(roles, sets...), ", or ")
 }
 
 func (b *builder) rule(f *model.Flow, id string) model.Rule {
@@ -268,6 +345,9 @@ func (b *builder) expandM365(f *model.Flow, src side, sp model.PortSet) {
 			r.Notes = m365Notes(set)
 			if r.Source.Role == "" && src.status > r.Status {
 				r.Status, r.StatusReason = src.status, src.reason
+			}
+			if !b.families(&r) {
+				continue
 			}
 			b.add(r)
 		}

@@ -11,6 +11,7 @@ package render
 
 import (
 	"fmt"
+	"github.com/teamsgate/teamsgate/internal/suggest"
 	"net/netip"
 	"sort"
 	"strings"
@@ -51,7 +52,30 @@ type Caps struct {
 	// HostsOnly: the target only handles host-name flows (proxies: squid,
 	// pac); address-only rules are left out with a note.
 	HostsOnly bool
+	// Reads lists the user choices of Options the target acts on. The
+	// command line refuses the others rather than ignore them.
+	Reads Choices
 }
+
+// Choices is a set of user choices (fields of Options) a target acts on.
+type Choices uint8
+
+const (
+	// ChoiceFQDN: Options.FQDN, with Options.Proxy for FQDNViaProxy
+	// (--fqdn-via-proxy, --fqdn-skip).
+	ChoiceFQDN Choices = 1 << iota
+	// ChoiceProxy: Options.Proxy as the proxy the output is or points at
+	// (--proxy).
+	ChoiceProxy
+	// ChoiceDirect: Options.Direct (--direct).
+	ChoiceDirect
+	// ChoiceServiceTags: Options.ServiceTags, the data to expand service
+	// tags with (--service-tags).
+	ChoiceServiceTags
+)
+
+// Has reports whether c holds every choice of o.
+func (c Choices) Has(o Choices) bool { return c&o == o }
 
 // FQDNMode says what to do with host-name flows on a target that filters by
 // address only.
@@ -200,6 +224,22 @@ func Prepare(p *model.Plan, target string, caps Caps, opt Options) (Prepared, di
 				}
 			}
 		}
+		if !model.CommonFamily(r.Source, r.Destination) {
+			// Only a proxy or service tag put in above can get here: the
+			// plan refuses such rules. Either way, a required rule is
+			// never left out quietly.
+			msg := fmt.Sprintf("the source (%s, %s) and the destination (%s, %s) have no address family in common, so %s cannot express it",
+				describe(r.Source), r.Source.FamilyLabel(), describe(r.Destination), r.Destination.FamilyLabel(), target)
+			if it.Note != "" {
+				msg += " [" + it.Note + "]"
+			}
+			if r.Required {
+				ds.Errorf(diag.Pos{}, r.ID, "%s", msg)
+			} else {
+				out.Header = append(out.Header, fmt.Sprintf("WARNING %s: optional flow not rendered: %s", r.ID, msg))
+			}
+			continue
+		}
 		out.Items = append(out.Items, it)
 	}
 	if len(fqdnFlows) > 0 {
@@ -213,6 +253,28 @@ func Prepare(p *model.Plan, target string, caps Caps, opt Options) (Prepared, di
 		ds.Errorf(diag.Pos{}, target, "nothing to render: no rule of the plan can be expressed by %s", target)
 	}
 	return out, ds
+}
+
+// describe names a rule side for messages: its role or set, else its
+// first addresses.
+func describe(t model.Target) string {
+	switch {
+	case t.Role != "":
+		return "role " + t.Role
+	case t.Set != "":
+		return t.Set
+	case t.Any:
+		return "any"
+	}
+	var l []string
+	for i, p := range t.Prefixes {
+		if i == 3 {
+			l = append(l, fmt.Sprintf("+%d more", len(t.Prefixes)-3))
+			break
+		}
+		l = append(l, p.String())
+	}
+	return strings.Join(l, " ")
 }
 
 func hostList(hs []model.Host) string {
@@ -282,13 +344,25 @@ func scope(p *model.Plan, role string) ([]Item, diag.List) {
 	matches := func(t model.Target, r model.Rule) bool {
 		return t.Role == name && (integ == "" || r.Integration == integ)
 	}
+	integs := map[string]bool{}
 	for _, r := range p.Rules {
 		switch {
 		case matches(r.Destination, r):
 			items = append(items, Item{Rule: r, Dir: Inbound})
+			integs[r.Integration] = true
 		case matches(r.Source, r):
 			items = append(items, Item{Rule: r, Dir: Outbound})
+			integs[r.Integration] = true
 		}
+	}
+	if !qualified && len(integs) > 1 {
+		names := make([]string, 0, len(integs))
+		for n := range integs {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		ds.Warnf(diag.Pos{}, "", "--scope %s matches role %s of %s: their rules are taken together, as the firewall of one host that plays every one of them; give %s/%s to take one integration's only",
+			role, name, strings.Join(names, " and "), names[0], name)
 	}
 	if len(items) == 0 {
 		var known []string
@@ -302,7 +376,7 @@ func scope(p *model.Plan, role string) ([]Item, diag.List) {
 			}
 		}
 		sort.Strings(known)
-		ds.Errorf(diag.Pos{}, "", "--scope %q matches no rule of the plan (roles in this plan: %s)", role, strings.Join(known, ", "))
+		ds.Errorf(diag.Pos{}, "", "--scope %q matches no rule of the plan%s (roles in this plan: %s)", role, suggest.Hint(name, known), strings.Join(known, ", "))
 	}
 	return items, ds
 }

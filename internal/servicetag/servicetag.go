@@ -108,18 +108,30 @@ func Parse(data []byte) (*Data, diag.List) {
 	return d, ds.List(data)
 }
 
+// MaxBytes bounds a service tags file, plain or decompressed: Microsoft's
+// Public file is about 4 MiB (2026), the government ones smaller.
+const MaxBytes = 64 << 20
+
 // ParseFile reads and parses a service-tags file, gzip-compressed or not.
 func ParseFile(name string) (*Data, diag.List) {
 	var ds diag.List
+	if st, err := os.Stat(name); err == nil && st.Size() > MaxBytes {
+		ds.Errorf(diag.Pos{File: name}, "", "the file is %d bytes; a service tags file is at most %d MiB", st.Size(), MaxBytes>>20)
+		return nil, ds
+	}
 	b, err := os.ReadFile(name)
 	if err == nil && bytes.HasPrefix(b, []byte{0x1f, 0x8b}) {
 		var r *gzip.Reader
 		if r, err = gzip.NewReader(bytes.NewReader(b)); err == nil {
-			b, err = io.ReadAll(io.LimitReader(r, 256<<20))
+			b, err = io.ReadAll(io.LimitReader(r, MaxBytes+1))
+		}
+		if err == nil && len(b) > MaxBytes {
+			ds.Errorf(diag.Pos{File: name}, "", "the file holds more than %d MiB once decompressed; a service tags file is at most that", MaxBytes>>20)
+			return nil, ds
 		}
 	}
 	if err != nil {
-		ds.Errorf(diag.Pos{File: name}, "", "cannot read service tags: %v", err)
+		ds.Errorf(diag.Pos{File: name}, "", "cannot read the service tags file: %s", diag.FileReason(err))
 		return nil, ds
 	}
 	d, pds := Parse(b)

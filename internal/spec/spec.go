@@ -5,7 +5,9 @@
 package spec
 
 import (
+	"errors"
 	"fmt"
+	"github.com/teamsgate/teamsgate/internal/suggest"
 	"net/netip"
 	"os"
 	"sort"
@@ -83,7 +85,7 @@ func ParseFile(name string, cat *catalog.Catalog) (*Spec, diag.List) {
 	data, err := os.ReadFile(name)
 	if err != nil {
 		var ds diag.List
-		ds.Errorf(diag.Pos{File: name}, "", "cannot read spec: %v", err)
+		ds.Errorf(diag.Pos{File: name}, "", "cannot read the spec: %s", diag.FileReason(err))
 		return nil, ds
 	}
 	return Parse(data, name, cat)
@@ -116,7 +118,7 @@ func Parse(data []byte, file string, cat *catalog.Catalog) (*Spec, diag.List) {
 	for _, name := range names {
 		in, ok := cat.Integrations[name]
 		if !ok {
-			ds.Errorf(doc.KeyAt("integrations", name), "", "unknown integration %q (known: %s)", name, strings.Join(cat.IntegrationNames(), ", "))
+			ds.Errorf(doc.KeyAt("integrations", name), "", "unknown integration %q%s (known: %s)", name, suggest.Hint(name, cat.IntegrationNames()), strings.Join(cat.IntegrationNames(), ", "))
 			continue
 		}
 		u, uds := compileUse(in, w.Integrations[name], doc)
@@ -145,7 +147,7 @@ func compileUse(in *catalog.Integration, w wireIntegration, doc yamlx.Doc) (*Use
 	base := []string{"integrations", in.ID}
 	for _, rn := range sortedKeys(w.Roles) {
 		if _, ok := in.Roles[rn]; !ok {
-			ds.Errorf(doc.KeyAt(append(base, "roles", rn)...), in.ID, "unknown role %q (known: %s)", rn, strings.Join(in.RoleNames(), ", "))
+			ds.Errorf(doc.KeyAt(append(base, "roles", rn)...), in.ID, "unknown role %q%s (known: %s)", rn, suggest.Hint(rn, in.RoleNames()), strings.Join(in.RoleNames(), ", "))
 			continue
 		}
 		wr := w.Roles[rn]
@@ -161,6 +163,10 @@ func compileUse(in *catalog.Integration, w wireIntegration, doc yamlx.Doc) (*Use
 		}
 		for i, h := range wr.Hosts {
 			host, err := model.ParseHost(h)
+			if errors.Is(err, model.ErrHostIsAddress) {
+				ds.Errorf(at("hosts", strconv.Itoa(i)), in.ID, "role %q: hosts: %q is an IP address or prefix, not a host name; put it under addresses:", rn, h)
+				continue
+			}
 			if err != nil {
 				ds.Errorf(at("hosts", strconv.Itoa(i)), in.ID, "role %q: %v", rn, err)
 				continue
@@ -186,7 +192,7 @@ func compileUse(in *catalog.Integration, w wireIntegration, doc yamlx.Doc) (*Use
 		p, ok := in.Params[pn]
 		at := doc.At(append(base, "parameters", pn)...)
 		if !ok {
-			ds.Errorf(doc.KeyAt(append(base, "parameters", pn)...), in.ID, "unknown parameter %q (known: %s)", pn, strings.Join(in.ParamNames(), ", "))
+			ds.Errorf(doc.KeyAt(append(base, "parameters", pn)...), in.ID, "unknown parameter %q%s (known: %s)", pn, suggest.Hint(pn, in.ParamNames()), strings.Join(in.ParamNames(), ", "))
 			continue
 		}
 		v, err := paramValue(p, w.Parameters[pn])
@@ -219,7 +225,7 @@ func paramValue(p *catalog.Param, raw any) (catalog.Value, error) {
 	case catalog.ParamBool:
 		b, ok := raw.(bool)
 		if !ok {
-			return catalog.Value{}, fmt.Errorf("want true or false, got %v", raw)
+			return catalog.Value{}, fmt.Errorf("want true or false, got %s", yamlValue(raw))
 		}
 		return catalog.Value{Bool: b}, nil
 	case catalog.ParamPorts:
@@ -230,7 +236,7 @@ func paramValue(p *catalog.Param, raw any) (catalog.Value, error) {
 		case string:
 			s = v
 		default:
-			return catalog.Value{}, fmt.Errorf("want a port or range such as \"16000-17000\", got %v", raw)
+			return catalog.Value{}, fmt.Errorf("want a port or range such as \"16000-17000\", got %s", yamlValue(raw))
 		}
 		ps, err := model.ParsePortSet(s)
 		if err != nil {
@@ -252,9 +258,34 @@ func paramValue(p *catalog.Param, raw any) (catalog.Value, error) {
 				}
 			}
 		}
-		return catalog.Value{}, fmt.Errorf("want one of %s, got %v", strings.Join(p.Values, ", "), raw)
+		return catalog.Value{}, fmt.Errorf("want one of %s%s, got %s", strings.Join(p.Values, ", "), suggestValue(raw, p.Values), yamlValue(raw))
 	}
-	return catalog.Value{}, fmt.Errorf("unsupported parameter kind %s", p.Kind)
+	return catalog.Value{}, fmt.Errorf("the catalog gives this parameter a kind (%s) this version cannot read", p.Kind)
+}
+
+// yamlValue names a decoded YAML value in the user's terms: a scalar as
+// written, anything else by its kind.
+func yamlValue(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "nothing"
+	case string:
+		return strconv.Quote(x)
+	case bool, int, int64, uint64, float64:
+		return fmt.Sprint(x)
+	case []any:
+		return "a list"
+	case map[string]any, map[any]any:
+		return "a mapping"
+	}
+	return "a value of another kind"
+}
+
+func suggestValue(raw any, values []string) string {
+	if s, ok := raw.(string); ok {
+		return suggest.Hint(s, values)
+	}
+	return ""
 }
 
 func dedupePrefixes(ps []netip.Prefix) []netip.Prefix {

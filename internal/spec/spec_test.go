@@ -60,7 +60,10 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "malformed yaml",
 			in:   "cloud: worldwide\nintegrations: {teams-messaging-bot: [\n",
-			want: []string{"deploy.yaml:2: malformed YAML: did not find expected node content"},
+			want: []string{
+				"deploy.yaml:2:15: unclosed { opened here: the file ends before its }",
+				"deploy.yaml:2:37: unclosed [ opened here: the file ends before its ]",
+			},
 		},
 		{
 			name: "empty",
@@ -134,7 +137,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown parameter",
 			in:   "cloud: worldwide\nintegrations:\n  teams-messaging-bot:\n    roles:\n      bot: { addresses: [198.51.100.1] }\n    parameters:\n      grpah: true\n",
-			want: []string{`deploy.yaml:7:7: teams-messaging-bot: unknown parameter "grpah" (known: graph)`},
+			want: []string{`deploy.yaml:7:7: teams-messaging-bot: unknown parameter "grpah" (did you mean "graph"?) (known: graph)`},
 		},
 		{
 			name: "bool parameter given a string",
@@ -144,17 +147,17 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "enum parameter",
 			in:   "cloud: worldwide\nintegrations:\n  teams-calling-bot:\n    roles:\n      bot: { addresses: [198.51.100.1] }\n    parameters:\n      hosting: mainframe\n",
-			want: []string{`parameter "hosting": want one of azure, other, got mainframe`},
+			want: []string{`parameter "hosting": want one of azure, other, got "mainframe"`},
 		},
 		{
 			name: "wrong type",
 			in:   "cloud: worldwide\nintegrations:\n  teams-messaging-bot:\n    roles:\n      bot: { addresses: 198.51.100.1 }\n",
-			want: []string{"deploy.yaml:5: cannot unmarshal a string `198.51....` into []string"},
+			want: []string{`deploy.yaml:5:25: integrations.teams-messaging-bot.roles.bot.addresses: want a list, got "198.51.100.1" (write [198.51.100.1] for a list of one)`},
 		},
 		{
 			name: "duplicate key",
 			in:   "cloud: worldwide\ncloud: gcc\nintegrations:\n  teamspro-saas: {}\n",
-			want: []string{`deploy.yaml:2:1: key "cloud" given twice`},
+			want: []string{`deploy.yaml:2:1: key "cloud" given twice (first at line 1)`},
 		},
 		{
 			name: "every problem at once",

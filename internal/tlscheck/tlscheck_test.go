@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -12,6 +13,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 	"github.com/teamsgate/teamsgate/internal/certcheck"
 	"github.com/teamsgate/teamsgate/internal/certcheck/certtest"
 	"github.com/teamsgate/teamsgate/internal/tlscheck"
+	"github.com/teamsgate/teamsgate/internal/tlscheck/peertest"
 )
 
 const name = "tc.contoso.test"
@@ -261,6 +264,18 @@ func TestCheckVersionsAndSuites(t *testing.T) {
 			if rep.Certificate == nil || rep.Certificate.Failed(true) {
 				t.Errorf("the presented chain should pass every certificate rule: %+v", rep.Certificate)
 			}
+			// A Go server refuses in TLS (an alert), and only that is
+			// a refusal.
+			for _, v := range rep.Versions {
+				if !v.Accepted && v.Failure != tlscheck.FailureTLSRefused {
+					t.Errorf("%s not accepted with failure %q (%s), want %q", v.Version, v.Failure, v.Error, tlscheck.FailureTLSRefused)
+				}
+			}
+			for _, s := range rep.Suites {
+				if !s.Accepted && s.Failure != tlscheck.FailureTLSRefused {
+					t.Errorf("%s not accepted with failure %q (%s), want %q", s.Name, s.Failure, s.Error, tlscheck.FailureTLSRefused)
+				}
+			}
 		})
 	}
 }
@@ -443,60 +458,209 @@ func TestCheckConnectErrors(t *testing.T) {
 	ln.Close()
 	now := certcheck.Options{Now: certtest.Now}
 	var ce *tlscheck.ConnectError
-	if _, err := tlscheck.Check(context.Background(), tlscheck.Options{Addr: closed, Dial: loopbackOnly(t), Cert: now}); !errors.As(err, &ce) {
-		t.Errorf("closed port: got %v, want a ConnectError", err)
+	if _, err := tlscheck.Check(context.Background(), tlscheck.Options{Addr: closed, Dial: loopbackOnly(t), Cert: now}); !errors.As(err, &ce) || ce.Failure != tlscheck.FailureConnRefused {
+		t.Errorf("closed port: got %v, want a ConnectError of kind connection-refused", err)
 	}
 	refuse := func(context.Context, string, string) (net.Conn, error) { return nil, errors.New("no route") }
-	if _, err := tlscheck.Check(context.Background(), tlscheck.Options{Addr: "127.0.0.1:443", Dial: refuse, Cert: now}); !errors.As(err, &ce) {
-		t.Errorf("failing dial seam: got %v, want a ConnectError", err)
+	if _, err := tlscheck.Check(context.Background(), tlscheck.Options{Addr: "127.0.0.1:443", Dial: refuse, Cert: now}); !errors.As(err, &ce) || ce.Failure != tlscheck.FailureOther {
+		t.Errorf("failing dial seam: got %v, want a ConnectError of kind other", err)
 	}
 	if _, err := tlscheck.Check(context.Background(), tlscheck.Options{Addr: "no-port", Dial: refuse, Cert: now}); err == nil || errors.As(err, &ce) {
 		t.Errorf("bad address: got %v, want a plain error", err)
 	}
 }
 
-// TestCheckSilentServer pins the timeout: a peer that accepts TCP and never
-// answers is reported as refusing everything, promptly.
-func TestCheckSilentServer(t *testing.T) {
+// TestCheckNotTLS pins what a check says about endpoints that give no TLS
+// answer at all: a *ConnectError with the kind of failure, found by the
+// first round of probes (no suite is probed), within a small multiple of
+// the timeout.
+func TestCheckNotTLS(t *testing.T) {
+	const timeout = 300 * time.Millisecond
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	go func() {
-		var conns []net.Conn
-		defer func() {
-			for _, c := range conns {
-				c.Close()
+	closed := ln.Addr().String()
+	ln.Close()
+	seam := func(err error) tlscheck.DialFunc {
+		return func(context.Context, string, string) (net.Conn, error) { return nil, err }
+	}
+	// blackhole never connects, as when SYNs are dropped.
+	blackhole := func(ctx context.Context, _, _ string) (net.Conn, error) {
+		<-ctx.Done()
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: ctx.Err()}
+	}
+	tests := []struct {
+		name    string
+		addr    string
+		dial    tlscheck.DialFunc
+		failure tlscheck.Failure
+		message string
+	}{
+		{
+			name:    "plain HTTP",
+			addr:    peertest.HTTP(t),
+			failure: tlscheck.FailureNotTLS,
+			message: `not a TLS server: it answered "HTTP/1.1 400 Bad Request"`,
+		},
+		{
+			name:    "SSH banner",
+			addr:    peertest.Serve(t, peertest.Banner("SSH-2.0-OpenSSH_9.6\r\n")),
+			failure: tlscheck.FailureNotTLS,
+			message: `not a TLS server: it answered "SSH-2.0-OpenSSH_9.6"`,
+		},
+		{
+			name:    "accepts and never answers",
+			addr:    peertest.Serve(t, peertest.Silent),
+			failure: tlscheck.FailureTimeout,
+			message: "no answer within 300ms (timed out)",
+		},
+		{
+			name:    "resets at once",
+			addr:    peertest.Serve(t, peertest.Reset),
+			failure: tlscheck.FailureReset,
+			message: "connection reset by the server",
+		},
+		{
+			name:    "resets after the ClientHello",
+			addr:    peertest.Serve(t, peertest.ResetAfterHello),
+			failure: tlscheck.FailureReset,
+			message: "connection reset by the server",
+		},
+		{
+			name:    "closes after the ClientHello",
+			addr:    peertest.Serve(t, peertest.CloseAfterHello),
+			failure: tlscheck.FailureClosed,
+			message: "connection closed by the server without an answer",
+		},
+		{
+			name:    "closed port",
+			addr:    closed,
+			failure: tlscheck.FailureConnRefused,
+			message: "connection refused: nothing listens on that port",
+		},
+		{
+			name:    "never connects",
+			addr:    "127.0.0.1:443",
+			dial:    blackhole,
+			failure: tlscheck.FailureTimeout,
+			message: "could not connect within 300ms (timed out)",
+		},
+		{
+			name:    "unknown host name",
+			addr:    "tc.contoso.invalid:443",
+			dial:    seam(&net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: "tc.contoso.invalid", IsNotFound: true}}),
+			failure: tlscheck.FailureDNS,
+			message: "host name not resolved: lookup tc.contoso.invalid: no such host",
+		},
+		{
+			name:    "dial seam error",
+			addr:    "127.0.0.1:443",
+			dial:    seam(errors.New("no route")),
+			failure: tlscheck.FailureOther,
+			message: "cannot connect: no route",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dial := tc.dial
+			if dial == nil {
+				dial = loopbackOnly(t)
 			}
-		}()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
+			var dials atomic.Int32
+			counted := func(ctx context.Context, network, addr string) (net.Conn, error) {
+				dials.Add(1)
+				return dial(ctx, network, addr)
 			}
-			conns = append(conns, c)
-		}
-	}()
-	start := time.Now()
+			start := time.Now()
+			rep, err := tlscheck.Check(context.Background(), tlscheck.Options{
+				Addr: tc.addr, Dial: counted, Timeout: timeout,
+				Cert: certcheck.Options{Now: certtest.Now},
+			})
+			elapsed := time.Since(start)
+			var ce *tlscheck.ConnectError
+			if !errors.As(err, &ce) {
+				t.Fatalf("got report %+v, error %v; want a ConnectError", rep, err)
+			}
+			type failure struct {
+				Failure tlscheck.Failure
+				Message string
+			}
+			if diff := cmp.Diff(failure{tc.failure, tc.message}, failure{ce.Failure, ce.Message()}); diff != "" {
+				t.Errorf("failure (-want +got):\n%s\nerror: %v", diff, err)
+			}
+			if want := fmt.Sprintf("tls check %q: %s", tc.addr, tc.message); err.Error() != want {
+				t.Errorf("error = %q, want %q", err, want)
+			}
+			if strings.Contains(err.Error(), "TLS 1.2 refused") || strings.Contains(err.Error(), "enable TLS") {
+				t.Errorf("error calls it a TLS refusal: %v", err)
+			}
+			// The versions are probed at once, and nothing after them.
+			if n := dials.Load(); n > 4 {
+				t.Errorf("%d connections; want the 4 version probes at most", n)
+			}
+			if elapsed > 3*timeout {
+				t.Errorf("took %v with a %v timeout; want under 3 × the timeout", elapsed, timeout)
+			}
+		})
+	}
+}
+
+// TestCheckTLSPartialAnswers pins that a probe that gets no TLS answer from
+// a server that answers the others is reported as what happened, not as
+// refused, and does not fail a version that was not accepted.
+func TestCheckTLSPartialAnswers(t *testing.T) {
+	p := setup(t)
+	cfg := &tls.Config{Certificates: []tls.Certificate{p.chain(true)}, MinVersion: tls.VersionTLS12}
+	addr := peertest.Serve(t, peertest.ByHello(cfg, map[uint16]peertest.Behavior{
+		tls.VersionTLS10: peertest.Silent,
+		tls.VersionTLS11: peertest.ResetAfterHello,
+	}))
 	rep, err := tlscheck.Check(context.Background(), tlscheck.Options{
-		Addr: ln.Addr().String(), Dial: loopbackOnly(t), Timeout: 200 * time.Millisecond,
-		Cert: certcheck.Options{Now: certtest.Now},
+		Addr: addr, ServerName: name, Dial: loopbackOnly(t), Timeout: 500 * time.Millisecond,
+		Cert: certcheck.Options{Roots: p.pki.Roots, Now: certtest.Now},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := accepted(rep); len(v) != 0 {
-		t.Errorf("silent server accepted %v", v)
+	type version struct {
+		Version  string
+		Accepted bool
+		Failure  tlscheck.Failure
 	}
-	if rep.Certificate != nil {
-		t.Errorf("certificate report from a silent server")
+	var got []version
+	for _, v := range rep.Versions {
+		got = append(got, version{v.Version, v.Accepted, v.Failure})
 	}
-	if !rep.Failed(false) {
-		t.Errorf("silent server passes")
+	want := []version{
+		{"TLS 1.3", true, ""},
+		{"TLS 1.2", true, ""},
+		{"TLS 1.1", false, tlscheck.FailureReset},
+		{"TLS 1.0", false, tlscheck.FailureTimeout},
 	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("took %v with a 200ms timeout", d)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("versions (-want +got):\n%s", diff)
+	}
+	pass := func(r certcheck.Reason, s string) outcome {
+		return outcome{Status: certcheck.Pass, Reason: r, Subject: s}
+	}
+	wantResults := []outcome{
+		pass(certcheck.ReasonOK, "TLS 1.3"), pass(certcheck.ReasonOK, "TLS 1.2"),
+		pass(tlscheck.ReasonVersionUnanswered, "TLS 1.1"), pass(tlscheck.ReasonVersionUnanswered, "TLS 1.0"),
+	}
+	if diff := cmp.Diff(wantResults, outcomes(rep.Results, tlscheck.RuleVersion)); diff != "" {
+		t.Errorf("results (-want +got):\n%s", diff)
+	}
+	for _, r := range rep.Results {
+		if r.Rule == tlscheck.RuleVersion && r.Subject == "TLS 1.0" && r.Message != "no answer (timed out): not accepted, though not refused in TLS either" {
+			t.Errorf("TLS 1.0 message = %q", r.Message)
+		}
+	}
+	if rep.Failed(false) {
+		t.Errorf("a server that refuses nothing it should accept fails: %+v", rep.Results)
+	}
+	if len(rep.Suites) == 0 {
+		t.Errorf("suites not probed although TLS 1.2 was accepted")
 	}
 }
 

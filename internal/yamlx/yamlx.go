@@ -1,19 +1,24 @@
 // Package yamlx decodes YAML strictly and with positions: unknown and
-// duplicate keys are errors at their line and column, type errors keep their
-// line, and every problem is reported at once rather than the first only.
+// duplicate keys, values of the wrong kind and syntax errors are reported at
+// their line and column, in the user's terms, and every problem is reported
+// at once rather than the first only.
 //
-// gopkg.in/yaml.v3's own KnownFields reports unknown keys without a column
-// and stops at some errors; walking the node tree against the target type
-// first gives the user file:line:col for each.
+// go.yaml.in/yaml/v3 parses the document into a node tree; yamlx checks the
+// tree before yaml.v3 decodes it, because yaml.v3's own checks give a line
+// without a column, name Go types ("cannot unmarshal !!seq into
+// spec.wireSpec"), report a duplicate key once per pair, and look for
+// duplicates by comparing every key of a mapping with every other, which
+// takes minutes on a hostile file. yamlx finds duplicates with a map, drops
+// them (and every value it has reported) from the tree, and refuses
+// documents over the limits below, so what yaml.v3 is left to decode is
+// small and has nothing more to say.
 package yamlx
 
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"reflect"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -22,45 +27,150 @@ import (
 	"github.com/teamsgate/teamsgate/internal/diag"
 )
 
+// The limits of Decode. A deployment spec has a handful of integrations,
+// roles and parameters; the largest file of the embedded catalog
+// (data/integrations/pexip-teams-connector.yaml) is 12 KB and 623 values,
+// no catalog file has a mapping of more than 12 keys or nests more than 7
+// levels (TestEmbeddedCatalogWithinLimits keeps each under a tenth of
+// each limit). The limits are far above what a real file needs, and low
+// enough that decoding a document at any of them takes well under a
+// second (BenchmarkDecodeAtLimits: 0.1 to 0.3 s).
+const (
+	// MaxBytes is the largest input Decode reads: 1 MiB, 80 times the
+	// largest catalog file, and room for some 40,000 role addresses. It
+	// bounds the work of yaml.v3's parser, which builds its whole tree
+	// before any other limit can be checked: 1 MiB of the most hostile
+	// input ("[a,a,a,…") takes it about 0.3 s and 120 MB.
+	MaxBytes = 1 << 20
+
+	// MaxKeysPerMapping is the most keys one mapping may have: 1,000.
+	// yaml.v3 compares every key of a mapping with every other each time
+	// it decodes the mapping, half a million comparisons at 1,000 keys
+	// (and 5 billion at the 100,000 keys that 1 MiB can hold: minutes).
+	MaxKeysPerMapping = 1000
+
+	// MaxNodes is the most values (scalars, lists and mappings, keys
+	// included) a document may hold: 100,000, counting the value an alias
+	// names once for each use of the alias, as the decoder sees it. It
+	// stops "billion laughs" expansion and, with MaxKeysPerMapping, bounds
+	// yaml.v3's key comparisons to 25 million.
+	MaxNodes = 100_000
+
+	// MaxDepth is the deepest a value may be nested, counting through
+	// aliases: 100. A spec nests 7 levels (integrations, roles, addresses).
+	MaxDepth = 100
+
+	// MaxDiagnostics is how many problems Decode reports: 100. A file with
+	// more is reported with its first 100, in file order, and one last
+	// diagnostic that counts the others; nobody reads further before
+	// fixing the first and trying again.
+	MaxDiagnostics = 100
+)
+
 // Doc is a decoded document: its node tree, for positions, and its file name.
 type Doc struct {
 	File string
-	Root *yaml.Node // the document's top-level value node; nil for an empty document
+	// Root is the document's top-level value node. It is nil when the
+	// document is unusable: empty, malformed, over a limit, or not of the
+	// target's kind (a list where a mapping is wanted).
+	Root *yaml.Node
 }
 
 // Decode parses data as a single YAML document into v (a pointer to a struct
-// with yaml tags). Unknown keys, duplicate keys and type mismatches are
-// returned as error diagnostics with positions in file. v holds whatever
-// could be decoded.
+// with yaml tags). Unknown keys, duplicate keys, values of the wrong kind,
+// syntax errors and exceeded limits are returned as error diagnostics with
+// positions in file, sorted by position and at most MaxDiagnostics of them
+// (and one that counts the rest). v holds whatever could be decoded: a
+// duplicate key's first value, and the zero value for a value that is
+// reported.
 func Decode(data []byte, file string, v any) (Doc, diag.List) {
-	var ds diag.List
 	doc := Doc{File: file}
+	var ds diag.List
+	if len(data) > MaxBytes {
+		ds.Errorf(diag.Pos{File: file, Line: 1, Col: 1}, "", "the file is %d bytes; the limit is %s", len(data), size(MaxBytes))
+		return doc, ds
+	}
+	root, pds := parse(data, file)
+	ds.Append(pds)
+	if root == nil {
+		return doc, capList(ds)
+	}
+	s := shape{file: file, ds: &ds, sizes: map[*yaml.Node]extent{}}
+	s.walk(root, 1)
+	if s.refused {
+		return doc, capList(ds)
+	}
+	tc := typeCheck{file: file, ds: &ds, fields: map[reflect.Type]map[string]reflect.Type{}, unknown: map[*yaml.Node]bool{}}
+	if !tc.check(&root, reflect.TypeOf(v)) {
+		return doc, capList(ds)
+	}
+	doc.Root = root
+	if err := root.Decode(v); err != nil {
+		ds.Append(fromDecodeError(err, file))
+	}
+	return doc, capList(ds)
+}
+
+// parse parses the first document of data, and reports any other.
+func parse(data []byte, file string) (*yaml.Node, diag.List) {
+	var ds diag.List
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var n yaml.Node
 	if err := dec.Decode(&n); err != nil {
 		if errors.Is(err, io.EOF) {
 			ds.Errorf(diag.Pos{File: file, Line: 1, Col: 1}, "", "empty document")
-			return doc, ds
+			return nil, ds
 		}
-		ds.Append(fromYAMLError(err, file))
-		return doc, ds
+		ds.Append(syntaxError(data, file, err))
+		return nil, ds
 	}
 	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		ds.Errorf(doc.pos(&extra), "", "more than one YAML document; put everything in one")
+	switch err := dec.Decode(&extra); {
+	case err == nil:
+		ds.Errorf(diag.Pos{File: file, Line: extra.Line, Col: extra.Column}, "", "more than one YAML document; put everything in one")
+	case !errors.Is(err, io.EOF):
+		ds.Append(syntaxError(data, file, err))
 	}
-	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
-		doc.Root = n.Content[0]
-	}
-	if doc.Root == nil {
+	if n.Kind != yaml.DocumentNode || len(n.Content) != 1 {
 		ds.Errorf(diag.Pos{File: file, Line: 1, Col: 1}, "", "empty document")
-		return doc, ds
+		return nil, ds
 	}
-	checkKeys(doc.Root, reflect.TypeOf(v), file, "", &ds)
-	if err := doc.Root.Decode(v); err != nil {
-		ds.Append(fromYAMLError(err, file))
+	return n.Content[0], ds
+}
+
+// capList sorts ds and keeps its first MaxDiagnostics, adding one that
+// counts the others at the position of the first left out, so that it
+// sorts after the ones kept.
+func capList(ds diag.List) diag.List {
+	ds.Sort()
+	if len(ds) <= MaxDiagnostics {
+		return ds
 	}
-	return doc, ds
+	more := len(ds) - MaxDiagnostics
+	at := ds[MaxDiagnostics].Pos
+	out := append(diag.List(nil), ds[:MaxDiagnostics]...)
+	out.Errorf(at, "", "and %d more %s (only the first %d are shown)", more, plural(more, "error", "errors"), MaxDiagnostics)
+	return out
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// size words a byte count in MiB or KiB, to one decimal.
+func size(n int) string {
+	unit, div := "bytes", 1.0
+	switch {
+	case n >= 1<<20:
+		unit, div = "MiB", 1<<20
+	case n >= 1<<10:
+		unit, div = "KiB", 1<<10
+	}
+	s := strconv.FormatFloat(float64(n)/div, 'f', 1, 64)
+	return strings.TrimSuffix(s, ".0") + " " + unit
 }
 
 // Pos returns the position of n in the document's file.
@@ -88,9 +198,12 @@ func (d Doc) KeyAt(path ...string) diag.Pos {
 		return d.pos(d.Root)
 	}
 	parent := d.lookup(path[:len(path)-1])
+	if parent != nil && parent.Kind == yaml.AliasNode {
+		parent = parent.Alias
+	}
 	if parent != nil && parent.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(parent.Content); i += 2 {
-			if parent.Content[i].Value == path[len(path)-1] {
+			if keyValue(parent.Content[i]) == path[len(path)-1] {
 				return d.pos(parent.Content[i])
 			}
 		}
@@ -123,7 +236,7 @@ func child(n *yaml.Node, key string) *yaml.Node {
 	switch n.Kind {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == key {
+			if keyValue(n.Content[i]) == key {
 				return n.Content[i+1]
 			}
 		}
@@ -135,173 +248,10 @@ func child(n *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
-var lineRE = regexp.MustCompile(`^line (\d+): (.*)$`)
-
-func fromYAMLError(err error, file string) diag.List {
-	var ds diag.List
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		for _, e := range te.Errors {
-			if m := lineRE.FindStringSubmatch(e); m != nil {
-				line, _ := strconv.Atoi(m[1])
-				ds.Errorf(diag.Pos{File: file, Line: line}, "", "%s", tidy(m[2]))
-				continue
-			}
-			ds.Errorf(diag.Pos{File: file}, "", "%s", tidy(e))
-		}
-		return ds
+// keyValue is the text of a mapping key, through an alias.
+func keyValue(k *yaml.Node) string {
+	if k.Kind == yaml.AliasNode && k.Alias != nil {
+		k = k.Alias
 	}
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	if m := lineRE.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		ds.Errorf(diag.Pos{File: file, Line: line}, "", "malformed YAML: %s", m[2])
-		return ds
-	}
-	ds.Errorf(diag.Pos{File: file}, "", "malformed YAML: %s", msg)
-	return ds
-}
-
-// tidy rewrites yaml.v3's Go-flavoured type errors into the user's terms.
-func tidy(s string) string {
-	s = strings.ReplaceAll(s, "!!str", "a string")
-	s = strings.ReplaceAll(s, "!!int", "a number")
-	s = strings.ReplaceAll(s, "!!bool", "a boolean")
-	s = strings.ReplaceAll(s, "!!seq", "a list")
-	s = strings.ReplaceAll(s, "!!map", "a mapping")
-	return s
-}
-
-var nodeType = reflect.TypeOf(yaml.Node{})
-
-var unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
-
-// checkKeys walks n alongside t and reports keys that t does not declare, and
-// keys given twice.
-func checkKeys(n *yaml.Node, t reflect.Type, file, where string, ds *diag.List) {
-	if n == nil || t == nil {
-		return
-	}
-	if n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
-	for t.Kind() == reflect.Pointer {
-		if t.Implements(unmarshalerType) {
-			return
-		}
-		t = t.Elem()
-	}
-	if t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType) || t == nodeType {
-		return
-	}
-	switch t.Kind() {
-	case reflect.Struct:
-		if n.Kind != yaml.MappingNode {
-			return // a type error that Decode reports
-		}
-		fields := structFields(t)
-		seen := map[string]bool{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			if k.Value == "<<" {
-				continue
-			}
-			if seen[k.Value] {
-				ds.Errorf(diag.Pos{File: file, Line: k.Line, Col: k.Column}, where, "key %q given twice", k.Value)
-			}
-			seen[k.Value] = true
-			ft, ok := fields[k.Value]
-			if !ok {
-				ds.Errorf(diag.Pos{File: file, Line: k.Line, Col: k.Column}, where, "unknown key %q%s", k.Value, suggest(k.Value, fields))
-				continue
-			}
-			checkKeys(v, ft, file, join(where, k.Value), ds)
-		}
-	case reflect.Map:
-		if n.Kind != yaml.MappingNode {
-			return
-		}
-		seen := map[string]bool{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			if seen[k.Value] {
-				ds.Errorf(diag.Pos{File: file, Line: k.Line, Col: k.Column}, where, "key %q given twice", k.Value)
-			}
-			seen[k.Value] = true
-			checkKeys(v, t.Elem(), file, join(where, k.Value), ds)
-		}
-	case reflect.Slice, reflect.Array:
-		if n.Kind != yaml.SequenceNode {
-			return
-		}
-		for i, c := range n.Content {
-			checkKeys(c, t.Elem(), file, fmt.Sprintf("%s[%d]", where, i), ds)
-		}
-	}
-}
-
-func join(a, b string) string {
-	if a == "" {
-		return b
-	}
-	return a + "." + b
-}
-
-func structFields(t reflect.Type) map[string]reflect.Type {
-	out := map[string]reflect.Type{}
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		tag := f.Tag.Get("yaml")
-		name, opts, _ := strings.Cut(tag, ",")
-		if name == "-" {
-			continue
-		}
-		if strings.Contains(opts, "inline") {
-			for k, v := range structFields(f.Type) {
-				out[k] = v
-			}
-			continue
-		}
-		if !f.IsExported() {
-			continue
-		}
-		if name == "" {
-			name = strings.ToLower(f.Name)
-		}
-		out[name] = f.Type
-	}
-	return out
-}
-
-// suggest returns a "; did you mean" hint when a declared key is close.
-func suggest(key string, fields map[string]reflect.Type) string {
-	best, bestD := "", 3
-	for k := range fields {
-		if d := distance(key, k); d < bestD || (d == bestD && k < best && best != "") {
-			best, bestD = k, d
-		}
-	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := 1
-			if a[i-1] == b[j-1] {
-				c = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return k.Value
 }

@@ -20,6 +20,12 @@ import (
 // Formats lists the format names, in the order --help shows them.
 var Formats = []string{"azure-nsg", "aws-sg", "iptables", "nftables"}
 
+// MaxBytes is the largest configuration the auditor reads: 32 MiB, the
+// limit of the JSON reader (jsonpos.MaxBytes) that the JSON formats meet
+// anyway, applied here to every format so that iptables-save text has it
+// too. An iptables-save of 100,000 rules is about 10 MB.
+const MaxBytes = jsonpos.MaxBytes
+
 // Options carries what some parsers need besides the file.
 type Options struct {
 	Tags    audit.Tags
@@ -29,6 +35,11 @@ type Options struct {
 
 // Parse parses a configuration of the given format.
 func Parse(format string, data []byte, opt Options) (*audit.Config, diag.List) {
+	if len(data) > MaxBytes {
+		var ds diag.List
+		ds.Errorf(diag.Pos{Line: 1, Col: 1}, "", "the configuration is %d bytes; the limit is %d MiB", len(data), MaxBytes>>20)
+		return nil, ds
+	}
 	switch format {
 	case "azure-nsg":
 		return azurensg.Parse(data, azurensg.Options{Tags: opt.Tags})
@@ -50,6 +61,9 @@ func Parse(format string, data []byte, opt Options) (*audit.Config, diag.List) {
 // rules is iptables-save. Anything else, or content that fits more than
 // one, is an error asking for --format.
 func Detect(data []byte) (string, error) {
+	if len(data) > MaxBytes {
+		return "", fmt.Errorf("the configuration is %d bytes; the limit is %d MiB", len(data), MaxBytes>>20)
+	}
 	t := bytes.TrimSpace(data)
 	if len(t) == 0 {
 		return "", fmt.Errorf("the configuration is empty")

@@ -81,7 +81,7 @@ func Config(s *spec.Spec, p *model.Plan) (*ingress.Config, diag.List) {
 			name = filepath.Join(dir, name)
 		}
 		if _, err := os.Stat(name); err != nil {
-			ds.Errorf(at(path...), "gateway", "%s: %v", strings.Join(path, "."), err)
+			ds.Errorf(at(path...), "gateway", "%s: %q: %s", strings.Join(path, "."), name, diag.FileReason(err))
 		}
 		return name
 	}

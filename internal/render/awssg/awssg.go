@@ -59,7 +59,9 @@ func (*Renderer) Description() string {
 }
 
 // Caps implements render.Renderer: addresses and ports, allow only.
-func (*Renderer) Caps() render.Caps { return render.Caps{AddressesOnly: true} }
+func (*Renderer) Caps() render.Caps {
+	return render.Caps{AddressesOnly: true, Reads: render.ChoiceFQDN | render.ChoiceServiceTags}
+}
 
 // group is one security group: the machines of one role.
 type group struct {
@@ -157,9 +159,17 @@ func (r *Renderer) Render(p *model.Plan, opt render.Options) (render.Output, dia
 			before := maps.Clone((*d).rules)
 			(*d).add(rule.ID, perms, peers(pl.peer))
 			for _, fam := range []int{4, 6} {
-				if n := (*d).rules[fam]; n > maxRules && before[fam] <= maxRules {
-					ds.Errorf(diag.Pos{}, rule.ID, "%s: with this flow the security group of %s needs %d %s %s rules, more than the %d AWS allows by default (Amazon VPC quotas, \"Inbound or outbound rules per security group\"; one rule per address range and port range); ask AWS to raise the quota, or narrow the flow's addresses",
-						Name, pl.g.label, n, map[bool]string{true: "inbound", false: "outbound"}[pl.in], map[int]string{4: "IPv4", 6: "IPv6"}[fam], maxRules)
+				n, limit, why := (*d).rules[fam], maxRules, ","
+				if !pl.in {
+					// apply.sh authorizes the egress rules while AWS's
+					// default egress rule of the family, which counts
+					// against the quota, is still in the group.
+					limit--
+					why = fmt.Sprintf(", %d with AWS's default allow-all egress rule (apply.sh revokes it only once the rendered rules are in),", n+1)
+				}
+				if n > limit && before[fam] <= limit {
+					ds.Errorf(diag.Pos{}, rule.ID, "%s: with this flow the security group of %s needs %d %s %s rules%s more than the %d AWS allows by default (Amazon VPC quotas, \"Inbound or outbound rules per security group\"; one rule per address range and port range); ask AWS to raise the quota, or narrow the flow's addresses",
+						Name, pl.g.label, n, map[bool]string{true: "inbound", false: "outbound"}[pl.in], map[int]string{4: "IPv4", 6: "IPv6"}[fam], why, maxRules)
 				}
 			}
 		}
@@ -353,6 +363,31 @@ func (d *direction) json() ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
+// cutDescriptions lists, for each rule whose flow ids do not fit in AWS's
+// 255-character description, the rule and every flow id: the provenance a
+// description cuts short is kept in apply.sh's comments.
+func (d *direction) cutDescriptions() []string {
+	var out []string
+	for _, k := range d.order {
+		perm := d.perms[k]
+		for _, pr := range perm.order {
+			ids := perm.ranges[pr]
+			if len("teamsgate "+strings.Join(ids, ", ")) <= maxDescription {
+				continue
+			}
+			ports := ""
+			if k.proto == "tcp" || k.proto == "udp" {
+				ports = fmt.Sprintf(" port %d", k.from)
+				if k.to != k.from {
+					ports = fmt.Sprintf(" ports %d-%d", k.from, k.to)
+				}
+			}
+			out = append(out, fmt.Sprintf("%s %s%s (description cut to 255 characters) carries %s", k.proto, pr, ports, strings.Join(ids, ", ")))
+		}
+	}
+	return out
+}
+
 // description joins the flow ids of a rule in the characters and length AWS
 // allows.
 func description(ids []string) string {
@@ -369,35 +404,113 @@ func description(ids []string) string {
 	return string(b)
 }
 
-// script writes apply.sh: for each security group, revoke the default
-// allow-all egress rule (a render fails closed: AWS's default lets
-// everything out), then authorize the rendered rules.
+// script writes apply.sh. It never takes access away before what replaces
+// it is in: first every group's rendered ingress and egress rules are
+// authorized, and only then does each group lose AWS's default allow-all
+// egress rule (a render fails closed: the default lets everything out). It
+// stops at the first error; a default rule that is not there is no error.
+// The JSON files are read from the script's own directory, since the AWS
+// CLI resolves a relative file:// path against the caller's working
+// directory (AWS CLI User Guide, "Loading AWS CLI parameters from a file").
 func script(groups map[string]*group, order []string, header []string) []byte {
 	var b strings.Builder
 	b.WriteString("#!/usr/bin/env bash\n")
 	for _, h := range header {
 		b.WriteString("# " + strings.Join(strings.Fields(h), " ") + "\n")
 	}
-	b.WriteString("#\n# Authorizes the rendered rules in existing security groups. Give each group's\n")
-	b.WriteString("# id in the variable named below; --group-id on the command line takes\n")
-	b.WriteString("# precedence over the " + GroupID + " placeholder in the JSON files.\n")
-	b.WriteString("# Every group first loses AWS's default allow-all egress rule, so that only\n")
-	b.WriteString("# the rendered flows leave it (none, for a group without egress flows).\n")
-	b.WriteString("set -euo pipefail\n")
+	b.WriteString(`#
+# Authorizes the rendered rules in existing security groups. Give each group's
+# id in the variable named below; --group-id on the command line takes
+# precedence over the ` + GroupID + ` placeholder in the JSON files. The JSON
+# files are read next to this script: run it from any directory.
+#
+# Order: first every group's ingress and egress rules are authorized; only
+# then does each group lose AWS's default allow-all egress rule (-1 to
+# 0.0.0.0/0 and ::/0), so that only the rendered flows leave it (none, for a
+# group without egress flows). The script stops at the first error: if an
+# authorization fails, no default egress rule has been revoked. A default rule
+# that is not there is fine (InvalidPermission.NotFound, or UnknownIpPermissions
+# in a successful answer); any other failure to revoke stops the script.
+# A second run stops at its first authorization with InvalidPermission.Duplicate,
+# before revoking anything.
+set -euo pipefail
+
+here="$(CDPATH= cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
+step="authorizing the rendered rules; no default egress rule has been revoked"
+trap 'echo "` + ScriptFile + `: stopped: a command failed while $step" >&2' ERR
+
+# revoke_default_egress removes AWS's default egress rule, -1 to 0.0.0.0/0 and
+# to ::/0, from the group $1 (of $2). A rule that is not there is fine: the
+# older EC2 API answers InvalidPermission.NotFound, the newer one succeeds and
+# lists it in UnknownIpPermissions. Any other failure stops the script.
+revoke_default_egress() {
+  local perm err
+  for perm in '[{"IpProtocol":"-1","IpRanges":[{"CidrIp":"0.0.0.0/0"}]}]' '[{"IpProtocol":"-1","Ipv6Ranges":[{"CidrIpv6":"::/0"}]}]'; do
+    if ! err="$(aws ec2 revoke-security-group-egress --group-id "$1" --ip-permissions "$perm" 2>&1 >/dev/null)"; then
+      if [[ $err == *"(InvalidPermission.NotFound)"* ]]; then
+        continue
+      fi
+      printf '%s\n' "$err" >&2
+      echo "` + ScriptFile + `: stopped: revoking the default egress rule $perm of the security group of $2 ($1) failed; its rendered rules are in" >&2
+      exit 1
+    fi
+  done
+}
+`)
+	b.WriteString("\n# The security groups: every id is checked before anything changes.\n")
+	for _, key := range order {
+		g := groups[key]
+		fmt.Fprintf(&b, ": \"${%s:?set %s to the id of the security group of %s}\"\n", g.envVar, g.envVar, g.label)
+	}
+	var files []string
+	for _, key := range order {
+		g := groups[key]
+		if g.ingress != nil {
+			files = append(files, fileName(g, "ingress"))
+		}
+		if g.egress != nil {
+			files = append(files, fileName(g, "egress"))
+		}
+	}
+	if len(files) > 0 {
+		b.WriteString("for f in")
+		for _, f := range files {
+			b.WriteString(" " + f)
+		}
+		b.WriteString("; do\n")
+		b.WriteString("  [[ -r \"$here/$f\" ]] || { echo \"" + ScriptFile + ": $here/$f is missing: keep the files teamsgate rendered together\" >&2; exit 1; }\n")
+		b.WriteString("done\n")
+	}
+	b.WriteString("\n# 1. Authorize every group's rules.\n")
 	for _, key := range order {
 		g := groups[key]
 		fmt.Fprintf(&b, "\n# Security group of %s\n", g.label)
-		fmt.Fprintf(&b, "sg=\"${%s:?set %s to the id of the security group of %s}\"\n", g.envVar, g.envVar, g.label)
-		{
-			b.WriteString("aws ec2 revoke-security-group-egress --group-id \"$sg\" --ip-permissions '[{\"IpProtocol\":\"-1\",\"IpRanges\":[{\"CidrIp\":\"0.0.0.0/0\"}]}]' >/dev/null 2>&1 || true\n")
-			b.WriteString("aws ec2 revoke-security-group-egress --group-id \"$sg\" --ip-permissions '[{\"IpProtocol\":\"-1\",\"Ipv6Ranges\":[{\"CidrIpv6\":\"::/0\"}]}]' >/dev/null 2>&1 || true\n")
+		for _, d := range []struct {
+			dir  *direction
+			name string
+		}{{g.ingress, "ingress"}, {g.egress, "egress"}} {
+			if d.dir == nil {
+				continue
+			}
+			for _, l := range d.dir.cutDescriptions() {
+				fmt.Fprintf(&b, "#   %s %s\n", d.name, l)
+			}
 		}
 		if g.ingress != nil {
-			fmt.Fprintf(&b, "aws ec2 authorize-security-group-ingress --group-id \"$sg\" --cli-input-json file://%s\n", fileName(g, "ingress"))
+			fmt.Fprintf(&b, "aws ec2 authorize-security-group-ingress --group-id \"$%s\" --cli-input-json \"file://$here/%s\"\n", g.envVar, fileName(g, "ingress"))
 		}
 		if g.egress != nil {
-			fmt.Fprintf(&b, "aws ec2 authorize-security-group-egress --group-id \"$sg\" --cli-input-json file://%s\n", fileName(g, "egress"))
+			fmt.Fprintf(&b, "aws ec2 authorize-security-group-egress --group-id \"$%s\" --cli-input-json \"file://$here/%s\"\n", g.envVar, fileName(g, "egress"))
 		}
+	}
+	b.WriteString("\n# 2. Every group's rules are in: revoke the default egress rules.\n")
+	b.WriteString("step=\"revoking the default egress rules; every group's rendered rules are in\"\n")
+	for _, key := range order {
+		g := groups[key]
+		fmt.Fprintf(&b, "revoke_default_egress \"$%s\" %s\n", g.envVar, shellQuote(g.label))
 	}
 	return []byte(b.String())
 }
+
+// shellQuote single-quotes a word for the shell.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -174,7 +174,7 @@ func checkScript(t *testing.T, out render.Output) {
 		if name == awssg.ScriptFile {
 			continue
 		}
-		if n := strings.Count(script, "file://"+name+"\n"); n != 1 {
+		if n := strings.Count(script, `"file://$here/`+name+`"`+"\n"); n != 1 {
 			t.Errorf("apply.sh uses %s %d times", name, n)
 		}
 	}
@@ -274,25 +274,46 @@ func TestServiceTagsOverQuota(t *testing.T) {
 }
 
 func TestQuotaBoundary(t *testing.T) {
-	plan := func(n int) *model.Plan {
+	// plan has n /24 ranges on the far side of an inbound or outbound flow
+	// of the role "bot".
+	plan := func(n int, out bool) *model.Plan {
 		p := &model.Plan{CatalogVersion: "test", Cloud: model.CloudWorldwide, Integrations: []string{"test"}}
-		var src []netip.Prefix
+		var far []netip.Prefix
 		for i := range n {
-			src = append(src, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, byte(i), 0}), 24))
+			far = append(far, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, byte(i), 0}), 24))
 		}
-		p.Rules = []model.Rule{{
-			ID: "test.in", FlowID: "test.in", Integration: "test", Proto: model.ProtoTCP, Purpose: "test",
-			Source: model.Target{Prefixes: src}, SourcePorts: model.EphemeralPorts(),
+		r := model.Rule{
+			ID: "test.flow", FlowID: "test.flow", Integration: "test", Proto: model.ProtoTCP, Purpose: "test",
+			Source: model.Target{Prefixes: far}, SourcePorts: model.EphemeralPorts(),
 			Destination: model.Target{Role: "bot", Prefixes: []netip.Prefix{netip.MustParsePrefix("198.51.100.10/32")}},
 			DestPorts:   model.NewPortSet(model.Port(443)),
-		}}
+		}
+		if out {
+			r.Source, r.Destination = r.Destination, r.Source
+		}
+		p.Rules = []model.Rule{r}
 		return p
 	}
-	if _, ds := awssg.New().Render(plan(60), render.Options{}); ds.HasErrors() {
-		t.Errorf("60 rules: %v", ds)
-	}
-	if _, ds := awssg.New().Render(plan(61), render.Options{}); !ds.HasErrors() || !strings.Contains(ds.Err().Error(), "test.in") {
-		t.Errorf("61 rules: %v", ds)
+	for _, c := range []struct {
+		name string
+		out  bool
+		fits int
+		want string
+	}{
+		{name: "inbound", fits: 60, want: "needs 61 inbound IPv4 rules, more than the 60"},
+		// apply.sh authorizes the egress rules beside AWS's default
+		// egress rule, which counts against the quota.
+		{name: "outbound", out: true, fits: 59, want: "needs 60 outbound IPv4 rules, 61 with AWS's default allow-all egress rule"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if _, ds := awssg.New().Render(plan(c.fits, c.out), render.Options{}); ds.HasErrors() {
+				t.Errorf("%d rules: %v", c.fits, ds)
+			}
+			_, ds := awssg.New().Render(plan(c.fits+1, c.out), render.Options{})
+			if !ds.HasErrors() || !strings.Contains(ds.Err().Error(), "test.flow") || !strings.Contains(ds.Err().Error(), c.want) {
+				t.Errorf("%d rules: %v", c.fits+1, ds)
+			}
+		})
 	}
 }
 

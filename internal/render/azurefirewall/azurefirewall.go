@@ -84,7 +84,7 @@ func (*Renderer) Description() string {
 // tags (as network rule destinations; a source tag is expanded from the
 // service tag data) and denies.
 func (*Renderer) Caps() render.Caps {
-	return render.Caps{FQDN: true, ServiceTags: true, Deny: true}
+	return render.Caps{FQDN: true, ServiceTags: true, Deny: true, Reads: render.ChoiceServiceTags}
 }
 
 // fwRule is a rule of a collection, in the JSON shape of the

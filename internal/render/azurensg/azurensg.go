@@ -82,7 +82,7 @@ func (*Renderer) Description() string {
 // Caps implements render.Renderer: addresses, ports and service tags, with
 // explicit denies; no host names.
 func (*Renderer) Caps() render.Caps {
-	return render.Caps{ServiceTags: true, Deny: true, AddressesOnly: true}
+	return render.Caps{ServiceTags: true, Deny: true, AddressesOnly: true, Reads: render.ChoiceFQDN}
 }
 
 // Direction values of a security rule.
@@ -105,6 +105,7 @@ type secRule struct {
 	description string
 	priority    int
 	pinned      bool // the RDP rule, at rdpPriority
+	denyAll     bool // the rendered default deny of its direction
 }
 
 // side is one address alternative of a rule side: "*", one service tag, or
@@ -443,6 +444,7 @@ func prioritise(all []*secRule, dir string) ([]*secRule, error) {
 		dst:         side{addrs: []string{"*"}, open: true},
 		description: desc,
 		priority:    denyAllPriority,
+		denyAll:     true,
 	})
 	return out, nil
 }
@@ -659,23 +661,66 @@ func template(rules []*secRule, header []string, nsgName string) ([]byte, error)
 	return append(b, '\n'), nil
 }
 
-// script writes the rules as Azure CLI commands.
+// script writes the rules as Azure CLI commands. It never takes access
+// away before what replaces it is in:
+//
+//   - it creates the NSG only when `az network nsg show` says it does not
+//     exist. `az network nsg create` PUTs the whole resource with no
+//     securityRules (azure-cli's generated network nsg create, api-version
+//     2021-08-01: a PUT of location, tags and empty properties, no read
+//     first), and a PUT sets the NSG's full rule list, so on an existing NSG
+//     it would delete every rule, the user's and a previous run's, and the
+//     tags. Any other failure of the show stops the script (exit status 3
+//     and ResourceNotFound is azure-cli's answer for a missing resource);
+//   - it creates every rule before the default denies, which go last;
+//   - it stops at the first error.
+//
+// `az network nsg rule create` PUTs one rule by name, so a second run
+// updates the rules in place. The script reads no files.
 func script(rules []*secRule, header []string, nsgName string) []byte {
 	var b strings.Builder
 	b.WriteString("#!/usr/bin/env bash\n")
 	for _, h := range header {
 		b.WriteString("# " + oneLine(h) + "\n")
 	}
-	b.WriteString("#\n")
-	b.WriteString("# Usage: RESOURCE_GROUP=my-rg [NSG_NAME=" + nsgName + "] bash " + ScriptFile + "\n")
-	b.WriteString("# Creates the network security group if it is missing and creates or updates\n")
-	b.WriteString("# each rule by name. Rules of the NSG that are not in this file stay; the ARM\n")
-	b.WriteString("# template " + TemplateFile + " sets the whole rule list instead.\n")
-	b.WriteString("set -euo pipefail\n\n")
-	b.WriteString("rg=\"${RESOURCE_GROUP:?set RESOURCE_GROUP to the resource group of the NSG}\"\n")
-	b.WriteString("nsg=\"${NSG_NAME:-" + nsgName + "}\"\n\n")
-	b.WriteString("az network nsg create --resource-group \"$rg\" --name \"$nsg\" --output none\n")
+	b.WriteString(`#
+# Usage: RESOURCE_GROUP=my-rg [NSG_NAME=` + nsgName + `] bash ` + ScriptFile + `
+# Creates the network security group if it is missing and creates or updates
+# each rule by name. Rules of the NSG that are not in this file stay; the ARM
+# template ` + TemplateFile + ` sets the whole rule list instead.
+#
+# Order: the NSG is created only when az network nsg show says it does not
+# exist (az network nsg create on an existing NSG would replace it, without
+# its rules); then every rule is created, the default denies at priority ` + strconv.Itoa(denyAllPriority) + `
+# last, so that nothing is denied before the allows are in. The script stops at
+# the first error, and a second run updates the same rules in place.
+set -euo pipefail
+
+rg="${RESOURCE_GROUP:?set RESOURCE_GROUP to the resource group of the NSG}"
+nsg="${NSG_NAME:-` + nsgName + `}"
+trap 'echo "` + ScriptFile + `: stopped: a command failed; the default deny rules are created last" >&2' ERR
+
+show_status=0
+show_err="$(az network nsg show --resource-group "$rg" --name "$nsg" --output none 2>&1 >/dev/null)" || show_status=$?
+if [[ $show_status -eq 3 && $show_err == *ResourceNotFound* ]]; then
+  az network nsg create --resource-group "$rg" --name "$nsg" --output none
+elif [[ $show_status -ne 0 ]]; then
+  printf '%s\n' "$show_err" >&2
+  echo "` + ScriptFile + `: stopped: cannot tell whether NSG $nsg exists in resource group $rg (az network nsg show exited $show_status); nothing was changed" >&2
+  exit 1
+fi
+`)
+	// The default denies go last: until every allow is in, they would
+	// deny what the plan allows.
+	var first, last []*secRule
 	for _, r := range rules {
+		if r.denyAll {
+			last = append(last, r)
+		} else {
+			first = append(first, r)
+		}
+	}
+	for _, r := range append(first, last...) {
 		b.WriteString("\n# " + oneLine(r.description) + "\n")
 		fmt.Fprintf(&b, "az network nsg rule create --resource-group \"$rg\" --nsg-name \"$nsg\" --name %s \\\n", quote(r.name))
 		fmt.Fprintf(&b, "  --priority %d --direction %s --access %s --protocol %s \\\n", r.priority, r.dir, r.access, quote(r.protocol))

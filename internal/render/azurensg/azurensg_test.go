@@ -212,7 +212,8 @@ func checkTemplate(t *testing.T, b []byte) {
 }
 
 // checkScriptMatchesTemplate checks that the az script creates the same
-// rules as the template, by name, priority and direction.
+// rules as the template, by name, priority and direction, the default
+// denies last.
 func checkScriptMatchesTemplate(t *testing.T, tmpl, script []byte) {
 	t.Helper()
 	var tm struct {
@@ -243,6 +244,14 @@ func checkScriptMatchesTemplate(t *testing.T, tmpl, script []byte) {
 			got = append(got, fmt.Sprintf("%s --priority %s --direction %s", strings.TrimSuffix(rest, ` \`), prio[1], prio[3]))
 		}
 	}
+	// The script creates the default denies last, after every other rule.
+	for i, g := range got {
+		if deny := strings.Contains(g, "'teamsgate-deny-all-"); deny != (i >= len(got)-2) {
+			t.Errorf("script rule %d of %d: %s: the default denies go last", i+1, len(got), g)
+		}
+	}
+	slices.Sort(want)
+	slices.Sort(got)
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("script and template differ (-template +script):\n%s", diff)
 	}
@@ -410,6 +419,7 @@ func TestTooManyPrefixesNamesTheFlow(t *testing.T) {
 func TestMixedFamiliesSplit(t *testing.T) {
 	p := testPlan(1, 1)
 	r := &p.Rules[0]
+	r.Required = true
 	r.Source.Prefixes = append(r.Source.Prefixes, netip.MustParsePrefix("2001:db8::/32"))
 	r.Destination.Prefixes = append(r.Destination.Prefixes, netip.MustParsePrefix("2001:db8:1::1/128"))
 	out, ds := azurensg.New().Render(p, render.Options{})

@@ -59,7 +59,9 @@ func (*Renderer) Description() string {
 
 // Caps implements render.Renderer: addresses and ports only, with explicit
 // drops.
-func (*Renderer) Caps() render.Caps { return render.Caps{Deny: true, AddressesOnly: true} }
+func (*Renderer) Caps() render.Caps {
+	return render.Caps{Deny: true, AddressesOnly: true, Reads: render.ChoiceFQDN | render.ChoiceServiceTags}
+}
 
 // builtin is a built-in chain and, when the render manages it, the custom
 // chain it jumps to.
@@ -102,7 +104,9 @@ func (r *Renderer) Render(p *model.Plan, opt render.Options) (render.Output, dia
 					continue
 				}
 				if len(byFam[false])+len(byFam[true]) == 0 {
-					warnings = append(warnings, it.Rule.ID+": not rendered: the source and the destination have no address family in common, so no packet can match")
+					// render.Prepare refuses such a rule; never leave one
+					// out quietly.
+					ds.Errorf(diag.Pos{}, it.Rule.ID, "%s: the source and the destination have no address family in common, so no packet can match", Name)
 					continue
 				}
 				for _, v6 := range []bool{false, true} {

@@ -56,7 +56,9 @@ func (*Renderer) Description() string {
 
 // Caps implements render.Renderer: host names through the Cilium policy;
 // no service tags, no denies (NetworkPolicy is allow-only).
-func (*Renderer) Caps() render.Caps { return render.Caps{FQDN: true} }
+func (*Renderer) Caps() render.Caps {
+	return render.Caps{FQDN: true, Reads: render.ChoiceFQDN | render.ChoiceServiceTags}
+}
 
 // policy is what one role's pods may do.
 type policy struct {

@@ -51,7 +51,9 @@ func (*Renderer) Description() string {
 
 // Caps implements render.Renderer: addresses and ports only, with explicit
 // drops.
-func (*Renderer) Caps() render.Caps { return render.Caps{Deny: true, AddressesOnly: true} }
+func (*Renderer) Caps() render.Caps {
+	return render.Caps{Deny: true, AddressesOnly: true, Reads: render.ChoiceFQDN | render.ChoiceServiceTags}
+}
 
 // chain is a base chain of the table.
 type chain struct {
@@ -80,7 +82,6 @@ func (r *Renderer) Render(p *model.Plan, opt render.Options) (render.Output, dia
 			{name: "output", hook: "output", host: true, dir: render.Outbound},
 		}
 	}
-	var warnings []string
 	for _, c := range chains {
 		// Drops first: a plan deny holds whatever an allow says.
 		for _, action := range []model.Action{model.Deny, model.Allow} {
@@ -88,13 +89,10 @@ func (r *Renderer) Render(p *model.Plan, opt render.Options) (render.Output, dia
 				if it.Dir != c.dir || it.Rule.Action != action {
 					continue
 				}
-				lines, w, err := ruleLines(it, sets)
+				lines, err := ruleLines(it, sets)
 				if err != nil {
 					ds.Errorf(diag.Pos{}, it.Rule.ID, "%s: %v", Name, err)
 					continue
-				}
-				if w != "" {
-					warnings = append(warnings, it.Rule.ID+": "+w)
 				}
 				c.rules = append(c.rules, "# "+oneLine(render.Comment(it)))
 				if ref := reference(it.Rule.Reference); ref != "" {
@@ -108,7 +106,6 @@ func (r *Renderer) Render(p *model.Plan, opt render.Options) (render.Output, dia
 		return render.Output{}, ds
 	}
 	header := render.Header(p, Name, opt, prep)
-	header = append(header, warnings...)
 	var b strings.Builder
 	b.WriteString("#!/usr/sbin/nft -f\n")
 	for _, h := range header {
@@ -131,7 +128,7 @@ func (r *Renderer) Render(p *model.Plan, opt render.Options) (render.Output, dia
 	b.WriteString("}\n")
 	out := render.Output{
 		Files:    map[string][]byte{FileName: []byte(b.String())},
-		Warnings: append(append([]string(nil), prep.Header...), warnings...),
+		Warnings: append([]string(nil), prep.Header...),
 	}
 	return out, ds
 }
@@ -208,23 +205,23 @@ func (s sides) of(v6 bool) []netip.Prefix {
 }
 
 // ruleLines renders one prepared item: a line per address family that both
-// sides have (one family-less line when both sides are any). It returns a
-// warning when no family is common to both sides, so the rule can match no
-// packet.
-func ruleLines(it render.Item, sets *setNamer) ([]string, string, error) {
+// sides have (one family-less line when both sides are any). A rule whose
+// sides share no family is an error: render.Prepare already refuses it, and
+// a rule is never left out quietly.
+func ruleLines(it render.Item, sets *setNamer) ([]string, error) {
 	r := it.Rule
 	if !r.Proto.HasPorts() && (restricted(r.SourcePorts) || restricted(r.DestPorts)) {
-		return nil, "", fmt.Errorf("protocol %s cannot carry the ports %s → %s", r.Proto, r.SourcePorts, r.DestPorts)
+		return nil, fmt.Errorf("protocol %s cannot carry the ports %s → %s", r.Proto, r.SourcePorts, r.DestPorts)
 	}
 	if r.Proto.HasPorts() && (r.SourcePorts.IsEmpty() || r.DestPorts.IsEmpty()) {
-		return nil, "", fmt.Errorf("empty port set (%s → %s)", r.SourcePorts, r.DestPorts)
+		return nil, fmt.Errorf("empty port set (%s → %s)", r.SourcePorts, r.DestPorts)
 	}
 	src, dst := split(r.Source), split(r.Destination)
 	if !src.any && len(src.v4)+len(src.v6) == 0 {
-		return nil, "", fmt.Errorf("the source has no address")
+		return nil, fmt.Errorf("the source has no address")
 	}
 	if !dst.any && len(dst.v4)+len(dst.v6) == 0 {
-		return nil, "", fmt.Errorf("the destination has no address")
+		return nil, fmt.Errorf("the destination has no address")
 	}
 	verdict := "accept"
 	if r.Action == model.Deny {
@@ -232,7 +229,7 @@ func ruleLines(it render.Item, sets *setNamer) ([]string, string, error) {
 	}
 	tail := " " + verdict + " comment " + quote(render.Comment(it))
 	if src.any && dst.any {
-		return []string{join(match(r, 0), tail)}, "", nil
+		return []string{join(match(r, 0), tail)}, nil
 	}
 	var lines []string
 	for _, v6 := range []bool{false, true} {
@@ -255,9 +252,9 @@ func ruleLines(it render.Item, sets *setNamer) ([]string, string, error) {
 		lines = append(lines, join(parts, tail))
 	}
 	if len(lines) == 0 {
-		return nil, "not rendered: the source and the destination have no address family in common, so no packet can match", nil
+		return nil, fmt.Errorf("the source and the destination have no address family in common, so no packet can match")
 	}
-	return lines, "", nil
+	return lines, nil
 }
 
 // restricted reports whether a port set names particular ports.

@@ -38,7 +38,9 @@ func (*Renderer) Description() string {
 }
 
 // Caps implements render.Renderer: host names only.
-func (*Renderer) Caps() render.Caps { return render.Caps{FQDN: true, HostsOnly: true} }
+func (*Renderer) Caps() render.Caps {
+	return render.Caps{FQDN: true, HostsOnly: true, Reads: render.ChoiceProxy | render.ChoiceDirect}
+}
 
 // The helper functions every rendered file carries. They use only ECMAScript
 // 3 (PAC engines are old: WinHTTP's, Chrome's, Firefox's): no

@@ -70,7 +70,9 @@ func (*Renderer) Description() string {
 
 // Caps implements render.Renderer: host names only; address flows are left
 // to an address-based target.
-func (*Renderer) Caps() render.Caps { return render.Caps{FQDN: true, HostsOnly: true} }
+func (*Renderer) Caps() render.Caps {
+	return render.Caps{FQDN: true, HostsOnly: true, Reads: render.ChoiceProxy}
+}
 
 // group is the flows that share sources and ports: one set of ACLs.
 type group struct {

@@ -5,6 +5,7 @@ package targets
 
 import (
 	"fmt"
+	"github.com/teamsgate/teamsgate/internal/suggest"
 	"sort"
 	"strings"
 
@@ -44,5 +45,5 @@ func Lookup(name string) (render.Renderer, error) {
 		names = append(names, r.Name())
 	}
 	sort.Strings(names)
-	return nil, fmt.Errorf("unknown target %q (valid targets: %s)", name, strings.Join(names, ", "))
+	return nil, fmt.Errorf("unknown target %q%s (valid targets: %s)", name, suggest.Hint(name, names), strings.Join(names, ", "))
 }

@@ -120,7 +120,7 @@ func ParseFile(name string) (*audit.Config, diag.List) {
 	b, err := os.ReadFile(name)
 	if err != nil {
 		var ds diag.List
-		ds.Errorf(diag.Pos{File: name}, "", "cannot read: %v", err)
+		ds.Errorf(diag.Pos{File: name}, "", "cannot read: %s", diag.FileReason(err))
 		return nil, ds
 	}
 	c, ds := Parse(b)

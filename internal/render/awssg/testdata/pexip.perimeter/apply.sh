@@ -16,33 +16,70 @@
 #
 # Authorizes the rendered rules in existing security groups. Give each group's
 # id in the variable named below; --group-id on the command line takes
-# precedence over the sg-REPLACE_ME placeholder in the JSON files.
-# Every group first loses AWS's default allow-all egress rule, so that only
-# the rendered flows leave it (none, for a group without egress flows).
+# precedence over the sg-REPLACE_ME placeholder in the JSON files. The JSON
+# files are read next to this script: run it from any directory.
+#
+# Order: first every group's ingress and egress rules are authorized; only
+# then does each group lose AWS's default allow-all egress rule (-1 to
+# 0.0.0.0/0 and ::/0), so that only the rendered flows leave it (none, for a
+# group without egress flows). The script stops at the first error: if an
+# authorization fails, no default egress rule has been revoked. A default rule
+# that is not there is fine (InvalidPermission.NotFound, or UnknownIpPermissions
+# in a successful answer); any other failure to revoke stops the script.
+# A second run stops at its first authorization with InvalidPermission.Duplicate,
+# before revoking anything.
 set -euo pipefail
 
+here="$(CDPATH= cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
+step="authorizing the rendered rules; no default egress rule has been revoked"
+trap 'echo "apply.sh: stopped: a command failed while $step" >&2' ERR
+
+# revoke_default_egress removes AWS's default egress rule, -1 to 0.0.0.0/0 and
+# to ::/0, from the group $1 (of $2). A rule that is not there is fine: the
+# older EC2 API answers InvalidPermission.NotFound, the newer one succeeds and
+# lists it in UnknownIpPermissions. Any other failure stops the script.
+revoke_default_egress() {
+  local perm err
+  for perm in '[{"IpProtocol":"-1","IpRanges":[{"CidrIp":"0.0.0.0/0"}]}]' '[{"IpProtocol":"-1","Ipv6Ranges":[{"CidrIpv6":"::/0"}]}]'; do
+    if ! err="$(aws ec2 revoke-security-group-egress --group-id "$1" --ip-permissions "$perm" 2>&1 >/dev/null)"; then
+      if [[ $err == *"(InvalidPermission.NotFound)"* ]]; then
+        continue
+      fi
+      printf '%s\n' "$err" >&2
+      echo "apply.sh: stopped: revoking the default egress rule $perm of the security group of $2 ($1) failed; its rendered rules are in" >&2
+      exit 1
+    fi
+  done
+}
+
+# The security groups: every id is checked before anything changes.
+: "${SG_PEXIP_TEAMS_CONNECTOR_TEAMS_CONNECTOR_LB:?set SG_PEXIP_TEAMS_CONNECTOR_TEAMS_CONNECTOR_LB to the id of the security group of role teams-connector-lb of pexip-teams-connector}"
+: "${SG_PEXIP_TEAMS_CONNECTOR_CONFERENCING_NODES:?set SG_PEXIP_TEAMS_CONNECTOR_CONFERENCING_NODES to the id of the security group of role conferencing-nodes of pexip-teams-connector}"
+: "${SG_PEXIP_TEAMS_CONNECTOR_TEAMS_CONNECTOR_INSTANCES:?set SG_PEXIP_TEAMS_CONNECTOR_TEAMS_CONNECTOR_INSTANCES to the id of the security group of role teams-connector-instances of pexip-teams-connector}"
+: "${SG_PEXIP_TEAMS_CONNECTOR_MANAGEMENT:?set SG_PEXIP_TEAMS_CONNECTOR_MANAGEMENT to the id of the security group of role management of pexip-teams-connector}"
+for f in pexip-teams-connector.teams-connector-lb.ingress.json pexip-teams-connector.conferencing-nodes.ingress.json pexip-teams-connector.conferencing-nodes.egress.json pexip-teams-connector.teams-connector-instances.ingress.json pexip-teams-connector.teams-connector-instances.egress.json pexip-teams-connector.management.egress.json; do
+  [[ -r "$here/$f" ]] || { echo "apply.sh: $here/$f is missing: keep the files teamsgate rendered together" >&2; exit 1; }
+done
+
+# 1. Authorize every group's rules.
+
 # Security group of role teams-connector-lb of pexip-teams-connector
-sg="${SG_PEXIP_TEAMS_CONNECTOR_TEAMS_CONNECTOR_LB:?set SG_PEXIP_TEAMS_CONNECTOR_TEAMS_CONNECTOR_LB to the id of the security group of role teams-connector-lb of pexip-teams-connector}"
-aws ec2 revoke-security-group-egress --group-id "$sg" --ip-permissions '[{"IpProtocol":"-1","IpRanges":[{"CidrIp":"0.0.0.0/0"}]}]' >/dev/null 2>&1 || true
-aws ec2 revoke-security-group-egress --group-id "$sg" --ip-permissions '[{"IpProtocol":"-1","Ipv6Ranges":[{"CidrIpv6":"::/0"}]}]' >/dev/null 2>&1 || true
-aws ec2 authorize-security-group-ingress --group-id "$sg" --cli-input-json file://pexip-teams-connector.teams-connector-lb.ingress.json
+aws ec2 authorize-security-group-ingress --group-id "$SG_PEXIP_TEAMS_CONNECTOR_TEAMS_CONNECTOR_LB" --cli-input-json "file://$here/pexip-teams-connector.teams-connector-lb.ingress.json"
 
 # Security group of role conferencing-nodes of pexip-teams-connector
-sg="${SG_PEXIP_TEAMS_CONNECTOR_CONFERENCING_NODES:?set SG_PEXIP_TEAMS_CONNECTOR_CONFERENCING_NODES to the id of the security group of role conferencing-nodes of pexip-teams-connector}"
-aws ec2 revoke-security-group-egress --group-id "$sg" --ip-permissions '[{"IpProtocol":"-1","IpRanges":[{"CidrIp":"0.0.0.0/0"}]}]' >/dev/null 2>&1 || true
-aws ec2 revoke-security-group-egress --group-id "$sg" --ip-permissions '[{"IpProtocol":"-1","Ipv6Ranges":[{"CidrIpv6":"::/0"}]}]' >/dev/null 2>&1 || true
-aws ec2 authorize-security-group-ingress --group-id "$sg" --cli-input-json file://pexip-teams-connector.conferencing-nodes.ingress.json
-aws ec2 authorize-security-group-egress --group-id "$sg" --cli-input-json file://pexip-teams-connector.conferencing-nodes.egress.json
+aws ec2 authorize-security-group-ingress --group-id "$SG_PEXIP_TEAMS_CONNECTOR_CONFERENCING_NODES" --cli-input-json "file://$here/pexip-teams-connector.conferencing-nodes.ingress.json"
+aws ec2 authorize-security-group-egress --group-id "$SG_PEXIP_TEAMS_CONNECTOR_CONFERENCING_NODES" --cli-input-json "file://$here/pexip-teams-connector.conferencing-nodes.egress.json"
 
 # Security group of role teams-connector-instances of pexip-teams-connector
-sg="${SG_PEXIP_TEAMS_CONNECTOR_TEAMS_CONNECTOR_INSTANCES:?set SG_PEXIP_TEAMS_CONNECTOR_TEAMS_CONNECTOR_INSTANCES to the id of the security group of role teams-connector-instances of pexip-teams-connector}"
-aws ec2 revoke-security-group-egress --group-id "$sg" --ip-permissions '[{"IpProtocol":"-1","IpRanges":[{"CidrIp":"0.0.0.0/0"}]}]' >/dev/null 2>&1 || true
-aws ec2 revoke-security-group-egress --group-id "$sg" --ip-permissions '[{"IpProtocol":"-1","Ipv6Ranges":[{"CidrIpv6":"::/0"}]}]' >/dev/null 2>&1 || true
-aws ec2 authorize-security-group-ingress --group-id "$sg" --cli-input-json file://pexip-teams-connector.teams-connector-instances.ingress.json
-aws ec2 authorize-security-group-egress --group-id "$sg" --cli-input-json file://pexip-teams-connector.teams-connector-instances.egress.json
+aws ec2 authorize-security-group-ingress --group-id "$SG_PEXIP_TEAMS_CONNECTOR_TEAMS_CONNECTOR_INSTANCES" --cli-input-json "file://$here/pexip-teams-connector.teams-connector-instances.ingress.json"
+aws ec2 authorize-security-group-egress --group-id "$SG_PEXIP_TEAMS_CONNECTOR_TEAMS_CONNECTOR_INSTANCES" --cli-input-json "file://$here/pexip-teams-connector.teams-connector-instances.egress.json"
 
 # Security group of role management of pexip-teams-connector
-sg="${SG_PEXIP_TEAMS_CONNECTOR_MANAGEMENT:?set SG_PEXIP_TEAMS_CONNECTOR_MANAGEMENT to the id of the security group of role management of pexip-teams-connector}"
-aws ec2 revoke-security-group-egress --group-id "$sg" --ip-permissions '[{"IpProtocol":"-1","IpRanges":[{"CidrIp":"0.0.0.0/0"}]}]' >/dev/null 2>&1 || true
-aws ec2 revoke-security-group-egress --group-id "$sg" --ip-permissions '[{"IpProtocol":"-1","Ipv6Ranges":[{"CidrIpv6":"::/0"}]}]' >/dev/null 2>&1 || true
-aws ec2 authorize-security-group-egress --group-id "$sg" --cli-input-json file://pexip-teams-connector.management.egress.json
+aws ec2 authorize-security-group-egress --group-id "$SG_PEXIP_TEAMS_CONNECTOR_MANAGEMENT" --cli-input-json "file://$here/pexip-teams-connector.management.egress.json"
+
+# 2. Every group's rules are in: revoke the default egress rules.
+step="revoking the default egress rules; every group's rendered rules are in"
+revoke_default_egress "$SG_PEXIP_TEAMS_CONNECTOR_TEAMS_CONNECTOR_LB" 'role teams-connector-lb of pexip-teams-connector'
+revoke_default_egress "$SG_PEXIP_TEAMS_CONNECTOR_CONFERENCING_NODES" 'role conferencing-nodes of pexip-teams-connector'
+revoke_default_egress "$SG_PEXIP_TEAMS_CONNECTOR_TEAMS_CONNECTOR_INSTANCES" 'role teams-connector-instances of pexip-teams-connector'
+revoke_default_egress "$SG_PEXIP_TEAMS_CONNECTOR_MANAGEMENT" 'role management of pexip-teams-connector'

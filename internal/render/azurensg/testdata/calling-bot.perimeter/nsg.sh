@@ -7,12 +7,27 @@
 # Creates the network security group if it is missing and creates or updates
 # each rule by name. Rules of the NSG that are not in this file stay; the ARM
 # template nsg.json sets the whole rule list instead.
+#
+# Order: the NSG is created only when az network nsg show says it does not
+# exist (az network nsg create on an existing NSG would replace it, without
+# its rules); then every rule is created, the default denies at priority 4096
+# last, so that nothing is denied before the allows are in. The script stops at
+# the first error, and a second run updates the same rules in place.
 set -euo pipefail
 
 rg="${RESOURCE_GROUP:?set RESOURCE_GROUP to the resource group of the NSG}"
 nsg="${NSG_NAME:-teamsgate}"
+trap 'echo "nsg.sh: stopped: a command failed; the default deny rules are created last" >&2' ERR
 
-az network nsg create --resource-group "$rg" --name "$nsg" --output none
+show_status=0
+show_err="$(az network nsg show --resource-group "$rg" --name "$nsg" --output none 2>&1 >/dev/null)" || show_status=$?
+if [[ $show_status -eq 3 && $show_err == *ResourceNotFound* ]]; then
+  az network nsg create --resource-group "$rg" --name "$nsg" --output none
+elif [[ $show_status -ne 0 ]]; then
+  printf '%s\n' "$show_err" >&2
+  echo "nsg.sh: stopped: cannot tell whether NSG $nsg exists in resource group $rg (az network nsg show exited $show_status); nothing was changed" >&2
+  exit 1
+fi
 
 # teams-calling-bot.in.media: Real-time media port range for video/audio stream
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.in.media' \
@@ -34,13 +49,6 @@ az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'team
   --source-address-prefixes 'AzureCloud' --source-port-ranges '*' \
   --destination-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --destination-port-ranges '8445' \
   --description 'teams-calling-bot.in.media-control: Media control plane for Teams' --output none
-
-# teamsgate default deny: only the rules above pass (overrides AllowVNetInBound and AllowAzureLoadBalancerInBound)
-az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teamsgate-deny-all-inbound' \
-  --priority 4096 --direction Inbound --access Deny --protocol '*' \
-  --source-address-prefixes '*' --source-port-ranges '*' \
-  --destination-address-prefixes '*' --destination-port-ranges '*' \
-  --description 'teamsgate default deny: only the rules above pass (overrides AllowVNetInBound and AllowAzureLoadBalancerInBound)' --output none
 
 # teams-calling-bot.out.login: OAuth sign in URL [via egress proxy 192.0.2.3:3128 for login.microsoftonline.com]
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.login' \
@@ -167,6 +175,13 @@ az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'team
   --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
   --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
   --description 'teams-calling-bot.out.m365.set146-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for statics.teams.m...' --output none
+
+# teamsgate default deny: only the rules above pass (overrides AllowVNetInBound and AllowAzureLoadBalancerInBound)
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teamsgate-deny-all-inbound' \
+  --priority 4096 --direction Inbound --access Deny --protocol '*' \
+  --source-address-prefixes '*' --source-port-ranges '*' \
+  --destination-address-prefixes '*' --destination-port-ranges '*' \
+  --description 'teamsgate default deny: only the rules above pass (overrides AllowVNetInBound and AllowAzureLoadBalancerInBound)' --output none
 
 # teamsgate default deny: only the rules above pass (overrides AllowVnetOutBound and AllowInternetOutBound)
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teamsgate-deny-all-outbound' \

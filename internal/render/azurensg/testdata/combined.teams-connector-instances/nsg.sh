@@ -13,12 +13,27 @@
 # Creates the network security group if it is missing and creates or updates
 # each rule by name. Rules of the NSG that are not in this file stay; the ARM
 # template nsg.json sets the whole rule list instead.
+#
+# Order: the NSG is created only when az network nsg show says it does not
+# exist (az network nsg create on an existing NSG would replace it, without
+# its rules); then every rule is created, the default denies at priority 4096
+# last, so that nothing is denied before the allows are in. The script stops at
+# the first error, and a second run updates the same rules in place.
 set -euo pipefail
 
 rg="${RESOURCE_GROUP:?set RESOURCE_GROUP to the resource group of the NSG}"
 nsg="${NSG_NAME:-teamsgate-teams-connector-instances}"
+trap 'echo "nsg.sh: stopped: a command failed; the default deny rules are created last" >&2' ERR
 
-az network nsg create --resource-group "$rg" --name "$nsg" --output none
+show_status=0
+show_err="$(az network nsg show --resource-group "$rg" --name "$nsg" --output none 2>&1 >/dev/null)" || show_status=$?
+if [[ $show_status -eq 3 && $show_err == *ResourceNotFound* ]]; then
+  az network nsg create --resource-group "$rg" --name "$nsg" --output none
+elif [[ $show_status -ne 0 ]]; then
+  printf '%s\n' "$show_err" >&2
+  echo "nsg.sh: stopped: cannot tell whether NSG $nsg exists in resource group $rg (az network nsg show exited $show_status); nothing was changed" >&2
+  exit 1
+fi
 
 # pexip-teams-connector.cn-to-instance.signaling: When the call is established, signaling is directly between the Conferencing Node and the...
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'pexip-teams-connector.cn-to-instance.signaling' \
@@ -47,13 +62,6 @@ az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'pexi
   --source-address-prefixes '*' --source-port-ranges '*' \
   --destination-address-prefixes '198.51.100.64/28' --destination-port-ranges '3389' \
   --description 'pexip-teams-connector.rdp-deny: No management addresses were given: the NSG'\''s "RDP" rule (priority 1000) denies RDP; a full redeploy is n...' --output none
-
-# teamsgate default deny: only the rules above pass (overrides AllowVNetInBound and AllowAzureLoadBalancerInBound)
-az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teamsgate-deny-all-inbound' \
-  --priority 4096 --direction Inbound --access Deny --protocol '*' \
-  --source-address-prefixes '*' --source-port-ranges '*' \
-  --destination-address-prefixes '*' --destination-port-ranges '*' \
-  --description 'teamsgate default deny: only the rules above pass (overrides AllowVNetInBound and AllowAzureLoadBalancerInBound)' --output none
 
 # pexip-teams-connector.instance-to-teams.signaling: Signaling
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'pexip-teams-connector.instance-to-teams.signaling' \
@@ -96,6 +104,13 @@ az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'pexi
   --source-address-prefixes '198.51.100.64/28' --source-port-ranges '*' \
   --destination-address-prefixes '*' --destination-port-ranges '80' '443' \
   --description 'pexip-teams-connector.instance-to-windows-update: Windows updates' --output none
+
+# teamsgate default deny: only the rules above pass (overrides AllowVNetInBound and AllowAzureLoadBalancerInBound)
+az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teamsgate-deny-all-inbound' \
+  --priority 4096 --direction Inbound --access Deny --protocol '*' \
+  --source-address-prefixes '*' --source-port-ranges '*' \
+  --destination-address-prefixes '*' --destination-port-ranges '*' \
+  --description 'teamsgate default deny: only the rules above pass (overrides AllowVNetInBound and AllowAzureLoadBalancerInBound)' --output none
 
 # teamsgate default deny: only the rules above pass (overrides AllowVnetOutBound and AllowInternetOutBound)
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teamsgate-deny-all-outbound' \

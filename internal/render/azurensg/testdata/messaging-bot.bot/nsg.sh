@@ -12,12 +12,27 @@
 # Creates the network security group if it is missing and creates or updates
 # each rule by name. Rules of the NSG that are not in this file stay; the ARM
 # template nsg.json sets the whole rule list instead.
+#
+# Order: the NSG is created only when az network nsg show says it does not
+# exist (az network nsg create on an existing NSG would replace it, without
+# its rules); then every rule is created, the default denies at priority 4096
+# last, so that nothing is denied before the allows are in. The script stops at
+# the first error, and a second run updates the same rules in place.
 set -euo pipefail
 
 rg="${RESOURCE_GROUP:?set RESOURCE_GROUP to the resource group of the NSG}"
 nsg="${NSG_NAME:-teamsgate-bot}"
+trap 'echo "nsg.sh: stopped: a command failed; the default deny rules are created last" >&2' ERR
 
-az network nsg create --resource-group "$rg" --name "$nsg" --output none
+show_status=0
+show_err="$(az network nsg show --resource-group "$rg" --name "$nsg" --output none 2>&1 >/dev/null)" || show_status=$?
+if [[ $show_status -eq 3 && $show_err == *ResourceNotFound* ]]; then
+  az network nsg create --resource-group "$rg" --name "$nsg" --output none
+elif [[ $show_status -ne 0 ]]; then
+  printf '%s\n' "$show_err" >&2
+  echo "nsg.sh: stopped: cannot tell whether NSG $nsg exists in resource group $rg (az network nsg show exited $show_status); nothing was changed" >&2
+  exit 1
+fi
 
 # teams-messaging-bot.in.activity: Communication channel for activity messages
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-messaging-bot.in.activity' \
