@@ -51,6 +51,14 @@
 #
 # Environment: DURATION per run (default 5s), ROUNDS (3), THREADS (2),
 # CONNS (64), WARMUP (2s), LOWRATE (500). Not run in CI.
+#
+# A/B of two versions of the gateway: BASELINE=REV (a git revision, e.g.
+# BASELINE=HEAD~1) builds teamsgate at REV as well and measures it as the
+# target gateway-base, with the same spec, interleaved with the others in
+# every round. ONLY="gateway gateway-base" restricts the rounds to the
+# targets named (part 1 only; parts 2 and 3 need the gateway and nginx).
+#
+#   BASELINE=HEAD~1 ONLY="gateway gateway-base" ROUNDS=7 bench/gateway.sh
 set -euo pipefail
 
 DURATION=${DURATION:-5s}
@@ -59,6 +67,8 @@ THREADS=${THREADS:-2}
 CONNS=${CONNS:-64}
 WARMUP=${WARMUP:-2s}
 LOWRATE=${LOWRATE:-500}
+BASELINE=${BASELINE:-}
+ONLY=${ONLY:-}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d /tmp/teamsgate-bench.XXXXXX)
 PIDS=()
@@ -66,6 +76,7 @@ PIDS=()
 cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
+	if [ -n "$BASELINE" ]; then git -C "$ROOT" worktree remove --force "$WORK/base" 2>/dev/null || true; fi
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -77,6 +88,11 @@ done
 echo "== building"
 (cd "$ROOT" && go build -o "$WORK/teamsgate" ./cmd/teamsgate && go build -o "$WORK/gatewaybench" ./bench/gatewaybench)
 (cd "$ROOT/bench/fastref" && go build -o "$WORK/fastref" .)
+if [ -n "$BASELINE" ]; then
+	echo "== building the baseline, $BASELINE ($(git -C "$ROOT" rev-parse --short "$BASELINE"))"
+	git -C "$ROOT" worktree add --detach "$WORK/base" "$BASELINE" >/dev/null
+	(cd "$WORK/base" && go build -o "$WORK/teamsgate-base" ./cmd/teamsgate)
+fi
 
 "$WORK/gatewaybench" env "$WORK/env" >"$WORK/env.log" 2>&1 &
 PIDS+=($!)
@@ -94,6 +110,13 @@ for i in 1 2; do
 	GW2_PIDS+="$! "
 	PIDS+=($!)
 done
+BASE_PID=""
+if [ -n "$BASELINE" ]; then
+	sed -e 's/127.0.0.1:18443/127.0.0.1:18450/' -e 's/127.0.0.1:19090/127.0.0.1:19094/' "$WORK/env/gateway.yaml" >"$WORK/env/gateway-base.yaml"
+	"$WORK/teamsgate-base" serve "$WORK/env/gateway-base.yaml" 2>"$WORK/gateway-base.log" >/dev/null &
+	BASE_PID=$!
+	PIDS+=($BASE_PID)
+fi
 
 cat >"$WORK/Caddyfile" <<EOF
 {
@@ -179,13 +202,17 @@ for url in http://127.0.0.1:18080/ http://127.0.0.1:19090/readyz http://127.0.0.
 done
 
 for _ in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:18455/ && break; sleep 0.1; done
+if [ -n "$BASELINE" ]; then
+	for _ in $(seq 100); do curl -sf -o /dev/null http://127.0.0.1:19094/readyz && break; sleep 0.1; done
+	curl -sf -o /dev/null http://127.0.0.1:19094/readyz || { echo "the baseline gateway is not ready" >&2; cat "$WORK/gateway-base.log" >&2; exit 1; }
+fi
 
 # A sanity check: the gateway really validates (no token → 401).
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$WORK/env/activity.json" http://127.0.0.1:18443/api/messages)
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' --data-binary @"$WORK/env/activity.json" http://127.0.0.1:18443/api/messages)
 [ "$code" = 401 ] || { echo "gateway answered $code without a token" >&2; exit 1; }
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$WORK/env/activity.json" http://127.0.0.1:18454/api/messages)
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' --data-binary @"$WORK/env/activity.json" http://127.0.0.1:18454/api/messages)
 [ "$code" = 401 ] || { echo "front answered $code without a token" >&2; exit 1; }
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$WORK/env/activity.json" http://127.0.0.1:18455/api/messages)
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' --data-binary @"$WORK/env/activity.json" http://127.0.0.1:18455/api/messages)
 [ "$code" = 401 ] || { echo "fastcheck answered $code without a token" >&2; exit 1; }
 
 declare -A URL=(
@@ -204,6 +231,13 @@ declare -A URL=(
 	[fastcheck]=http://127.0.0.1:18455/api/messages
 )
 TARGETS="direct gateway gateway-x2 caddy nginx nginx-log nginx-plain bare-http bare front relay fasthttp fastcheck"
+if [ -n "$BASELINE" ]; then
+	URL[gateway-base]=http://127.0.0.1:18450/api/messages
+	TARGETS="$TARGETS gateway-base"
+fi
+if [ -n "$ONLY" ]; then
+	TARGETS=$ONLY
+fi
 
 # cputicks NAME: CPU clock ticks used so far by the target's processes.
 cputicks() {
@@ -211,6 +245,7 @@ cputicks() {
 	case $1 in
 	direct) pids=$ENV_PID ;;
 	gateway) pids=$GW_PID ;;
+	gateway-base) pids=$BASE_PID ;;
 	gateway-x2) pids=$GW2_PIDS ;;
 	caddy) pids=$CADDY_PID ;;
 	bare-http) pids=$BAREH_PID ;;
@@ -259,6 +294,12 @@ for name in $TARGETS; do
 done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+if [ -n "$BASELINE" ] && [ -n "${RPS[gateway-base]:-}" ] && [ -n "${RPS[gateway]:-}" ]; then
+	echo "A/B: gateway/gateway-base req/s = $(ratio "${RPS[gateway]}" "${RPS[gateway-base]}"), CPU per request gateway/gateway-base = $(awk -v a="${CPU[gateway]}" -v b="${CPU[gateway-base]}" 'BEGIN { printf "%.3f", a / b }')   (this checkout against $BASELINE)"
+fi
+if [ -n "$ONLY" ]; then
+	exit 0
+fi
 echo "gateway/caddy = $(ratio "${RPS[gateway]}" "${RPS[caddy]}")   (target >= 1.0)"
 echo "gateway/nginx = $(ratio "${RPS[gateway]}" "${RPS[nginx]}")   (target >= 0.8)"
 echo "gateway/nginx-log = $(ratio "${RPS[gateway]}" "${RPS[nginx-log]}"), gateway/nginx-plain = $(ratio "${RPS[gateway]}" "${RPS[nginx-plain]}")   (informational: nginx logging each request; nginx without upstream keepalive)"

@@ -143,7 +143,7 @@ func Authorization(h http.Header) (string, Reason) {
 // Validate decides whether a request with the given Authorization header
 // value and activity comes from the Bot Connector for one of the configured
 // bots (botauth.md §1.3 and §6). ctx bounds the wait for a key refetch that
-// an unknown kid triggers.
+// an unknown kid triggers. It is Verify followed by Token.Check.
 //
 // The checks run in this order, and the Reason names the first that
 // failed: the Bearer scheme; the JWS form and algorithm; iss, aud, exp,
@@ -153,9 +153,31 @@ func Authorization(h http.Header) (string, Reason) {
 // including cached ones, the activity's channelId against Config.Channels
 // and the key's endorsements, and its serviceUrl against the claim.
 func (v *Validator) Validate(ctx context.Context, authorization string, act Activity) Result {
-	token, r := bearer(authorization)
+	tok, r := v.Verify(ctx, authorization)
 	if r != OK {
 		return Result{Reason: r}
+	}
+	return tok.Check(act)
+}
+
+// Token is a token whose checks that do not depend on the activity passed:
+// scheme, form, algorithm, issuer, audience, lifetime, key and signature.
+// Its zero value is no token. A gateway verifies it before it reads a
+// request's body, so that a client without a genuine token cannot make it
+// wait for one; Check then judges the activity the body holds.
+type Token struct {
+	v      *Validator
+	k      *signingKey
+	e      verified
+	cached bool
+}
+
+// Verify runs the checks of Validate that need only the Authorization
+// header value, in the same order, and returns the verified token.
+func (v *Validator) Verify(ctx context.Context, authorization string) (Token, Reason) {
+	token, r := bearer(authorization)
+	if r != OK {
+		return Token{}, r
 	}
 	now := v.cfg.now()
 	ks := v.keys.Load()
@@ -167,7 +189,7 @@ func (v *Validator) Validate(ctx context.Context, authorization string, act Acti
 		if e, ok := v.cache.get(&key, now.UnixNano()); ok {
 			if k := ks.lookup(e.kid); k != nil && k.fingerprint == e.fingerprint && ks.allows(e.alg) && k.validAt(now, v.cfg.skew) {
 				v.hits.Add(1)
-				return v.decide(k, &e, act, true)
+				return Token{v: v, k: k, e: e, cached: true}, OK
 			}
 			// The key left the set, changed, or its certificate lapsed:
 			// verify afresh, which reports why.
@@ -178,13 +200,25 @@ func (v *Validator) Validate(ctx context.Context, authorization string, act Acti
 
 	e, k, r := v.verify(ctx, token, now)
 	if r != OK {
-		return Result{Reason: r}
+		return Token{}, r
 	}
 	if v.cache != nil {
 		v.cache.put(&key, e, now.UnixNano())
 	}
-	return v.decide(k, &e, act, false)
+	return Token{v: v, k: k, e: e}, OK
 }
+
+// Check applies the checks that depend on the activity to a verified
+// token (botauth.md §6.9, §6.10) and decides the request.
+func (t Token) Check(act Activity) Result {
+	if t.v == nil {
+		return Result{Reason: MalformedToken}
+	}
+	return t.v.decide(t.k, &t.e, act, t.cached)
+}
+
+// AppID is the bot the token is for (its audience), once verified.
+func (t Token) AppID() string { return t.e.appID }
 
 // stringBytes returns the bytes of s without copying them. []byte(s)
 // would copy a token longer than 32 bytes to the heap, and the cached path

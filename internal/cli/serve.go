@@ -33,9 +33,16 @@ activity (issuer, audience, lifetime, signature, key endorsements, the
 serviceUrl claim against the body), rate-limits each source, and proxies
 what passes to the active upstream group.
 
+Before a request's token is verified it gets no body read, no slot and no
+kept connection; the bot receives an allow-list of headers. docs/gateway.md
+lists the order of checks and the limits.
+
 Point the Azure Bot messaging endpoint at the gateway. The admin listener
 (loopback by default) serves /healthz, /readyz, /metrics, /upstreams,
-POST /upstreams/active?group=NAME (blue-green switch) and POST /reload.
+POST /upstreams/active?group=NAME (blue-green switch) and POST /reload; it
+answers only requests addressed to itself (Host, Origin), and with
+gateway.admin.token_file only those with the bearer token. Off loopback
+(in the spec or with --admin-listen) it needs the token.
 
 Signals: SIGHUP re-reads the spec and applies it atomically (an invalid one
 is rejected with its errors and the running configuration stays);

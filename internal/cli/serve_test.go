@@ -34,3 +34,30 @@ func TestServeCheckAdminListen(t *testing.T) {
 		}
 	}
 }
+
+// TestServeCheckAdminOffLoopback: --admin-listen off loopback is refused
+// like gateway.admin.listen is, unless the spec gives an admin token file,
+// which is then read and checked.
+func TestServeCheckAdminOffLoopback(t *testing.T) {
+	dir := t.TempDir()
+	spec := writeFile(t, dir, "gw.yaml", serveSpec)
+	for _, addr := range []string{"0.0.0.0:9091", "[::]:9091", ":9091", "192.0.2.1:9091"} {
+		code, out, errs := run(t, "serve", spec, "--admin-listen", addr, "--check")
+		if code != ExitError || !strings.Contains(errs, `admin listener "`+addr+`"`) || !strings.Contains(errs, "token") {
+			t.Errorf("--admin-listen %s without a token: exit %d\nstdout: %s\nstderr: %s", addr, code, out, errs)
+		}
+	}
+
+	withToken := writeFile(t, dir, "gw-token.yaml", serveSpec+"  admin:\n    token_file: admin.token\n")
+	writeFile(t, dir, "admin.token", "0123456789abcdef0123456789abcdef\n")
+	code, out, errs := run(t, "serve", withToken, "--admin-listen", "0.0.0.0:9091", "--check")
+	if code != ExitOK || !strings.Contains(out, "gateway configuration ok") {
+		t.Fatalf("--admin-listen 0.0.0.0:9091 with a token: exit %d\nstdout: %s\nstderr: %s", code, out, errs)
+	}
+
+	writeFile(t, dir, "admin.token", "short\n")
+	code, _, errs = run(t, "serve", withToken, "--admin-listen", "0.0.0.0:9091", "--check")
+	if code != ExitError || !strings.Contains(errs, "shorter than 16") || strings.Contains(errs, "short\n") {
+		t.Errorf("with a short token: exit %d\nstderr: %s", code, errs)
+	}
+}

@@ -55,6 +55,10 @@ type Config struct {
 	// health, the blue-green switch and reload, and should stay on
 	// loopback.
 	AdminListen string
+	// AdminTokenFile, when set, holds the bearer token that every admin
+	// request but /healthz and /readyz must carry (read at start and on
+	// every reload). An admin listener off loopback requires one.
+	AdminTokenFile string
 	// PlainHTTP serves the main listener without TLS (behind a
 	// TLS-terminating load balancer, and in tests).
 	PlainHTTP bool
@@ -105,6 +109,13 @@ type Sources struct {
 	// ProxyProtocol whose PROXY protocol header, are believed.
 	TrustedProxies *netipx.IPSet
 	ProxyProtocol  bool
+	// FrontDoorIDs, when not empty, are the Azure Front Door profile ids
+	// (lower case) that a request through a trusted proxy must carry in
+	// X-Azure-FDID: Front Door's backend ranges are shared by every Front
+	// Door customer, so the address alone says nothing of whose Front
+	// Door it is (Microsoft Learn, "Secure traffic to Azure Front Door
+	// origins").
+	FrontDoorIDs []string
 }
 
 // Limits bound what one source and all sources together may cost.
@@ -121,6 +132,19 @@ type Limits struct {
 	IdleTimeout       time.Duration
 	ShutdownGrace     time.Duration
 	ShutdownTimeout   time.Duration
+	// BodyTimeout bounds the reading of a body, which starts only once its
+	// token is verified.
+	BodyTimeout time.Duration
+	// MaxConns caps the open connections; MaxConnsPerSource those of one
+	// socket peer (a trusted proxy is exempt).
+	MaxConns          int
+	MaxConnsPerSource int
+	// MaxInflightPerSource caps the requests of one source in the handler
+	// at once, taken before its token is checked.
+	MaxInflightPerSource int
+	// UnauthIdleTimeout closes a kept-alive connection idle this long
+	// that has not yet carried a request with a valid token.
+	UnauthIdleTimeout time.Duration
 }
 
 // Upstreams are the bot instances in named groups; Active is the group that
@@ -174,6 +198,11 @@ const (
 	DefaultHealthRise        = 2
 	DefaultHealthFall        = 2
 	DefaultTLSReloadInterval = time.Minute
+	DefaultBodyTimeout       = 10 * time.Second
+	DefaultMaxConns          = 16384
+	DefaultMaxConnsPerSource = 512
+	DefaultMaxInflightPerSrc = 256
+	DefaultUnauthIdleTimeout = 5 * time.Second
 	// maxBodyCeiling is the activity parser's own limit.
 	maxBodyCeiling = botauth.MaxActivityBytes
 )
@@ -194,6 +223,11 @@ func (c Config) WithDefaults() Config {
 	setDefault(&l.IdleTimeout, DefaultIdleTimeout)
 	setDefault(&l.ShutdownGrace, DefaultShutdownGrace)
 	setDefault(&l.ShutdownTimeout, DefaultShutdownTimeout)
+	setDefault(&l.BodyTimeout, DefaultBodyTimeout)
+	setDefault(&l.MaxConns, DefaultMaxConns)
+	setDefault(&l.MaxConnsPerSource, DefaultMaxConnsPerSource)
+	setDefault(&l.MaxInflightPerSource, DefaultMaxInflightPerSrc)
+	setDefault(&l.UnauthIdleTimeout, DefaultUnauthIdleTimeout)
 	u := &c.Upstreams
 	setDefault(&u.ConnectTimeout, DefaultConnectTimeout)
 	setDefault(&u.DrainTimeout, DefaultDrainTimeout)
@@ -248,8 +282,12 @@ func (c *Config) check() error {
 	if l.MaxBodyBytes <= 0 || l.MaxBodyBytes > maxBodyCeiling {
 		errs = append(errs, fmt.Errorf("max body %d: want 1 to %d bytes", l.MaxBodyBytes, maxBodyCeiling))
 	}
-	if l.Rate <= 0 || l.Burst <= 0 || l.MaxSources <= 0 || l.MaxConcurrent <= 0 || l.MaxHeaderBytes <= 0 {
-		errs = append(errs, errors.New("rate, burst, max sources, max concurrent and max header bytes must be positive"))
+	if l.Rate <= 0 || l.Burst <= 0 || l.MaxSources <= 0 || l.MaxConcurrent <= 0 || l.MaxHeaderBytes <= 0 ||
+		l.MaxConns <= 0 || l.MaxConnsPerSource <= 0 || l.MaxInflightPerSource <= 0 || l.BodyTimeout <= 0 || l.UnauthIdleTimeout <= 0 {
+		errs = append(errs, errors.New("rate, burst, max sources, max concurrent, max header bytes, the connection and in-flight caps and the body and idle timeouts must be positive"))
+	}
+	if why := AdminExposure(c.AdminListen); why != "" && c.AdminTokenFile == "" {
+		errs = append(errs, fmt.Errorf("admin listener %q %s: give an admin token file, or keep it on loopback", c.AdminListen, why))
 	}
 	if l.ShutdownGrace < 0 || l.ShutdownGrace >= l.ShutdownTimeout {
 		errs = append(errs, fmt.Errorf("shutdown grace %v must be shorter than the shutdown timeout %v", l.ShutdownGrace, l.ShutdownTimeout))
@@ -286,3 +324,27 @@ func empty(s *netipx.IPSet) bool { return s == nil || len(s.Prefixes()) == 0 }
 
 // contains reports whether s holds a; s may be nil.
 func contains(s *netipx.IPSet, a netip.Addr) bool { return s != nil && s.Contains(a) }
+
+// AdminExposure says why an admin listen address is reachable from other
+// hosts ("is not on loopback", "listens on every address"), or "" when it
+// is on loopback only. Anyone who reaches the admin listener can switch
+// upstreams and reload the configuration, so such a listener needs a token.
+func AdminExposure(addr string) string {
+	h, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return ""
+	}
+	if a, err := netip.ParseAddr(h); h == "" || err == nil && a.IsUnspecified() {
+		return "listens on every address"
+	}
+	if a, err := netip.ParseAddr(h); err == nil && !a.Unmap().IsLoopback() {
+		return "is not on loopback"
+	}
+	if h == "localhost" {
+		return ""
+	}
+	if _, err := netip.ParseAddr(h); err != nil {
+		return "is not a loopback address"
+	}
+	return ""
+}

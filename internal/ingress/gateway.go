@@ -23,6 +23,7 @@ import (
 
 	"go4.org/netipx"
 	"golang.org/x/sys/unix"
+	"golang.org/x/time/rate"
 
 	"github.com/teamsgate/teamsgate/internal/botauth"
 )
@@ -83,6 +84,14 @@ type Gateway struct {
 	// across the transports that reloads replace.
 	upDialsMu sync.Mutex
 	upDials   map[string]*atomic.Int64
+	// busy counts each source's requests in the handler, for
+	// max_inflight_per_source; limits caps the open connections.
+	busy   *sourceCounts
+	limits *limitListener
+	// eventLog bounds the log lines of refused connections and of
+	// requests the server refused, which an attacker could otherwise
+	// multiply.
+	eventLog  *rate.Limiter
 	srv       *http.Server
 	adminSrv  *http.Server
 	ln        net.Listener
@@ -107,6 +116,8 @@ func New(cfg Config, opts Options) (*Gateway, error) {
 		serveErrs:  make(chan error, 2),
 		acceptDone: make(chan struct{}),
 		listening:  make(chan struct{}),
+		busy:       newSourceCounts(),
+		eventLog:   rate.NewLimiter(10, 20),
 	}
 	g.exchanges.New = func() any { return new(exchange) }
 	if g.log == nil {
@@ -153,8 +164,9 @@ func (g *Gateway) Start(ctx context.Context) error {
 	}
 	g.ln, g.adminLn = ln, adminLn
 
+	g.limits = &limitListener{Listener: ln, g: g, peers: newSourceCounts()}
 	var main net.Listener = &proxyListener{
-		Listener: ln,
+		Listener: g.limits,
 		enabled:  func() bool { return g.state.Load().cfg.Sources.ProxyProtocol },
 		trusted:  func() *netipx.IPSet { return g.state.Load().sources.trusted },
 		timeout:  g.running.Limits.ReadHeaderTimeout,
@@ -174,9 +186,12 @@ func (g *Gateway) Start(ctx context.Context) error {
 		MaxHeaderBytes:    l.MaxHeaderBytes,
 		// A non-nil empty map turns HTTP/2 off (see baseTLS).
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
-		ErrorLog:     slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
-		ConnState:    g.connState,
-		ConnContext:  connContext,
+		// "OPTIONS *" reaches the handler, which refuses and logs it,
+		// rather than being answered 200 for any source.
+		DisableGeneralOptionsHandler: true,
+		ErrorLog:                     slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
+		ConnState:                    g.connState,
+		ConnContext:                  connContext,
 	}
 	g.adminSrv = &http.Server{
 		Handler:           g.adminHandler(),
@@ -338,6 +353,7 @@ func (g *Gateway) stopBackground() {
 }
 
 func (g *Gateway) connState(c net.Conn, s http.ConnState) {
+	g.trackState(c, s)
 	switch s {
 	case http.StateNew:
 		g.conns.Add(1)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -40,7 +41,30 @@ const (
 	ReasonServiceURLHost = "serviceurl-host-not-allowed"
 	// ReasonTenant: the activity's tenant is outside botauth.tenants.
 	ReasonTenant = "tenant-not-allowed"
+	// ReasonFrontDoor: a request through a trusted proxy without one of
+	// sources.front_door_ids in X-Azure-FDID: another customer's Front
+	// Door.
+	ReasonFrontDoor = "front-door-id"
+	// ReasonSourceBusy: the source already has max_inflight_per_source
+	// requests in the gateway.
+	ReasonSourceBusy = "source-busy"
+	// ReasonBadConnectionHeader: a Connection header naming anything but
+	// close or keep-alive, which would strip end-to-end headers the
+	// gateway checked from what the bot receives.
+	ReasonBadConnectionHeader = "bad-connection-header"
+	// ReasonNotCanonical: the request target is not a served path as
+	// written (percent-encoding, absolute form, "*").
+	ReasonNotCanonical = "path-not-canonical"
+	// ReasonContentEncoding: a body with a Content-Encoding other than
+	// identity, which the gateway would have checked as plain JSON.
+	ReasonContentEncoding = "content-encoding"
+	// ReasonContentType: a body that is not application/json in UTF-8.
+	ReasonContentType = "content-type"
 )
+
+// DefaultPath is the path served when the configuration names none: the
+// Bot Framework's messaging endpoint.
+const DefaultPath = "/api/messages"
 
 // exchange is the gateway's record of one request, pooled.
 type exchange struct {
@@ -53,34 +77,49 @@ type exchange struct {
 	group    string
 	up       *upstream
 	proxyErr error
+	info     *connInfo
+	conn     net.Conn // the request's connection, for its read deadline
 }
 
 // ServeHTTP is the gateway's request path. The checks run in one fixed
 // order, cheapest and least trusting first, so that what a check costs is
-// paid only by requests that passed the checks before it:
+// paid only by requests that passed the checks before it, and nothing that
+// costs memory or a slot is given before the token is verified:
 //
 //  1. source address (socket peer, trusted PROXY header, trusted
-//     X-Forwarded-For) against the plan's Teams ranges;
-//  2. path and method;
-//  3. per-source rate limit (429);
-//  4. global concurrency cap (503);
-//  5. one Authorization header, before any body is read;
-//  6. body read under the size limit (413) and parsed as an activity;
-//  7. Bot Framework token validation against the activity (botauth);
-//  8. a healthy upstream of the active group, then the reverse proxy.
+//     X-Forwarded-For) against the plan's Teams ranges, and through a
+//     trusted proxy the Front Door id;
+//  2. the request target as written, one of the served paths; the method;
+//  3. the headers' shape: Connection, Content-Encoding, Content-Type;
+//  4. per-source rate limit (429), then per-source requests in flight;
+//  5. one Authorization header, and the token verified (signature,
+//     issuer, audience, lifetime) before any body is read;
+//  6. global concurrency cap (503);
+//  7. body read under the size limit (413) and the body deadline, and
+//     parsed as an activity;
+//  8. the token against the activity (channel, serviceUrl), the policies;
+//  9. a healthy upstream of the active group, then the reverse proxy.
 //
+// A refusal before the token is verified closes the connection
+// (Connection: close), so that no unauthenticated client keeps one.
 // Every request ends in one model.Decision, logged once and counted.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	if g.freshN.Load() > 0 {
-		if c, ok := r.Context().Value(connKey{}).(net.Conn); ok {
-			g.unfresh(c)
+	conn, _ := r.Context().Value(connKey{}).(net.Conn)
+	var info *connInfo
+	if conn != nil {
+		if g.freshN.Load() > 0 {
+			g.unfresh(conn)
+		}
+		if info = infoOf(conn); info != nil {
+			info.handled.Add(1)
 		}
 	}
 	g.metrics.inflight.Inc()
 	st := g.state.Load()
 	ex := g.exchanges.Get().(*exchange)
 	ex.rec = recorder{ResponseWriter: w, x: ex}
+	ex.info, ex.conn = info, conn
 	if g.draining.Load() {
 		w.Header().Set("Connection", "close")
 	}
@@ -98,7 +137,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		g.finish(r, ex, &d, start)
 	}()
-	d := g.handle(st, ex, r)
+	d := g.handle(st, ex, r, start)
 	done = true
 	g.finish(r, ex, &d, start)
 	*ex = exchange{}
@@ -115,7 +154,7 @@ func (g *Gateway) finish(r *http.Request, x *exchange, d *model.Decision, start 
 	}
 }
 
-func (g *Gateway) handle(st *state, x *exchange, r *http.Request) model.Decision {
+func (g *Gateway) handle(st *state, x *exchange, r *http.Request, start time.Time) model.Decision {
 	w := &x.rec
 	peer, _ := netip.ParseAddrPort(r.RemoteAddr)
 	client, src := st.sources.decide(peer.Addr(), r.Header["X-Forwarded-For"])
@@ -125,22 +164,58 @@ func (g *Gateway) handle(st *state, x *exchange, r *http.Request) model.Decision
 		if src.Reason == ReasonBadForwardedFor {
 			status = http.StatusBadRequest
 		}
-		reject(w, status)
+		x.refuse(status)
 		return src
 	}
-	if st.paths != nil && !st.paths[r.URL.Path] {
-		reject(w, http.StatusNotFound)
-		return deny(ReasonNotFound, "")
+	if fd := st.sources.frontDoor(peer.Addr(), r.Header["X-Azure-Fdid"]); fd.Verdict != model.VerdictAllow {
+		x.src = fd
+		if fd.Verdict == model.VerdictDeny {
+			x.refuse(http.StatusForbidden)
+			return fd
+		}
+	}
+	if !st.served(r) {
+		x.refuse(http.StatusNotFound)
+		return deny(ReasonNotCanonical, "")
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		reject(w, http.StatusMethodNotAllowed)
+		x.refuse(http.StatusMethodNotAllowed)
 		return deny(ReasonMethodNotAllowed, "")
+	}
+	if reason, status := headerShape(r.Header); reason != "" {
+		x.refuse(status)
+		return deny(reason, "")
 	}
 	if ok, wait := st.limiter.allow(client, g.now()); !ok {
 		w.Header().Set("Retry-After", strconv.FormatInt(int64((wait+time.Second-1)/time.Second), 10))
-		reject(w, http.StatusTooManyRequests)
+		x.refuse(http.StatusTooManyRequests)
 		return deny(ReasonRateLimited, "")
+	}
+	busyKey := limitKey(client)
+	if !g.busy.acquire(busyKey, st.cfg.Limits.MaxInflightPerSource) {
+		w.Header().Set("Retry-After", "1")
+		x.refuse(http.StatusTooManyRequests)
+		return deny(ReasonSourceBusy, "")
+	}
+	defer g.busy.release(busyKey)
+	authorization, reason := botauth.Authorization(r.Header)
+	if reason != botauth.OK {
+		x.refuse(reason.HTTPStatus())
+		return deny(reason.String(), "")
+	}
+	tok, reason := st.auth.v.Verify(r.Context(), authorization)
+	if reason != botauth.OK {
+		if reason == botauth.NoKeys {
+			w.Header().Set("Retry-After", "5")
+		}
+		x.refuse(reason.HTTPStatus())
+		return deny(reason.String(), "")
+	}
+	// Authenticated: the connection may stay open, and the request may
+	// now take a slot and memory.
+	if x.info != nil {
+		x.info.authed.Store(true)
 	}
 	select {
 	case st.sem <- struct{}{}:
@@ -150,13 +225,22 @@ func (g *Gateway) handle(st *state, x *exchange, r *http.Request) model.Decision
 		reject(w, http.StatusServiceUnavailable)
 		return deny(ReasonOverloaded, "")
 	}
-	authorization, reason := botauth.Authorization(r.Header)
-	if reason != botauth.OK {
-		reject(w, reason.HTTPStatus())
-		return deny(reason.String(), "")
-	}
 
+	if l := st.cfg.Limits; l.BodyTimeout < l.ReadTimeout {
+		// The body has body_timeout to arrive, less than the server's
+		// read_timeout for the whole request.
+		if x.conn != nil {
+			x.conn.SetReadDeadline(time.Now().Add(l.BodyTimeout)) //nolint:errcheck // a closed connection has none to set
+		}
+	}
 	body, err := readBody(r, st.cfg.Limits.MaxBodyBytes)
+	if l := st.cfg.Limits; err == nil && x.conn != nil && l.BodyTimeout < l.ReadTimeout {
+		// Back to the request's own bound: the server's read in the
+		// background, while the bot answers, must not time out sooner.
+		// (After a failed read the passed deadline stays, so that the
+		// server does not wait for the rest of the body either.)
+		x.conn.SetReadDeadline(start.Add(l.ReadTimeout)) //nolint:errcheck // a closed connection has none to set
+	}
 	if err != nil {
 		if errors.Is(err, errBodyTooLarge) {
 			w.Header().Set("Connection", "close")
@@ -172,11 +256,8 @@ func (g *Gateway) handle(st *state, x *exchange, r *http.Request) model.Decision
 		reject(w, botauth.BadActivity.HTTPStatus())
 		return deny(botauth.BadActivity.String(), err.Error())
 	}
-	res := st.auth.v.Validate(r.Context(), authorization, act)
+	res := tok.Check(act)
 	if !res.OK() {
-		if res.Reason == botauth.NoKeys {
-			w.Header().Set("Retry-After", "5")
-		}
 		reject(w, res.Reason.HTTPStatus())
 		return deny(res.Reason.String(), "")
 	}
@@ -217,10 +298,72 @@ func (g *Gateway) handle(st *state, x *exchange, r *http.Request) model.Decision
 		return model.Decision{Verdict: model.VerdictAllow, Reason: ReasonClientGone, RuleID: src.RuleID}
 	case x.proxyErr != nil:
 		return model.Decision{Verdict: model.VerdictAllow, Reason: ReasonUpstreamError, RuleID: src.RuleID, Detail: x.proxyErr.Error()}
-	case src.Verdict == model.VerdictReport:
-		return src
+	case x.src.Verdict == model.VerdictReport:
+		return x.src
 	}
 	return model.Decision{Verdict: model.VerdictAllow, Reason: ReasonOK, RuleID: src.RuleID}
+}
+
+// served reports whether the request's target is one of the served paths
+// exactly as written: no percent-encoding (/api%2fmessages and
+// /api/%6dessages decode to a served path but are not one), no absolute
+// form (POST http://evil.example/api/messages), no "*". The path the bot
+// receives is then the one compared.
+func (st *state) served(r *http.Request) bool {
+	target := r.RequestURI
+	if i := strings.IndexByte(target, '?'); i >= 0 {
+		target = target[:i]
+	}
+	return target == r.URL.Path && st.paths[target]
+}
+
+// connectionTokens are the Connection header options a request may carry:
+// anything else names a header to drop on the way to the bot (RFC 9110
+// §7.6.1), and the ones the gateway checked must reach it.
+var connectionTokens = []string{"close", "keep-alive"}
+
+// headerShape checks the headers that say how to read the request: the
+// Connection options, and that the body is plain UTF-8 JSON, which is what
+// the gateway parses and checks (a gzip or UTF-16 body would reach the bot
+// other than it was checked). It returns the reason and status of a
+// refusal, or "".
+func headerShape(h http.Header) (string, int) {
+	for _, v := range h["Connection"] {
+		for tok := range strings.SplitSeq(v, ",") {
+			tok = strings.TrimSpace(tok)
+			if tok != "" && !slices.ContainsFunc(connectionTokens, func(s string) bool { return strings.EqualFold(s, tok) }) {
+				return ReasonBadConnectionHeader, http.StatusBadRequest
+			}
+		}
+	}
+	for _, v := range h["Content-Encoding"] {
+		if !strings.EqualFold(strings.TrimSpace(v), "identity") {
+			return ReasonContentEncoding, http.StatusUnsupportedMediaType
+		}
+	}
+	if ct := h["Content-Type"]; len(ct) > 0 && !jsonUTF8(ct[0]) || len(ct) > 1 {
+		return ReasonContentType, http.StatusUnsupportedMediaType
+	}
+	return "", 0
+}
+
+// jsonUTF8 reports whether a Content-Type is JSON in UTF-8: application/json,
+// with no charset or charset=utf-8. The Bot Connector's own value is
+// checked first, without parsing.
+func jsonUTF8(ct string) bool {
+	if strings.EqualFold(ct, "application/json; charset=utf-8") || strings.EqualFold(ct, "application/json") {
+		return true
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "application/json" {
+		return false
+	}
+	for k, v := range params {
+		if k != "charset" || !strings.EqualFold(v, "utf-8") {
+			return false
+		}
+	}
+	return true
 }
 
 func deny(reason, detail string) model.Decision {
@@ -250,8 +393,23 @@ func forwardedProto(r *http.Request, viaTrustedProxy bool) string {
 var statusBodies = map[int][]byte{}
 
 func init() {
-	for _, c := range []int{400, 401, 403, 404, 405, 413, 429, 502, 503} {
+	for _, c := range []int{400, 401, 403, 404, 405, 413, 415, 429, 502, 503} {
 		statusBodies[c] = []byte(http.StatusText(c) + "\n")
+	}
+}
+
+// refuse answers a request refused before its token was verified, and
+// closes the connection: a client that has not authenticated keeps none.
+// The read deadline passes at once, since net/http otherwise reads up to
+// 256 KiB of an unread body after the handler, regardless of Connection:
+// close, and a client that declared a body and sends none would hold the
+// connection until the read timeout.
+func (x *exchange) refuse(status int) {
+	w := &x.rec
+	w.Header().Set("Connection", "close")
+	reject(w, status)
+	if x.conn != nil {
+		x.conn.SetReadDeadline(time.Now()) //nolint:errcheck // a closed connection has none to set
 	}
 }
 
@@ -267,29 +425,49 @@ func reject(w http.ResponseWriter, status int) {
 	}
 }
 
+// forwardHeaders are the request headers the bot receives, besides the
+// gateway's own X-Forwarded-For, X-Forwarded-Proto and X-Forwarded-Host:
+// what the Bot Connector sends with an activity, and tracing. Every other
+// header a client sends stops at the gateway — X-Original-URL,
+// X-Rewrite-URL, X-HTTP-Method-Override, X-MS-CLIENT-PRINCIPAL*,
+// X-Forwarded-Prefix/Port/Server/Ssl/Scheme, Client-IP, CF-Connecting-IP,
+// X-Cluster-Client-IP, X-Original-Host and the like, which web frameworks
+// that trust a proxy on loopback act on. docs/gateway.md lists them.
+var forwardHeaders = map[string]bool{
+	"Authorization":        true,
+	"Content-Type":         true,
+	"Content-Length":       true,
+	"User-Agent":           true,
+	"Accept":               true,
+	"Accept-Encoding":      true,
+	"Accept-Language":      true,
+	"X-Ms-Conversation-Id": true, // Bot Framework: the conversation, for affinity
+	"Ms-Cv":                true, // Microsoft's correlation vector
+	"Traceparent":          true, // W3C Trace Context
+	"Tracestate":           true,
+	"Request-Id":           true, // Application Insights
+	"Request-Context":      true,
+}
+
 // newProxy returns the reverse proxy bound to one upstream. Rewrite (never
 // Director, gateway-anchors.md §4) runs after hop-by-hop headers and every
-// inbound Forwarded / X-Forwarded-* header are removed; it sets our own.
+// inbound Forwarded / X-Forwarded-* header are removed; it keeps only the
+// headers of forwardHeaders and sets the gateway's own.
 func (g *Gateway) newProxy(st *state, up *upstream, transport http.RoundTripper) *httputil.ReverseProxy {
 	target := up.url
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			h := pr.Out.Header
-			// Other client-address headers a bot framework might read.
-			h.Del("X-Real-Ip")
-			h.Del("True-Client-Ip")
-			h.Del("X-Client-Ip")
-			// The body is already read; waiting for the bot's 100
-			// Continue would only add latency.
-			h.Del("Expect")
-			// Protocol upgrades are not forwarded (a bot endpoint takes
-			// POSTs); the reverse proxy re-adds these after removing the
-			// hop-by-hop headers.
-			h.Del("Upgrade")
-			h.Del("Connection")
+			for k := range h {
+				if !forwardHeaders[k] {
+					delete(h, k)
+				}
+			}
 			h["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 			h["X-Forwarded-Proto"] = pr.In.Header["X-Forwarded-Proto"]
+			// The request target was origin-form (served): Host is the
+			// header the client sent to reach this gateway.
 			if pr.In.Host != "" {
 				h["X-Forwarded-Host"] = []string{pr.In.Host}
 			}
@@ -313,16 +491,18 @@ func (g *Gateway) newProxy(st *state, up *upstream, transport http.RoundTripper)
 var errBodyTooLarge = errors.New("request body exceeds the limit")
 
 // readBody reads r's body, refusing more than limit bytes (and a declared
-// Content-Length over the limit before reading anything). The body is a
-// fresh slice: the reverse proxy's transport may still read it after the
-// handler returns (see httputil.ReverseProxy), so it is never reused.
+// Content-Length over the limit before reading anything). The buffer grows
+// as the data arrives, from at most bodyStart bytes: a client that declares
+// a large body and sends one byte holds a small buffer. The body is a fresh
+// slice: the reverse proxy's transport may still read it after the handler
+// returns (see httputil.ReverseProxy), so it is never reused.
 func readBody(r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, errBodyTooLarge
 	}
 	size := int64(512)
 	if r.ContentLength > 0 {
-		size = r.ContentLength + 1 // +1 to see EOF without growing
+		size = min(r.ContentLength+1, bodyStart) // +1 to see EOF without growing
 	}
 	buf := make([]byte, 0, size)
 	for {
@@ -342,6 +522,10 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 		}
 	}
 }
+
+// bodyStart is the most a body's buffer starts with: an activity is a few
+// KiB, and larger ones grow it as they arrive.
+const bodyStart = 16 << 10
 
 // recorder remembers the status written through it.
 type recorder struct {

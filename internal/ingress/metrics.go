@@ -22,6 +22,8 @@ type metrics struct {
 	reloads  *prometheus.CounterVec
 	switches prometheus.Counter
 	proxyRef prometheus.Counter
+	// connRefused counts connections closed at accept, by reason.
+	connRefused *prometheus.CounterVec
 
 	// counters and histograms are looked up once per label set, not per
 	// request.
@@ -44,7 +46,9 @@ var (
 	denyReasons = []string{
 		ReasonSourceNotAllowed, ReasonBadForwardedFor, ReasonRateLimited, ReasonOverloaded,
 		ReasonNotFound, ReasonMethodNotAllowed, ReasonBodyTooLarge, ReasonBodyRead,
-		ReasonServiceURLHost, ReasonTenant,
+		ReasonServiceURLHost, ReasonTenant, ReasonFrontDoor, ReasonSourceBusy,
+		ReasonBadConnectionHeader, ReasonNotCanonical, ReasonContentEncoding, ReasonContentType,
+		ReasonMalformedRequest, ReasonHeadersTooLarge, ReasonIncompleteRequest,
 	}
 	allowReasons = []string{ReasonOK, ReasonNoHealthyUpstream, ReasonUpstreamError, ReasonClientGone}
 )
@@ -74,9 +78,13 @@ func newMetrics(g *Gateway) *metrics {
 			Namespace: ns, Name: "proxy_protocol_refused_total",
 			Help: "Connections refused for a PROXY protocol header from an untrusted peer or a malformed one.",
 		}),
+		connRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "connections_refused_total",
+			Help: "Connections closed at accept: over max_conns, or over max_conns_per_source for one peer.",
+		}, []string{"reason"}),
 		counters: map[decisionKey]prometheus.Counter{},
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.inflight, m.reloads, m.switches, m.proxyRef,
+	m.reg.MustRegister(m.requests, m.latency, m.inflight, m.reloads, m.switches, m.proxyRef, m.connRefused,
 		&stateCollector{g: g},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -94,6 +102,10 @@ func newMetrics(g *Gateway) *metrics {
 	}
 	m.counter(model.VerdictReport, ReasonSourceNotAllowed)
 	m.counter(model.VerdictReport, ReasonBadForwardedFor)
+	m.counter(model.VerdictReport, ReasonFrontDoor)
+	for _, r := range []string{ReasonMaxConns, ReasonMaxConnsPerSource} {
+		m.connRefused.WithLabelValues(r)
+	}
 	for r := botauth.Reason(0); !strings.HasPrefix(r.String(), "reason("); r++ {
 		if r != botauth.OK && r != botauth.Unknown {
 			m.counter(model.VerdictDeny, r.String())
@@ -204,3 +216,6 @@ func b2f(b bool) float64 {
 	}
 	return 0
 }
+
+// denyVerdict is the verdict of a refused request.
+const denyVerdict = model.VerdictDeny

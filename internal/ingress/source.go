@@ -92,6 +92,9 @@ type sourcePolicy struct {
 	planRule string
 	extra    *netipx.IPSet
 	trusted  *netipx.IPSet
+	// frontDoorIDs are the Front Door profile ids (lower case) a request
+	// through a trusted proxy must carry; nil checks nothing.
+	frontDoorIDs []string
 }
 
 // Source check reasons: stable metric labels.
@@ -123,4 +126,31 @@ func (p *sourcePolicy) deny(reason, detail string) model.Decision {
 		v = model.VerdictReport
 	}
 	return model.Decision{Verdict: v, Reason: reason, RuleID: p.planRule, Detail: detail}
+}
+
+// frontDoor checks, for a request whose socket peer is a trusted proxy,
+// that it came through the operator's own Azure Front Door: exactly one
+// X-Azure-FDID header, naming one of the configured profiles. Front Door
+// sets the header itself and overwrites a client's (Microsoft Learn,
+// "Secure traffic to Azure Front Door origins"); its backend ranges are
+// every customer's. A request from elsewhere, or with no ids configured,
+// passes. In Report mode a mismatch gets VerdictReport.
+func (p *sourcePolicy) frontDoor(peer netip.Addr, fdid []string) model.Decision {
+	if len(p.frontDoorIDs) == 0 || !contains(p.trusted, peer.Unmap()) {
+		return model.Decision{Verdict: model.VerdictAllow}
+	}
+	if len(fdid) == 1 {
+		for _, id := range p.frontDoorIDs {
+			if strings.EqualFold(strings.TrimSpace(fdid[0]), id) {
+				return model.Decision{Verdict: model.VerdictAllow}
+			}
+		}
+	}
+	detail := "no X-Azure-FDID header"
+	if len(fdid) > 1 {
+		detail = "several X-Azure-FDID headers"
+	} else if len(fdid) == 1 {
+		detail = "another Front Door profile's X-Azure-FDID"
+	}
+	return p.deny(ReasonFrontDoor, detail)
 }

@@ -33,6 +33,7 @@ type state struct {
 	cert       *tls.Certificate // nil for plain HTTP
 	clientTLS  *tls.Config      // nil unless client certificates are required
 	tlsStamp   fileStamp
+	adminToken *adminDigest // nil when the admin listener needs no token (admin.go)
 }
 
 // authRuntime is a started token validator and what it was built from.
@@ -55,16 +56,24 @@ func (g *Gateway) build(cfg Config, old *state) (*state, error) {
 			planRule: cfg.Sources.PlanRule,
 			extra:    cfg.Sources.Extra,
 			trusted:  cfg.Sources.TrustedProxies,
+
+			frontDoorIDs: cfg.Sources.FrontDoorIDs,
 		},
 	}
 	if st.sources.planRule == "" {
 		st.sources.planRule = ActivityFlow
 	}
-	if len(cfg.Paths) > 0 {
-		st.paths = map[string]bool{}
-		for _, p := range cfg.Paths {
-			st.paths[p] = true
-		}
+	tok, err := g.adminToken(cfg)
+	if err != nil {
+		return nil, err
+	}
+	st.adminToken = tok
+	st.paths = map[string]bool{}
+	for _, p := range cfg.Paths {
+		st.paths[p] = true
+	}
+	if len(cfg.Paths) == 0 {
+		st.paths[DefaultPath] = true
 	}
 	if !cfg.PlainHTTP {
 		cert, pool, stamp, err := loadServerTLS(cfg.TLS, g.now())

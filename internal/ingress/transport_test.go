@@ -525,7 +525,11 @@ func TestTransportThroughReverseProxy(t *testing.T) {
 		c.Upstreams.Active = "blue"
 	}))
 	act := activity()
-	resp, body := h.post("Bearer "+h.token(), act, "Upgrade", "websocket", "Connection", "Upgrade", "X-Forwarded-For", "203.0.113.9")
+	// A protocol upgrade is refused: a bot endpoint takes POSTs.
+	if resp, _ := h.post("Bearer "+h.token(), act, "Upgrade", "websocket", "Connection", "Upgrade"); resp.StatusCode != 400 {
+		t.Errorf("upgrade request: %d, want 400", resp.StatusCode)
+	}
+	resp, body := h.post("Bearer "+h.token(), act, "Upgrade", "websocket", "X-Forwarded-For", "203.0.113.9")
 	if resp.StatusCode != 200 || string(body) != "ok" {
 		t.Fatalf("%d %s", resp.StatusCode, body)
 	}

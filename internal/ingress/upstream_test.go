@@ -463,7 +463,7 @@ func TestHealthMetrics(t *testing.T) {
 		t.Error("empty body accepted")
 	}
 	req, _ := http.NewRequest(http.MethodGet, h.base+"/metrics", nil)
-	if resp, _ := h.do(req); resp.StatusCode != http.StatusMethodNotAllowed {
+	if resp, _ := h.do(req); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("GET /metrics on the main listener: %d", resp.StatusCode)
 	}
 	_ = ingresstest.AppID

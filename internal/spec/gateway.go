@@ -47,6 +47,8 @@ type gatewaySourcesWire struct {
 	Replace        bool     `yaml:"replace"`
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	ProxyProtocol  bool     `yaml:"proxy_protocol"`
+	ServiceTags    string   `yaml:"service_tags"`
+	FrontDoorIDs   []string `yaml:"front_door_ids"`
 }
 
 type gatewayBotAuthWire struct {
@@ -77,6 +79,12 @@ type gatewayLimitsWire struct {
 	IdleTimeout       string   `yaml:"idle_timeout"`
 	ShutdownGrace     string   `yaml:"shutdown_grace"`
 	ShutdownTimeout   string   `yaml:"shutdown_timeout"`
+	// Before authentication.
+	BodyTimeout          string `yaml:"body_timeout"`
+	MaxConns             *int   `yaml:"max_conns"`
+	MaxConnsPerSource    *int   `yaml:"max_conns_per_source"`
+	MaxInflightPerSource *int   `yaml:"max_inflight_per_source"`
+	UnauthIdleTimeout    string `yaml:"unauth_idle_timeout"`
 }
 
 type gatewayUpstreamWire struct {
@@ -97,7 +105,8 @@ type gatewayHealthWire struct {
 }
 
 type gatewayAdminWire struct {
-	Listen string `yaml:"listen"`
+	Listen    string `yaml:"listen"`
+	TokenFile string `yaml:"token_file"`
 }
 
 // GatewayMode says whether the gateway's source address check blocks
@@ -161,6 +170,10 @@ type Gateway struct {
 	// AdminListen is the host:port of the admin listener (metrics, health,
 	// blue-green switch, reload); loopback by default.
 	AdminListen string
+	// AdminTokenFile, when set, holds the bearer token every admin request
+	// but /healthz and /readyz must carry. A listener off loopback needs
+	// one.
+	AdminTokenFile string
 }
 
 // GatewayTLS is the server certificate and optional client verification.
@@ -186,6 +199,15 @@ type GatewaySources struct {
 	// ProxyProtocol accepts a PROXY protocol v1 or v2 header from trusted
 	// proxies; untrusted peers that send one are disconnected.
 	ProxyProtocol bool
+	// TrustedTags are Azure service tags (AzureFrontDoor.Backend) whose
+	// prefixes, read from ServiceTagsFile, are trusted proxies too, so that
+	// the trust follows Microsoft's weekly updates.
+	TrustedTags     []string
+	ServiceTagsFile string
+	// FrontDoorIDs, when not empty, are the Azure Front Door profile ids
+	// a request through a trusted proxy must carry in X-Azure-FDID: Front
+	// Door's backend addresses are shared by every Front Door customer.
+	FrontDoorIDs []string
 }
 
 // GatewayBotAuth overrides the Bot Framework token validation settings that
@@ -225,6 +247,18 @@ type GatewayLimits struct {
 	// and serving (with Connection: close) while load balancers notice
 	// /readyz failing; ShutdownTimeout bounds the whole shutdown.
 	ShutdownGrace, ShutdownTimeout time.Duration
+	// BodyTimeout bounds the reading of an activity's body, which starts
+	// only once its token is verified.
+	BodyTimeout time.Duration
+	// MaxConns and MaxConnsPerSource cap the open connections, in all and
+	// per socket peer (trusted proxies are exempt from the latter).
+	MaxConns, MaxConnsPerSource int
+	// MaxInflightPerSource caps the requests of one source being served
+	// at once, before its token is checked.
+	MaxInflightPerSource int
+	// UnauthIdleTimeout closes a kept-alive connection that has not yet
+	// carried a request with a valid token after this long idle.
+	UnauthIdleTimeout time.Duration
 }
 
 // GatewayUpstreams are the bot instances, in named groups of which one is
@@ -287,6 +321,17 @@ const (
 	DefaultGatewayHealthTimeout     = 2 * time.Second
 	DefaultGatewayHealthRise        = 2
 	DefaultGatewayHealthFall        = 2
+	// DefaultGatewayBodyTimeout: an activity of 256 KiB from the Bot
+	// Connector arrives in well under a second.
+	DefaultGatewayBodyTimeout = 10 * time.Second
+	// DefaultGatewayMaxConns stays far under the file limit Go raises
+	// itself to (the hard limit, commonly 524288 under systemd).
+	DefaultGatewayMaxConns = 16384
+	// DefaultGatewayMaxConnsPerSource: Teams sends from many addresses of
+	// its ranges, each with a few keep-alive connections.
+	DefaultGatewayMaxConnsPerSource    = 512
+	DefaultGatewayMaxInflightPerSource = 256
+	DefaultGatewayUnauthIdleTimeout    = 5 * time.Second
 )
 
 var gatewayAlgorithms = []string{"RS256", "RS384", "RS512"}
@@ -310,11 +355,7 @@ func compileGateway(w *GatewayWire, at func(path ...string) diag.Pos) (*Gateway,
 	if g.Listen == g.AdminListen && !strings.HasSuffix(g.Listen, ":0") {
 		c.errorf([]string{"admin", "listen"}, "the admin listener %q must differ from the main listener", g.AdminListen)
 	}
-	if ap, err := netip.ParseAddrPort(g.AdminListen); err == nil && !ap.Addr().IsLoopback() {
-		c.ds.Warnf(at("admin", "listen"), "gateway", "admin listener %q is not on loopback: anyone who reaches it can switch upstreams and reload the configuration", g.AdminListen)
-	} else if h, _, _ := net.SplitHostPort(g.AdminListen); h == "" {
-		c.ds.Warnf(at("admin", "listen"), "gateway", "admin listener %q listens on every address: anyone who reaches it can switch upstreams and reload the configuration", g.AdminListen)
-	}
+	g.AdminTokenFile = w.Admin.TokenFile
 
 	switch {
 	case w.PlainHTTP && w.TLS != nil:
@@ -365,21 +406,35 @@ func compileGateway(w *GatewayWire, at func(path ...string) diag.Pos) (*Gateway,
 	}
 
 	g.Sources = GatewaySources{
-		Extra:          c.prefixes(w.Sources.Extra, "sources", "extra"),
-		Replace:        w.Sources.Replace,
-		TrustedProxies: c.prefixes(w.Sources.TrustedProxies, "sources", "trusted_proxies"),
-		ProxyProtocol:  w.Sources.ProxyProtocol,
+		Extra:           c.prefixes(w.Sources.Extra, "sources", "extra"),
+		Replace:         w.Sources.Replace,
+		ProxyProtocol:   w.Sources.ProxyProtocol,
+		ServiceTagsFile: w.Sources.ServiceTags,
+	}
+	g.Sources.TrustedProxies, g.Sources.TrustedTags = c.proxies(w.Sources.TrustedProxies, "sources", "trusted_proxies")
+	if len(g.Sources.TrustedTags) > 0 && g.Sources.ServiceTagsFile == "" {
+		c.errorf([]string{"sources", "trusted_proxies"}, "service tag %s in trusted_proxies needs sources.service_tags: the Azure service tags file (ServiceTags_Public_*.json) its prefixes come from", g.Sources.TrustedTags[0])
+	}
+	for i, id := range w.Sources.FrontDoorIDs {
+		if !tenantID.MatchString(id) {
+			c.errorf([]string{"sources", "front_door_ids", strconv.Itoa(i)}, "front door id %q: want the profile's id, a GUID (the Front Door profile's Overview page, \"Front Door ID\")", id)
+			continue
+		}
+		g.Sources.FrontDoorIDs = append(g.Sources.FrontDoorIDs, strings.ToLower(id))
+	}
+	for i, tag := range g.Sources.TrustedTags {
+		if strings.HasPrefix(strings.ToLower(tag), "azurefrontdoor.backend") && len(g.Sources.FrontDoorIDs) == 0 {
+			c.errorf([]string{"sources", "trusted_proxies", strconv.Itoa(i)}, "trusting %s needs sources.front_door_ids: Front Door's backend addresses are shared by every Front Door customer, so only your profile's X-Azure-FDID tells your traffic from theirs", tag)
+		}
+	}
+	if len(g.Sources.FrontDoorIDs) > 0 && len(w.Sources.TrustedProxies) == 0 {
+		c.errorf([]string{"sources", "front_door_ids"}, "sources.front_door_ids needs sources.trusted_proxies: the Front Door ranges (the AzureFrontDoor.Backend service tag)")
 	}
 	if w.Sources.Replace && len(w.Sources.Extra) == 0 {
 		c.errorf([]string{"sources", "replace"}, "sources.replace is set but sources.extra is empty: nothing would be allowed")
 	}
 	if w.Sources.ProxyProtocol && len(w.Sources.TrustedProxies) == 0 {
 		c.errorf([]string{"sources", "proxy_protocol"}, "sources.proxy_protocol needs sources.trusted_proxies: a PROXY header is believed only from a trusted proxy")
-	}
-	for i, p := range g.Sources.TrustedProxies {
-		if p.Bits() == 0 {
-			c.errorf([]string{"sources", "trusted_proxies", strconv.Itoa(i)}, "trusted proxy %s trusts every address: anyone could then claim any source", p)
-		}
 	}
 
 	g.BotAuth = c.botAuth(&w.BotAuth)
@@ -408,6 +463,34 @@ func (c *gatewayCompiler) listen(s, def string, path ...string) string {
 		c.errorf(path, "listen address %q: bad port %q", s, port)
 	}
 	return s
+}
+
+// serviceTagName is the form of an Azure service tag name
+// ("AzureFrontDoor.Backend", "AzureCloud.westeurope").
+var serviceTagName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z0-9]+)*$`)
+
+// proxies reads trusted proxies: prefixes or bare addresses, and Azure
+// service tag names.
+func (c *gatewayCompiler) proxies(in []string, path ...string) ([]netip.Prefix, []string) {
+	var prefixes []netip.Prefix
+	var tags []string
+	for i, s := range in {
+		if _, err := catalog.ParsePrefix(s); err != nil && serviceTagName.MatchString(s) {
+			tags = append(tags, s)
+			continue
+		}
+		p, err := catalog.ParsePrefix(s)
+		if err != nil {
+			c.errorf(append(path, strconv.Itoa(i)), "%v (or an Azure service tag such as AzureFrontDoor.Backend)", err)
+			continue
+		}
+		if p.Bits() == 0 {
+			c.errorf(append(path, strconv.Itoa(i)), "trusted proxy %s trusts every address: anyone could then claim any source", p)
+			continue
+		}
+		prefixes = append(prefixes, p)
+	}
+	return prefixes, tags
 }
 
 func (c *gatewayCompiler) prefixes(in []string, path ...string) []netip.Prefix {
@@ -588,6 +671,12 @@ func (c *gatewayCompiler) limits(w *gatewayLimitsWire) GatewayLimits {
 		IdleTimeout:       c.duration(w.IdleTimeout, DefaultGatewayIdleTimeout, false, "limits", "idle_timeout"),
 		ShutdownGrace:     c.duration(w.ShutdownGrace, DefaultGatewayShutdownGrace, false, "limits", "shutdown_grace"),
 		ShutdownTimeout:   c.duration(w.ShutdownTimeout, DefaultGatewayShutdownTimeout, false, "limits", "shutdown_timeout"),
+
+		BodyTimeout:          c.duration(w.BodyTimeout, DefaultGatewayBodyTimeout, false, "limits", "body_timeout"),
+		MaxConns:             c.positive(w.MaxConns, DefaultGatewayMaxConns, 1<<22, "limits", "max_conns"),
+		MaxConnsPerSource:    c.positive(w.MaxConnsPerSource, DefaultGatewayMaxConnsPerSource, 1<<22, "limits", "max_conns_per_source"),
+		MaxInflightPerSource: c.positive(w.MaxInflightPerSource, DefaultGatewayMaxInflightPerSource, 1<<20, "limits", "max_inflight_per_source"),
+		UnauthIdleTimeout:    c.duration(w.UnauthIdleTimeout, DefaultGatewayUnauthIdleTimeout, false, "limits", "unauth_idle_timeout"),
 	}
 	if w.Rate != nil {
 		if *w.Rate <= 0 || *w.Rate > 1e6 {
@@ -595,6 +684,9 @@ func (c *gatewayCompiler) limits(w *gatewayLimitsWire) GatewayLimits {
 		} else {
 			l.Rate = *w.Rate
 		}
+	}
+	if l.BodyTimeout > l.ReadTimeout {
+		c.errorf([]string{"limits", "body_timeout"}, "body_timeout %v exceeds read_timeout %v, which bounds the whole request", l.BodyTimeout, l.ReadTimeout)
 	}
 	if l.ReadHeaderTimeout > l.ReadTimeout {
 		c.errorf([]string{"limits", "read_header_timeout"}, "read_header_timeout %v exceeds read_timeout %v", l.ReadHeaderTimeout, l.ReadTimeout)

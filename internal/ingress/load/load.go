@@ -21,6 +21,7 @@ import (
 	"github.com/teamsgate/teamsgate/internal/ingress"
 	"github.com/teamsgate/teamsgate/internal/model"
 	"github.com/teamsgate/teamsgate/internal/plan"
+	"github.com/teamsgate/teamsgate/internal/servicetag"
 	"github.com/teamsgate/teamsgate/internal/spec"
 )
 
@@ -87,10 +88,11 @@ func Config(s *spec.Spec, p *model.Plan) (*ingress.Config, diag.List) {
 	}
 
 	cfg := &ingress.Config{
-		Listen:      g.Listen,
-		ReusePort:   g.ReusePort,
-		AdminListen: g.AdminListen,
-		PlainHTTP:   g.PlainHTTP,
+		Listen:         g.Listen,
+		ReusePort:      g.ReusePort,
+		AdminListen:    g.AdminListen,
+		AdminTokenFile: file(g.AdminTokenFile, "admin", "token_file"),
+		PlainHTTP:      g.PlainHTTP,
 		TLS: ingress.TLSConfig{
 			CertFile:       file(g.TLS.CertFile, "tls", "cert"),
 			KeyFile:        file(g.TLS.KeyFile, "tls", "key"),
@@ -129,6 +131,12 @@ func Config(s *spec.Spec, p *model.Plan) (*ingress.Config, diag.List) {
 			IdleTimeout:       g.Limits.IdleTimeout,
 			ShutdownGrace:     g.Limits.ShutdownGrace,
 			ShutdownTimeout:   g.Limits.ShutdownTimeout,
+
+			BodyTimeout:          g.Limits.BodyTimeout,
+			MaxConns:             g.Limits.MaxConns,
+			MaxConnsPerSource:    g.Limits.MaxConnsPerSource,
+			MaxInflightPerSource: g.Limits.MaxInflightPerSource,
+			UnauthIdleTimeout:    g.Limits.UnauthIdleTimeout,
 		},
 		Upstreams: ingress.Upstreams{
 			Active:         g.Upstreams.Active,
@@ -143,6 +151,9 @@ func Config(s *spec.Spec, p *model.Plan) (*ingress.Config, diag.List) {
 				Fall:     g.Upstreams.Health.Fall,
 			},
 		},
+	}
+	if why := ingress.AdminExposure(g.AdminListen); why != "" && g.AdminTokenFile == "" {
+		ds.Errorf(at("admin", "listen"), "gateway", "admin listener %q %s: anyone who reaches it could switch upstreams and reload the configuration; give admin.token_file, or keep it on loopback", g.AdminListen, why)
 	}
 	if g.Mode == spec.GatewayReport {
 		cfg.Mode = ingress.Report
@@ -166,6 +177,13 @@ func Config(s *spec.Spec, p *model.Plan) (*ingress.Config, diag.List) {
 	for _, pr := range g.Sources.TrustedProxies {
 		trusted.AddPrefix(pr)
 	}
+	if len(g.Sources.TrustedTags) > 0 {
+		// A missing file is reported by file.
+		if tagFile := file(g.Sources.ServiceTagsFile, "sources", "service_tags"); exists(tagFile) {
+			ds.Append(addTags(&trusted, tagFile, g.Sources.TrustedTags, at("sources", "trusted_proxies")))
+		}
+	}
+	cfg.Sources.FrontDoorIDs = slices.Clone(g.Sources.FrontDoorIDs)
 	cfg.Sources.Extra, _ = extra.IPSet()
 	cfg.Sources.TrustedProxies, _ = trusted.IPSet()
 	cfg.Sources.ProxyProtocol = g.Sources.ProxyProtocol
@@ -212,4 +230,29 @@ func isLoopbackHost(u *url.URL) bool {
 	}
 	a, err := netip.ParseAddr(h)
 	return err == nil && a.Unmap().IsLoopback()
+}
+
+func exists(name string) bool {
+	_, err := os.Stat(name)
+	return err == nil
+}
+
+// addTags adds the prefixes of Azure service tags, read from a service
+// tags file, to b.
+func addTags(b *netipx.IPSetBuilder, file string, tags []string, at diag.Pos) diag.List {
+	data, ds := servicetag.ParseFile(file)
+	if ds.HasErrors() {
+		return ds
+	}
+	for _, name := range tags {
+		tag, err := data.Lookup(name)
+		if err != nil {
+			ds.Errorf(at, "gateway", "%v", err)
+			continue
+		}
+		for _, p := range tag.Prefixes {
+			b.AddPrefix(p)
+		}
+	}
+	return ds
 }

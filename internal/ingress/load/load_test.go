@@ -356,3 +356,49 @@ func TestEmbeddedFile(t *testing.T) {
 		t.Errorf("error %v, want one positioned at s.yaml:8:15", err)
 	}
 }
+
+// TestFrontDoor: trusted proxies may name a service tag, resolved from
+// the service tags file, and trusting Front Door's shared backend ranges
+// needs the profile's id.
+func TestFrontDoor(t *testing.T) {
+	dir := t.TempDir()
+	tags, err := os.ReadFile("../../../testdata/data/ServiceTags_Public.changeNumber398.json.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "tags.json.gz"), tags, 0o600)
+	load := func(extra string) (*ingress.Config, string) {
+		name := filepath.Join(dir, "fd.yaml")
+		os.WriteFile(name, []byte(minimal("worldwide", extra)), 0o600)
+		cfg, ds := File(embedded(t), name)
+		return cfg, ds.String()
+	}
+	cfg, ds := load("  sources:\n    trusted_proxies: [AzureFrontDoor.Backend]\n    service_tags: tags.json.gz\n    front_door_ids: [A5B7C8D9-0000-4000-8000-000000000001]\n")
+	if cfg == nil {
+		t.Fatalf("Front Door spec refused:\n%s", ds)
+	}
+	// 4.153.250.0/29 is the first prefix of AzureFrontDoor.Backend in
+	// change 398.
+	if !cfg.Sources.TrustedProxies.Contains(netip.MustParseAddr("4.153.250.3")) || cfg.Sources.TrustedProxies.Contains(netip.MustParseAddr("192.0.2.1")) {
+		t.Error("the service tag's prefixes are not the trusted proxies")
+	}
+	if diff := cmp.Diff([]string{"a5b7c8d9-0000-4000-8000-000000000001"}, cfg.Sources.FrontDoorIDs); diff != "" {
+		t.Errorf("front door ids (-want +got):\n%s", diff)
+	}
+	for _, tc := range []struct {
+		extra, want string
+	}{
+		{"  sources:\n    trusted_proxies: [AzureFrontDoor.Backend]\n    service_tags: tags.json.gz\n", "trusting AzureFrontDoor.Backend needs sources.front_door_ids"},
+		{"  sources:\n    trusted_proxies: [AzureFrontDoor.Backend]\n    front_door_ids: [a5b7c8d9-0000-4000-8000-000000000001]\n", "needs sources.service_tags"},
+		{"  sources:\n    trusted_proxies: [AzureFrontDor.Backend]\n    service_tags: tags.json.gz\n", `"AzureFrontDor.Backend"`},
+		{"  sources:\n    trusted_proxies: [192.0.2.0/24]\n    front_door_ids: [not-a-guid]\n", `front door id "not-a-guid": want the profile's id`},
+		{"  sources:\n    front_door_ids: [a5b7c8d9-0000-4000-8000-000000000001]\n", "sources.front_door_ids needs sources.trusted_proxies"},
+		{"  sources:\n    trusted_proxies: [AzureFrontDoor.Backend]\n    service_tags: nope.json\n    front_door_ids: [a5b7c8d9-0000-4000-8000-000000000001]\n", `nope.json": no such file`},
+		{"  limits: {body_timeout: 40s}\n", "body_timeout 40s exceeds read_timeout 30s"},
+		{"  admin: {listen: 0.0.0.0:9091}\n", `admin listener "0.0.0.0:9091" listens on every address`},
+	} {
+		if cfg, ds := load(tc.extra); cfg != nil || !strings.Contains(ds, tc.want) {
+			t.Errorf("%q: want an error containing %q, got\n%s", tc.extra, tc.want, ds)
+		}
+	}
+}
