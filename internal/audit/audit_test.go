@@ -5,9 +5,10 @@ import (
 	"testing"
 
 	"github.com/teamsgate/teamsgate/internal/audit"
-	"github.com/teamsgate/teamsgate/internal/audit/parse/iptables"
-	"github.com/teamsgate/teamsgate/internal/render"
+	"github.com/teamsgate/teamsgate/internal/audit/formats/iptables"
+	"github.com/teamsgate/teamsgate/internal/audit/ruleset"
 	"github.com/teamsgate/teamsgate/internal/testutil"
+	"github.com/teamsgate/teamsgate/internal/view"
 )
 
 // callingBotHost is a host firewall for the calling bot with one example
@@ -36,7 +37,7 @@ func TestFindings(t *testing.T) {
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
-	rep, ds := audit.Run(p, cfg, audit.Options{Scope: "bot", FQDN: render.FQDNSkip, Tags: audit.Tags{Data: testTags(t)}})
+	rep, ds := audit.Run(p, cfg, audit.Options{Scope: "bot", FQDN: view.FQDNSkip, Tags: ruleset.ServiceTags{Data: testTags(t)}})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}

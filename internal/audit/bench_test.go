@@ -9,11 +9,12 @@ import (
 	"testing"
 
 	"github.com/teamsgate/teamsgate/internal/audit"
-	"github.com/teamsgate/teamsgate/internal/audit/parse/azurensg"
-	"github.com/teamsgate/teamsgate/internal/audit/parse/iptables"
+	"github.com/teamsgate/teamsgate/internal/audit/formats/azurensg"
+	"github.com/teamsgate/teamsgate/internal/audit/formats/iptables"
+	"github.com/teamsgate/teamsgate/internal/audit/ruleset"
 	"github.com/teamsgate/teamsgate/internal/model"
-	"github.com/teamsgate/teamsgate/internal/render"
 	"github.com/teamsgate/teamsgate/internal/testutil"
+	"github.com/teamsgate/teamsgate/internal/view"
 )
 
 // The 10,000-rule configurations of BenchmarkAudit10k model a large
@@ -137,7 +138,7 @@ func benchPlan(b *testing.B) *model.Plan {
 	return testutil.Plan(b, testutil.ExamplePath("combined"), "")
 }
 
-var benchOptions = audit.Options{FQDN: render.FQDNViaProxy, Proxy: netip.MustParseAddrPort("192.0.2.3:3128")}
+var benchOptions = audit.Options{FQDN: view.FQDNViaProxy, Proxy: netip.MustParseAddrPort("192.0.2.3:3128")}
 
 // BenchmarkAudit10k audits a generated 10,000-rule configuration against
 // the combined example plan: parse, compile, every flow, too-open and
@@ -191,9 +192,9 @@ func TestAudit10kFindings(t *testing.T) {
 	r := rand.New(rand.NewPCG(10, 10000))
 	ipt := []byte(genIptables10k(r, 10000))
 	nsg := genNSG10k(r, 10000)
-	for name, parse := range map[string]func() (*audit.Config, error){
-		"iptables": func() (*audit.Config, error) { c, ds := iptables.Parse(ipt); return c, ds.Err() },
-		"azure-nsg": func() (*audit.Config, error) {
+	for name, parse := range map[string]func() (*ruleset.Config, error){
+		"iptables": func() (*ruleset.Config, error) { c, ds := iptables.Parse(ipt); return c, ds.Err() },
+		"azure-nsg": func() (*ruleset.Config, error) {
 			c, ds := azurensg.Parse(nsg, azurensg.Options{})
 			return c, ds.Err()
 		},

@@ -1,12 +1,11 @@
 package audit
 
 import (
+	"fmt"
 	"net/netip"
-	"strconv"
-	"strings"
+	"sort"
 
-	"go4.org/netipx"
-
+	"github.com/teamsgate/teamsgate/internal/audit/ruleset"
 	"github.com/teamsgate/teamsgate/internal/diag"
 	"github.com/teamsgate/teamsgate/internal/model"
 )
@@ -55,25 +54,6 @@ type RuleRef struct {
 	Default bool `json:"default"`
 	// Unresolved says why the rule cannot be evaluated exactly.
 	Unresolved []string `json:"unresolved"`
-}
-
-// Ref returns the reference to a line.
-func Ref(l *Line) RuleRef {
-	act := l.Action.String()
-	if l.Action == Jump || l.Action == Goto {
-		if l.Target != nil {
-			act += " " + l.Target.Name
-		}
-	}
-	return RuleRef{ID: l.ID, Chain: l.Chain, Index: l.Index, Action: act, Text: l.Text, Pos: l.Pos, Default: l.Default, Unresolved: l.Unresolved}
-}
-
-func refs(ls []*Line) []RuleRef {
-	var out []RuleRef
-	for _, l := range ls {
-		out = append(out, Ref(l))
-	}
-	return out
 }
 
 // PacketSet is one cube of packets, for people and machines. Addresses are
@@ -183,101 +163,71 @@ func (r *Report) Failed(strict bool) bool {
 	return false
 }
 
-// describe turns cubes into PacketSets.
-func (e *Engine) describe(s Space, limit int) []PacketSet {
-	var out []PacketSet
-	for i, c := range s {
-		if limit > 0 && i == limit {
-			break
+// sort orders findings by severity, kind, flow and rule, and flows by id,
+// so reports are deterministic.
+func (r *Report) sort() {
+	rank := map[Severity]int{SevError: 0, SevWarning: 1, SevNote: 2}
+	kind := map[Kind]int{Missing: 0, Mismatch: 1, TooOpen: 2, Shadowed: 3}
+	sort.SliceStable(r.Findings, func(i, j int) bool {
+		a, b := r.Findings[i], r.Findings[j]
+		if rank[a.Severity] != rank[b.Severity] {
+			return rank[a.Severity] < rank[b.Severity]
 		}
-		out = append(out, e.packetSet(c))
+		if kind[a.Kind] != kind[b.Kind] {
+			return kind[a.Kind] < kind[b.Kind]
+		}
+		if a.Flow != b.Flow {
+			return a.Flow < b.Flow
+		}
+		return ruleKey(a.Rule) < ruleKey(b.Rule)
+	})
+	sort.SliceStable(r.Flows, func(i, j int) bool {
+		if r.Flows[i].ID != r.Flows[j].ID {
+			return r.Flows[i].ID < r.Flows[j].ID
+		}
+		return r.Flows[i].Direction < r.Flows[j].Direction
+	})
+}
+
+func ruleKey(r *RuleRef) string {
+	if r == nil {
+		return ""
+	}
+	return fmt.Sprintf("%s\x00%06d\x00%s", r.Chain, r.Index, r.ID)
+}
+
+// ref returns the reference to a line, for the report.
+func ref(l *ruleset.Line) RuleRef {
+	act := l.Action.String()
+	if l.Action == ruleset.Jump || l.Action == ruleset.Goto {
+		if l.Target != nil {
+			act += " " + l.Target.Name
+		}
+	}
+	return RuleRef{ID: l.ID, Chain: l.Chain, Index: l.Index, Action: act, Text: l.Text, Pos: l.Pos, Default: l.Default, Unresolved: l.Unresolved}
+}
+
+func refs(ls []*ruleset.Line) []RuleRef {
+	var out []RuleRef
+	for _, l := range ls {
+		out = append(out, ref(l))
 	}
 	return out
 }
 
-func (e *Engine) packetSet(c Cube) PacketSet {
-	ps := PacketSet{
-		Protocol:         c.Proto.String(),
-		Sources:          c.Src.Prefixes(),
-		Destinations:     c.Dst.Prefixes(),
-		SourcePorts:      portText(c.SPort),
-		DestinationPorts: portText(c.DPort),
+func refPtr(l *ruleset.Line) *RuleRef {
+	if l == nil {
+		return nil
 	}
-	if nl := e.Universe.NotLoopback(); c.In != e.Universe.All() && c.In != nl {
-		ps.InInterfaces = e.Universe.Names(c.In)
-	}
-	if nl := e.Universe.NotLoopback(); c.Out != e.Universe.All() && c.Out != nl {
-		ps.OutInterfaces = e.Universe.Names(c.Out)
-	}
-	var b strings.Builder
-	b.WriteString(ps.Protocol)
-	b.WriteString(" from ")
-	b.WriteString(e.addrText(c.Src))
-	if ps.SourcePorts != "any" && hasPorts(c.Proto) {
-		b.WriteString(" port " + ps.SourcePorts)
-	}
-	b.WriteString(" to ")
-	b.WriteString(e.addrText(c.Dst))
-	if ps.DestinationPorts != "any" && hasPorts(c.Proto) {
-		b.WriteString(" port " + ps.DestinationPorts)
-	}
-	if c.Proto == Protos(1) || c.Proto == Protos(58) || c.Proto == Protos(1, 58) {
-		if ps.DestinationPorts != "any" {
-			b.WriteString(" icmp type/code " + icmpText(c.DPort))
+	r := ref(l)
+	return &r
+}
+
+func appendRef(rs []RuleRef, l *ruleset.Line) []RuleRef {
+	for _, r := range rs {
+		if r.ID == l.ID && r.Chain == l.Chain {
+			return rs
 		}
 	}
-	if ps.InInterfaces != "" {
-		b.WriteString(" in on " + ps.InInterfaces)
-	}
-	if ps.OutInterfaces != "" {
-		b.WriteString(" out on " + ps.OutInterfaces)
-	}
-	ps.Text = b.String()
-	return ps
+	return append(rs, ref(l))
 }
-
-// addrText is AddrSet.String, remembered per set: reports describe the
-// same few sets (the scoped hosts, a rule's sources) many times.
-func (e *Engine) addrText(a AddrSet) string {
-	if a.set == nil {
-		return a.String()
-	}
-	if s, ok := e.texts[a.set]; ok {
-		return s
-	}
-	s := a.String()
-	if e.texts == nil {
-		e.texts = map[*netipx.IPSet]string{}
-	}
-	e.texts[a.set] = s
-	return s
-}
-
-func hasPorts(p ProtoSet) bool { return p.Overlaps(Protos(6, 17, 132, 136)) }
-
-func portText(p model.PortSet) string {
-	if p.IsAny() {
-		return "any"
-	}
-	return p.String()
-}
-
-func icmpText(p model.PortSet) string {
-	var parts []string
-	for _, r := range p.Ranges() {
-		t1, c1, t2, c2 := r.First>>8, r.First&0xff, r.Last>>8, r.Last&0xff
-		switch {
-		case c1 == 0 && c2 == 255 && t1 == t2:
-			parts = append(parts, itoa(int(t1)))
-		case c1 == 0 && c2 == 255:
-			parts = append(parts, itoa(int(t1))+"-"+itoa(int(t2)))
-		case t1 == t2 && c1 == c2:
-			parts = append(parts, itoa(int(t1))+"/"+itoa(int(c1)))
-		default:
-			parts = append(parts, itoa(int(t1))+"/"+itoa(int(c1))+"-"+itoa(int(t2))+"/"+itoa(int(c2)))
-		}
-	}
-	return strings.Join(parts, ",")
-}
-
-func itoa(i int) string { return strconv.Itoa(i) }

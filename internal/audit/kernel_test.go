@@ -15,14 +15,16 @@ import (
 
 	"go4.org/netipx"
 
-	"github.com/teamsgate/teamsgate/internal/audit"
-	"github.com/teamsgate/teamsgate/internal/audit/parse/iptables"
-	"github.com/teamsgate/teamsgate/internal/audit/parse/nftables"
+	"github.com/teamsgate/teamsgate/internal/audit/eval"
+	"github.com/teamsgate/teamsgate/internal/audit/formats/iptables"
+	"github.com/teamsgate/teamsgate/internal/audit/formats/nftables"
+	"github.com/teamsgate/teamsgate/internal/audit/packet"
+	"github.com/teamsgate/teamsgate/internal/audit/ruleset"
 	"github.com/teamsgate/teamsgate/internal/model"
-	"github.com/teamsgate/teamsgate/internal/render"
 	riptables "github.com/teamsgate/teamsgate/internal/render/iptables"
 	rnftables "github.com/teamsgate/teamsgate/internal/render/nftables"
 	"github.com/teamsgate/teamsgate/internal/testutil"
+	"github.com/teamsgate/teamsgate/internal/view"
 )
 
 // The differential test loads a configuration into a network namespace
@@ -64,12 +66,12 @@ func addrPool(ps []netip.Prefix) *netipx.IPSet {
 
 // testbed is a pair of namespaces set up for one direction.
 type testbed struct {
-	dir                render.Direction
+	dir                view.Direction
 	client, host, sink *netns
 	src, dst           *netipx.IPSet
 }
 
-func newTestbed(t *testing.T, dir render.Direction) *testbed {
+func newTestbed(t *testing.T, dir view.Direction) *testbed {
 	t.Helper()
 	tb := &testbed{dir: dir, client: newNetns(t), host: newNetns(t), sink: newNetns(t)}
 	h, c, s := tb.host, tb.client, tb.sink
@@ -97,13 +99,13 @@ func newTestbed(t *testing.T, dir render.Direction) *testbed {
 		"route add default via 198.19.255.1")
 	var routes []string
 	switch dir {
-	case render.Inbound:
+	case view.Inbound:
 		for _, p := range localNets {
 			routes = append(routes, "route add local "+p.String()+" dev lo")
 		}
 		routes = append(routes, "route add default via 198.19.255.2")
 		tb.src, tb.dst = addrPool(farNets), addrPool(localNets)
-	case render.Outbound:
+	case view.Outbound:
 		for _, p := range farNets {
 			routes = append(routes, "route add "+p.String()+" via 198.19.254.2")
 		}
@@ -142,9 +144,9 @@ func (tb *testbed) observe(t *testing.T) {
 	hook, first := "postrouting", `type filter hook prerouting priority -1000; policy accept;
 		iifname "h0" meta l4proto { tcp, udp } counter name "arrived"`
 	switch tb.dir {
-	case render.Inbound:
+	case view.Inbound:
 		hook = "input"
-	case render.Outbound:
+	case view.Outbound:
 		first = `type filter hook output priority -1000; policy accept;
 		meta l4proto { tcp, udp } counter name "arrived"`
 	}
@@ -217,7 +219,7 @@ func (tb *testbed) awaitArrival(t *testing.T, n int) {
 // run sends the probes and returns which reached the end of the path.
 func (tb *testbed) run(t *testing.T, probes []probe) map[string]bool {
 	from := tb.client
-	if tb.dir == render.Outbound {
+	if tb.dir == view.Outbound {
 		from = tb.host
 	}
 	if err := sendProbes(from.name, probes); err != nil {
@@ -250,7 +252,7 @@ func (tb *testbed) run(t *testing.T, probes []probe) map[string]bool {
 				t.Fatalf("observer element %v", e.Concat)
 			}
 			proto := fmt.Sprint(e.Concat[2])
-			if n, ok := audit.ParseProtoName(proto); ok {
+			if n, ok := packet.ParseProtoName(proto); ok {
 				proto = strconv.Itoa(int(n))
 			}
 			seen[fmt.Sprintf("%v %v %s %v %v", e.Concat[0], e.Concat[1], proto, num(e.Concat[3]), num(e.Concat[4]))] = true
@@ -278,7 +280,7 @@ func (p probe) key() string {
 
 // boundaries collects the edges of every address and port set the
 // configuration uses, so that generated flows sit on and around them.
-func boundaries(cfg *audit.Config) (addrs []netip.Addr, ports []uint16) {
+func boundaries(cfg *ruleset.Config) (addrs []netip.Addr, ports []uint16) {
 	seenA := map[netip.Addr]bool{}
 	seenP := map[uint16]bool{}
 	addA := func(a netip.Addr) {
@@ -296,8 +298,8 @@ func boundaries(cfg *audit.Config) (addrs []netip.Addr, ports []uint16) {
 	for _, ch := range cfg.Chains {
 		for _, l := range ch.Lines {
 			for _, m := range l.Matches {
-				for _, s := range []audit.AddrSet{m.Src, m.Dst} {
-					if s.Equal(audit.AllAddrs()) || s.Equal(audit.V4Addrs()) {
+				for _, s := range []packet.AddrSet{m.Src, m.Dst} {
+					if s.Equal(packet.AllAddrs()) || s.Equal(packet.V4Addrs()) {
 						continue
 					}
 					for _, r := range s.Ranges() {
@@ -354,7 +356,7 @@ func be32(b [4]byte) uint32 {
 
 // genProbes makes n distinct probes for a testbed: half on the
 // configuration's boundaries, half random.
-func genProbes(r *rand.Rand, tb *testbed, cfg *audit.Config, n int) []probe {
+func genProbes(r *rand.Rand, tb *testbed, cfg *ruleset.Config, n int) []probe {
 	addrs, ports := boundaries(cfg)
 	var srcB, dstB []netip.Addr
 	for _, a := range addrs {
@@ -397,10 +399,10 @@ func genProbes(r *rand.Rand, tb *testbed, cfg *audit.Config, n int) []probe {
 // its match (as far as it lies in the testbed's address pools), so that
 // every rule is exercised, not only those random packets happen to hit.
 // e is the configuration compiled with the testbed's interfaces.
-func lineProbes(r *rand.Rand, tb *testbed, cfg *audit.Config, e *audit.Engine, perLine int) []probe {
-	pool := audit.Cube{
-		Proto: audit.Protos(6, 17), State: audit.AllStates, In: e.Universe.All(), Out: e.Universe.All(),
-		Src: audit.NewAddrSet(tb.src), Dst: audit.NewAddrSet(tb.dst),
+func lineProbes(r *rand.Rand, tb *testbed, cfg *ruleset.Config, e *eval.Engine, perLine int) []probe {
+	pool := packet.Cube{
+		Proto: packet.Protos(6, 17), State: packet.AllStates, In: e.Universe.All(), Out: e.Universe.All(),
+		Src: packet.NewAddrSet(tb.src), Dst: packet.NewAddrSet(tb.dst),
 		SPort: model.NewPortSet(model.PortRange{First: 1, Last: 65535}), DPort: model.NewPortSet(model.PortRange{First: 1, Last: 65535}),
 	}
 	var out []probe
@@ -420,7 +422,7 @@ func lineProbes(r *rand.Rand, tb *testbed, cfg *audit.Config, e *audit.Engine, p
 	return out
 }
 
-func randomIn(r *rand.Rand, s audit.AddrSet) netip.Addr { return randomAddr(r, s.IPSet()) }
+func randomIn(r *rand.Rand, s packet.AddrSet) netip.Addr { return randomAddr(r, s.IPSet()) }
 
 func randomPort(r *rand.Rand, ps model.PortSet) uint16 {
 	rs := ps.Ranges()
@@ -429,7 +431,7 @@ func randomPort(r *rand.Rand, ps model.PortSet) uint16 {
 }
 
 // probesFor combines line probes with boundary and random ones, distinct.
-func probesFor(r *rand.Rand, tb *testbed, cfg *audit.Config, e *audit.Engine, n int) []probe {
+func probesFor(r *rand.Rand, tb *testbed, cfg *ruleset.Config, e *eval.Engine, n int) []probe {
 	seen := map[string]bool{}
 	var out []probe
 	for _, p := range append(lineProbes(r, tb, cfg, e, 2), genProbes(r, tb, cfg, n)...) {
@@ -449,9 +451,9 @@ type diffStats struct {
 
 // compile compiles a configuration the kernel listed, with the testbed's
 // interfaces; the probes and the comparison share the engine.
-func compile(t *testing.T, cfg *audit.Config) *audit.Engine {
+func compile(t *testing.T, cfg *ruleset.Config) *eval.Engine {
 	t.Helper()
-	e, err := audit.Compile(cfg, "h0", "d0")
+	e, err := eval.Compile(cfg, "h0", "d0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -460,22 +462,22 @@ func compile(t *testing.T, cfg *audit.Config) *audit.Engine {
 
 // compare sends probes through the loaded configuration and checks the
 // evaluator's verdict for each.
-func compare(t *testing.T, tb *testbed, e *audit.Engine, probes []probe, st *diffStats) {
+func compare(t *testing.T, tb *testbed, e *eval.Engine, probes []probe, st *diffStats) {
 	t.Helper()
 	tb.observe(t)
 	seen := tb.run(t, probes)
 	in, out := 0, 0 // class "other": no interface
 	switch tb.dir {
-	case render.Inbound:
-		in = e.IfaceClass("h0")
-	case render.Outbound:
-		out = e.IfaceClass("d0")
+	case view.Inbound:
+		in = e.Universe.Class("h0")
+	case view.Outbound:
+		out = e.Universe.Class("d0")
 	default:
-		in, out = e.IfaceClass("h0"), e.IfaceClass("d0")
+		in, out = e.Universe.Class("h0"), e.Universe.Class("d0")
 	}
 	st.configs++
 	for _, p := range probes {
-		fr := e.Verdict(tb.dir, audit.Packet{Proto: p.proto, State: audit.StateNew, In: in, Out: out, Src: p.src, Dst: p.dst, SPort: p.sport, DPort: p.dport})
+		fr := e.Verdict(tb.dir, packet.Packet{Proto: p.proto, State: packet.StateNew, In: in, Out: out, Src: p.src, Dst: p.dst, SPort: p.sport, DPort: p.dport})
 		ours := fr.Verdict == model.VerdictAllow
 		kernel := seen[p.key()]
 		st.flows++
@@ -514,7 +516,7 @@ func TestKernelDifferentialIptables(t *testing.T) {
 	}
 	configs = append(configs, renderedIptables(t)...)
 	for i, rules := range configs {
-		for _, dir := range []render.Direction{render.Inbound, render.Outbound, render.Forward} {
+		for _, dir := range []view.Direction{view.Inbound, view.Outbound, view.Forward} {
 			tb := newTestbed(t, dir)
 			if out, err := tb.host.run([]byte(rules), "iptables-restore"); err != nil {
 				t.Fatalf("config %d: iptables-restore: %v: %s\n%s", i, err, out, rules)
@@ -547,7 +549,7 @@ func TestKernelDifferentialNftables(t *testing.T) {
 	}
 	configs = append(configs, renderedNft(t)...)
 	for i, rules := range configs {
-		for _, dir := range []render.Direction{render.Inbound, render.Outbound, render.Forward} {
+		for _, dir := range []view.Direction{view.Inbound, view.Outbound, view.Forward} {
 			tb := newTestbed(t, dir)
 			f := filepath.Join(t.TempDir(), "rules.nft")
 			if err := os.WriteFile(f, []byte(rules), 0o644); err != nil {

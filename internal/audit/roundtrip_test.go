@@ -10,10 +10,13 @@ import (
 	"testing"
 
 	"github.com/teamsgate/teamsgate/internal/audit"
-	"github.com/teamsgate/teamsgate/internal/audit/parse/awssg"
-	"github.com/teamsgate/teamsgate/internal/audit/parse/azurensg"
-	"github.com/teamsgate/teamsgate/internal/audit/parse/iptables"
-	"github.com/teamsgate/teamsgate/internal/audit/parse/nftables"
+	"github.com/teamsgate/teamsgate/internal/audit/eval"
+	"github.com/teamsgate/teamsgate/internal/audit/formats/awssg"
+	"github.com/teamsgate/teamsgate/internal/audit/formats/azurensg"
+	"github.com/teamsgate/teamsgate/internal/audit/formats/iptables"
+	"github.com/teamsgate/teamsgate/internal/audit/formats/nftables"
+	"github.com/teamsgate/teamsgate/internal/audit/packet"
+	"github.com/teamsgate/teamsgate/internal/audit/ruleset"
 	"github.com/teamsgate/teamsgate/internal/diag"
 	"github.com/teamsgate/teamsgate/internal/model"
 	"github.com/teamsgate/teamsgate/internal/render"
@@ -23,6 +26,7 @@ import (
 	rnftables "github.com/teamsgate/teamsgate/internal/render/nftables"
 	"github.com/teamsgate/teamsgate/internal/servicetag"
 	"github.com/teamsgate/teamsgate/internal/testutil"
+	"github.com/teamsgate/teamsgate/internal/view"
 )
 
 // proxy is the egress proxy host-name flows are rendered to.
@@ -32,7 +36,7 @@ var proxy = netip.MustParseAddrPort("192.0.2.3:3128")
 type rtCase struct {
 	example string
 	scope   string
-	fqdn    render.FQDNMode
+	fqdn    view.FQDNMode
 	tags    bool
 }
 
@@ -45,17 +49,17 @@ func (c rtCase) name() string {
 }
 
 var rtCases = []rtCase{
-	{example: "messaging-bot", fqdn: render.FQDNViaProxy},
-	{example: "messaging-bot", scope: "bot", fqdn: render.FQDNSkip},
-	{example: "calling-bot", fqdn: render.FQDNViaProxy, tags: true},
-	{example: "calling-bot", scope: "bot", fqdn: render.FQDNSkip, tags: true},
-	{example: "pexip", fqdn: render.FQDNSkip},
-	{example: "pexip", scope: "teams-connector-instances", fqdn: render.FQDNViaProxy},
+	{example: "messaging-bot", fqdn: view.FQDNViaProxy},
+	{example: "messaging-bot", scope: "bot", fqdn: view.FQDNSkip},
+	{example: "calling-bot", fqdn: view.FQDNViaProxy, tags: true},
+	{example: "calling-bot", scope: "bot", fqdn: view.FQDNSkip, tags: true},
+	{example: "pexip", fqdn: view.FQDNSkip},
+	{example: "pexip", scope: "teams-connector-instances", fqdn: view.FQDNViaProxy},
 	{example: "pexip", scope: "conferencing-nodes"},
-	{example: "teamspro", fqdn: render.FQDNViaProxy},
-	{example: "teamspro", scope: "clients", fqdn: render.FQDNViaProxy},
-	{example: "combined", fqdn: render.FQDNViaProxy},
-	{example: "combined", scope: "teams-calling-bot/bot", fqdn: render.FQDNSkip},
+	{example: "teamspro", fqdn: view.FQDNViaProxy},
+	{example: "teamspro", scope: "clients", fqdn: view.FQDNViaProxy},
+	{example: "combined", fqdn: view.FQDNViaProxy},
+	{example: "combined", scope: "teams-calling-bot/bot", fqdn: view.FQDNSkip},
 }
 
 func testTags(t testing.TB) *servicetag.Data {
@@ -67,9 +71,9 @@ func testTags(t testing.TB) *servicetag.Data {
 	return data
 }
 
-func (c rtCase) renderOptions(t testing.TB) render.Options {
-	opt := render.Options{Scope: c.scope, FQDN: c.fqdn}
-	if c.fqdn == render.FQDNViaProxy {
+func (c rtCase) renderOptions(t testing.TB) view.Options {
+	opt := view.Options{Scope: c.scope, FQDN: c.fqdn}
+	if c.fqdn == view.FQDNViaProxy {
 		opt.Proxy = proxy
 	}
 	if c.tags {
@@ -80,8 +84,8 @@ func (c rtCase) renderOptions(t testing.TB) render.Options {
 
 func (c rtCase) auditOptions(t testing.TB, scope string) audit.Options {
 	// The audit takes the render's choice for host-name flows.
-	opt := audit.Options{Scope: scope, FQDN: c.fqdn, Tags: audit.Tags{Data: testTags(t)}}
-	if c.fqdn == render.FQDNViaProxy {
+	opt := audit.Options{Scope: scope, FQDN: c.fqdn, Tags: ruleset.ServiceTags{Data: testTags(t)}}
+	if c.fqdn == view.FQDNViaProxy {
 		opt.Proxy = proxy
 	}
 	return opt
@@ -92,7 +96,7 @@ func (c rtCase) auditOptions(t testing.TB, scope string) audit.Options {
 type rtConfig struct {
 	name  string
 	scope string
-	parse func() (*audit.Config, diag.List)
+	parse func() (*ruleset.Config, diag.List)
 }
 
 // rendered returns the configurations a target renders for a case, in
@@ -126,16 +130,16 @@ func rendered(t *testing.T, p *model.Plan, target string, c rtCase) []rtConfig {
 		}
 		ns.must(t, nil, "nft", "-f", f)
 		js := ns.must(t, nil, "nft", "-j", "list", "ruleset")
-		cfgs = append(cfgs, rtConfig{name: "nft", scope: c.scope, parse: func() (*audit.Config, diag.List) { return nftables.Parse(js) }})
+		cfgs = append(cfgs, rtConfig{name: "nft", scope: c.scope, parse: func() (*ruleset.Config, diag.List) { return nftables.Parse(js) }})
 	case "iptables":
 		for name, b := range out.Files {
 			b := b
-			cfgs = append(cfgs, rtConfig{name: name, scope: c.scope, parse: func() (*audit.Config, diag.List) { return iptables.Parse(b) }})
+			cfgs = append(cfgs, rtConfig{name: name, scope: c.scope, parse: func() (*ruleset.Config, diag.List) { return iptables.Parse(b) }})
 		}
 	case "azure-nsg":
 		b := out.Files[razurensg.TemplateFile]
-		cfgs = append(cfgs, rtConfig{name: "nsg.json", scope: c.scope, parse: func() (*audit.Config, diag.List) {
-			return azurensg.Parse(b, azurensg.Options{Tags: audit.Tags{Data: testTags(t)}})
+		cfgs = append(cfgs, rtConfig{name: "nsg.json", scope: c.scope, parse: func() (*ruleset.Config, diag.List) {
+			return azurensg.Parse(b, azurensg.Options{Tags: ruleset.ServiceTags{Data: testTags(t)}})
 		}})
 	case "aws-sg":
 		groups := map[string]map[string][]json.RawMessage{}
@@ -170,7 +174,7 @@ func rendered(t *testing.T, p *model.Plan, target string, c rtCase) []rtConfig {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cfgs = append(cfgs, rtConfig{name: key, scope: scope, parse: func() (*audit.Config, diag.List) { return awssg.Parse(b, awssg.Options{}) }})
+			cfgs = append(cfgs, rtConfig{name: key, scope: scope, parse: func() (*ruleset.Config, diag.List) { return awssg.Parse(b, awssg.Options{}) }})
 		}
 	}
 	sort.Slice(cfgs, func(i, j int) bool { return cfgs[i].name < cfgs[j].name })
@@ -186,7 +190,7 @@ func nonNil(m []json.RawMessage) []json.RawMessage {
 
 // flowsIn returns the plan rule ids a configuration line names in its
 // comment (every renderer puts the flow id there).
-func flowsIn(p *model.Plan, l *audit.Line) []string {
+func flowsIn(p *model.Plan, l *ruleset.Line) []string {
 	text := l.Comment + " " + l.ID
 	fields := strings.FieldsFunc(text, func(r rune) bool { return strings.ContainsRune(" ,:;[]()\"", r) })
 	var out []string
@@ -236,7 +240,7 @@ func TestRoundTrip(t *testing.T) {
 					for ci, ch := range cfg.Chains {
 						for li, l := range ch.Lines {
 							ids := flowsIn(p, l)
-							if l.Action != audit.Accept || l.Default || len(ids) == 0 {
+							if l.Action != ruleset.Accept || l.Default || len(ids) == 0 {
 								continue
 							}
 							deletions++
@@ -270,14 +274,14 @@ func TestRoundTrip(t *testing.T) {
 
 // coveredByOthers reports whether the other accept lines of the chain
 // cover a line's match.
-func coveredByOthers(t *testing.T, cfg *audit.Config, ch *audit.Chain, l *audit.Line) bool {
-	e, err := audit.Compile(cfg)
+func coveredByOthers(t *testing.T, cfg *ruleset.Config, ch *ruleset.Chain, l *ruleset.Line) bool {
+	e, err := eval.Compile(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var others audit.Space
+	var others packet.Space
 	for _, o := range ch.Lines {
-		if o != l && o.Action == audit.Accept && len(o.Unresolved) == 0 {
+		if o != l && o.Action == ruleset.Accept && len(o.Unresolved) == 0 {
 			others = others.Union(e.MatchSpace(o))
 		}
 	}

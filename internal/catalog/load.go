@@ -155,7 +155,7 @@ func compileSetValue(w wireSetValue, at func(...string) diag.Pos, subject string
 	var ds diag.List
 	v := &SetValue{Note: w.Note}
 	for i, s := range w.Prefixes {
-		p, err := parsePrefix(s)
+		p, err := model.ParsePrefix(s)
 		if err != nil {
 			ds.Errorf(at("prefixes", strconv.Itoa(i)), subject, "%v", err)
 			continue
@@ -201,29 +201,6 @@ func compileSetValue(w wireSetValue, at func(...string) diag.Pos, subject string
 
 // parsePrefix accepts a prefix or a bare address (a /32 or /128) and
 // rejects prefixes with host bits set, which are almost always typos.
-func parsePrefix(s string) (netip.Prefix, error) {
-	s = strings.TrimSpace(s)
-	if !strings.Contains(s, "/") {
-		a, err := netip.ParseAddr(s)
-		if err != nil {
-			return netip.Prefix{}, fmt.Errorf("%q is not an IP address or prefix", s)
-		}
-		return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
-	}
-	p, err := netip.ParsePrefix(s)
-	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("%q is not an IP prefix (want e.g. 198.51.100.0/24)", s)
-	}
-	if p.Masked() != p {
-		return netip.Prefix{}, fmt.Errorf("prefix %q has host bits set (did you mean %s?)", s, p.Masked())
-	}
-	return p, nil
-}
-
-// ParsePrefix is the prefix syntax of catalogs and specs: a prefix or a
-// bare address, never one with host bits set.
-func ParsePrefix(s string) (netip.Prefix, error) { return parsePrefix(s) }
-
 func (b *builder) loadIntegration(file string, data []byte) {
 	var w wireIntegration
 	doc, ds := yamlx.Decode(data, file, &w)

@@ -8,12 +8,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/teamsgate/teamsgate/internal/audit"
-	"github.com/teamsgate/teamsgate/internal/audit/parse"
+	"github.com/teamsgate/teamsgate/internal/audit/formats"
 	"github.com/teamsgate/teamsgate/internal/audit/report"
 	"github.com/teamsgate/teamsgate/internal/diag"
-	"github.com/teamsgate/teamsgate/internal/render"
 	"github.com/teamsgate/teamsgate/internal/servicetag"
 	"github.com/teamsgate/teamsgate/internal/suggest"
+	"github.com/teamsgate/teamsgate/internal/view"
 )
 
 type auditArgs struct {
@@ -72,7 +72,7 @@ audited.`,
 	catDir := catalogFlag(c)
 	f := c.Flags()
 	f.StringVar(&a.config, "config", "", "the configuration to audit (\"-\" for standard input)")
-	f.StringVar(&a.format, "format", "", "format of the configuration: "+strings.Join(parse.Formats, ", ")+" (default: recognised from the content)")
+	f.StringVar(&a.format, "format", "", "format of the configuration: "+strings.Join(formats.Names, ", ")+" (default: recognised from the content)")
 	f.StringVar(&a.scope, "scope", "", "audit the host firewall of one role (\"bot\" or \"teams-calling-bot/bot\"), as render --scope renders it")
 	f.StringVar(&a.serviceTags, "service-tags", "", "Azure ServiceTags_Public JSON (gzip or plain), to resolve service tags other than VirtualNetwork, Internet and AzureLoadBalancer")
 	f.StringVarP(&a.output, "output", "o", "text", "output format: "+strings.Join(report.Formats, ", "))
@@ -84,7 +84,7 @@ audited.`,
 	f.StringArrayVar(&a.inIfaces, "in-iface", nil, "interface the deployment's traffic arrives on (repeatable; default: any but loopback)")
 	f.StringArrayVar(&a.outIfaces, "out-iface", nil, "interface the deployment's traffic leaves by (repeatable; default: any but loopback)")
 	f.BoolVar(&a.strict, "strict", false, "fail (exit 3) on notes too: rules shadowed by rules with the same action")
-	_ = c.RegisterFlagCompletionFunc("format", fixedCompletion(parse.Formats...))
+	_ = c.RegisterFlagCompletionFunc("format", fixedCompletion(formats.Names...))
 	_ = c.RegisterFlagCompletionFunc("output", fixedCompletion(report.Formats...))
 	_ = c.RegisterFlagCompletionFunc("scope", roleCompletion)
 	_ = c.MarkFlagFilename("service-tags", "json", "gz")
@@ -104,22 +104,22 @@ func runAudit(c *cobra.Command, e *env, catDir, specFile string, a auditArgs) er
 	if err := checkFormat(a.output, report.Formats...); err != nil {
 		return err
 	}
-	if a.format != "" && !validName(a.format, parse.Formats) {
-		return inputError(fmt.Errorf("unknown configuration format %q%s (want %s)", a.format, suggest.Hint(a.format, parse.Formats), strings.Join(parse.Formats, ", ")))
+	if a.format != "" && !validName(a.format, formats.Names) {
+		return inputError(fmt.Errorf("unknown configuration format %q%s (want %s)", a.format, suggest.Hint(a.format, formats.Names), strings.Join(formats.Names, ", ")))
 	}
 	opt := audit.Options{Scope: a.scope, InIfaces: a.inIfaces, OutIfaces: a.outIfaces}
 	if a.fqdnSkip {
 		if a.proxy != "" {
 			return inputError(fmt.Errorf("--fqdn-skip and --fqdn-via-proxy exclude each other"))
 		}
-		opt.FQDN = render.FQDNSkip
+		opt.FQDN = view.FQDNSkip
 	}
 	if a.proxy != "" {
 		ap, err := parseProxy("--fqdn-via-proxy", a.proxy)
 		if err != nil {
 			return inputError(err)
 		}
-		opt.FQDN, opt.Proxy = render.FQDNViaProxy, ap
+		opt.FQDN, opt.Proxy = view.FQDNViaProxy, ap
 	}
 	for _, s := range a.vnet {
 		p, err := parsePrefix(strings.TrimSpace(s))
@@ -149,7 +149,7 @@ func runAudit(c *cobra.Command, e *env, catDir, specFile string, a auditArgs) er
 	}
 	format := a.format
 	if format == "" {
-		if format, err = parse.Detect(data); err != nil {
+		if format, err = formats.Detect(data); err != nil {
 			return inputError(fmt.Errorf("%s: %w", name, err))
 		}
 	}
@@ -167,14 +167,14 @@ func runAudit(c *cobra.Command, e *env, catDir, specFile string, a auditArgs) er
 		return err
 	}
 	prog.update("parsing the "+format+" configuration", 0, 0)
-	cfg, ds := parse.Parse(format, data, parse.Options{Tags: opt.Tags, Members: members, Groups: a.groups})
+	cfg, ds := formats.Parse(format, data, formats.Options{Tags: opt.Tags, Members: members, Groups: a.groups})
 	ds = ds.WithFile(name)
 	if ds.HasErrors() || cfg == nil {
 		ds.Sort()
 		return inputError(ds.Err())
 	}
 	opt.Progress = prog.update
-	rep, rds := audit.RunContext(c.Context(), pl.plan, cfg, opt)
+	rep, rds := audit.RunContext(c.Context(), pl.Plan, cfg, opt)
 	if err := c.Context().Err(); err != nil {
 		return err
 	}
@@ -183,7 +183,7 @@ func runAudit(c *cobra.Command, e *env, catDir, specFile string, a auditArgs) er
 	}
 	prog.done()
 	rep.Config = name
-	rep.Diagnostics = append(append(pl.warnings, ds.Warnings()...), rds.Warnings()...)
+	rep.Diagnostics = append(append(pl.Warnings, ds.Warnings()...), rds.Warnings()...)
 	if err := report.Write(e.stdout, rep, a.output); err != nil {
 		return err
 	}

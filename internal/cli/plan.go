@@ -43,9 +43,9 @@ with -o json writes an error document (docs/plan-json.md, "Errors").`,
 		if format == "csv" {
 			// A CSV file has no place for them: they go to standard
 			// error rather than nowhere.
-			e.warn(pl.warnings)
+			e.warn(pl.Warnings)
 		}
-		return plan.WriteFormat(e.stdout, pl.plan, format)
+		return plan.WriteFormat(e.stdout, pl.Plan, format)
 	}
 	return c
 }

@@ -11,9 +11,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/teamsgate/teamsgate/internal/atomicfile"
-	"github.com/teamsgate/teamsgate/internal/render"
 	"github.com/teamsgate/teamsgate/internal/render/targets"
 	"github.com/teamsgate/teamsgate/internal/servicetag"
+	"github.com/teamsgate/teamsgate/internal/view"
 )
 
 // renderArgs are the flags of teamsgate render.
@@ -106,7 +106,7 @@ func targetsHelp() string {
 }
 
 // targetsReading lists the targets that act on a choice, for errors.
-func targetsReading(ch render.Choices) string {
+func targetsReading(ch view.Choices) string {
 	var names []string
 	for _, t := range targets.All() {
 		if t.Caps().Reads.Has(ch) {
@@ -137,19 +137,19 @@ func runRender(c *cobra.Command, e *env, a renderArgs, catDir, specFile string) 
 	reads := t.Caps().Reads
 	for _, fl := range []struct {
 		name   string
-		choice render.Choices
+		choice view.Choices
 	}{
-		{"fqdn-via-proxy", render.ChoiceFQDN},
-		{"fqdn-skip", render.ChoiceFQDN},
-		{"service-tags", render.ChoiceServiceTags},
-		{"proxy", render.ChoiceProxy},
-		{"direct", render.ChoiceDirect},
+		{"fqdn-via-proxy", view.ChoiceFQDN},
+		{"fqdn-skip", view.ChoiceFQDN},
+		{"service-tags", view.ChoiceServiceTags},
+		{"proxy", view.ChoiceProxy},
+		{"direct", view.ChoiceDirect},
 	} {
 		if c.Flags().Changed(fl.name) && !reads.Has(fl.choice) {
 			return inputError(fmt.Errorf("--%s does not apply to target %s (it applies to %s)", fl.name, t.Name(), targetsReading(fl.choice)))
 		}
 	}
-	opt := render.Options{Scope: a.scope, Direct: a.direct}
+	opt := view.Options{Scope: a.scope, Direct: a.direct}
 	switch {
 	case a.viaProxy != "" && a.fqdnSkip:
 		return inputError(errors.New("--fqdn-via-proxy and --fqdn-skip exclude each other"))
@@ -158,9 +158,9 @@ func runRender(c *cobra.Command, e *env, a renderArgs, catDir, specFile string) 
 		if err != nil {
 			return inputError(err)
 		}
-		opt.FQDN, opt.Proxy = render.FQDNViaProxy, ap
+		opt.FQDN, opt.Proxy = view.FQDNViaProxy, ap
 	case a.fqdnSkip:
-		opt.FQDN = render.FQDNSkip
+		opt.FQDN = view.FQDNSkip
 	}
 	if a.proxy != "" {
 		ap, err := parseProxy("--proxy", a.proxy)
@@ -183,11 +183,11 @@ func runRender(c *cobra.Command, e *env, a renderArgs, catDir, specFile string) 
 	if err := c.Context().Err(); err != nil {
 		return err
 	}
-	out, ds := t.Render(pl.plan, opt)
+	out, ds := t.Render(pl.Plan, opt)
 	if ds.HasErrors() {
 		return inputError(ds.Err())
 	}
-	e.warn(pl.warnings)
+	e.warn(pl.Warnings)
 	e.warn(ds.Warnings())
 	for _, w := range out.Warnings {
 		e.warnf("%s", strings.TrimPrefix(w, "WARNING "))

@@ -32,9 +32,10 @@ func (m Mode) String() string {
 	return "enforce"
 }
 
-// ActivityFlow is the catalog flow whose sources the gateway admits by
-// default: the Teams service posting activities to the bot.
-const ActivityFlow = "teams-messaging-bot.in.activity"
+// PlanSourcesRule names the decision rule of sources admitted by the plan
+// when the configuration does not name the plan's rule (a Config built in
+// code); FromSection names the flow.
+const PlanSourcesRule = "gateway.sources.plan"
 
 // ExtraSourcesRule names the decision rule for sources admitted by the
 // configuration's own ranges rather than the plan's.
@@ -175,10 +176,17 @@ type Health struct {
 	Fall     int
 }
 
-// The defaults, also written out by the spec's gateway section
-// (docs/gateway.md explains each).
+// The defaults of the spec's gateway: section and of a Config built in
+// code; docs/gateway.md explains each.
 const (
-	DefaultMaxBodyBytes      = 256 << 10
+	DefaultListen      = ":8443"
+	DefaultAdminListen = "127.0.0.1:9090"
+	// DefaultMaxBodyBytes is generous for an activity (Teams messages are
+	// at most about 28 KiB of text; attachments are links).
+	DefaultMaxBodyBytes = 256 << 10
+	// DefaultRate and DefaultBurst are per source address, and Teams sends
+	// every tenant's traffic from a few service addresses, so they are
+	// high.
 	DefaultRate              = 200
 	DefaultBurst             = 400
 	DefaultMaxSources        = 10000

@@ -163,7 +163,7 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 		},
 		Sources: Sources{
 			Plan:     ipset(t, "52.112.0.0/14"),
-			PlanRule: ActivityFlow,
+			PlanRule: "teams-messaging-bot.in.activity",
 			Extra:    ipset(t, "127.0.0.1/32", "::1/128"),
 		},
 		Auth:       authConfig(h.iss.MetadataURL),

@@ -61,7 +61,7 @@ func (g *Gateway) build(cfg Config, old *state) (*state, error) {
 		},
 	}
 	if st.sources.planRule == "" {
-		st.sources.planRule = ActivityFlow
+		st.sources.planRule = PlanSourcesRule
 	}
 	tok, err := g.adminToken(cfg)
 	if err != nil {

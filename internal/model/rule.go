@@ -1,8 +1,10 @@
 package model
 
 import (
+	"fmt"
 	"net/netip"
 	"sort"
+	"strings"
 
 	"go4.org/netipx"
 )
@@ -195,4 +197,26 @@ type Decision struct {
 	Reason  string // short, stable, usable as a metric label
 	RuleID  string // the rule or flow that decided, when there is one
 	Detail  string // for logs only; never secrets
+}
+
+// ParsePrefix is the prefix syntax of catalogs, specs and the gateway's
+// configuration: a prefix, or a bare address (a /32 or /128), never one
+// with host bits set (a likely typo of the network meant).
+func ParsePrefix(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if !strings.Contains(s, "/") {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not an IP address or prefix", s)
+		}
+		return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not an IP prefix (want e.g. 198.51.100.0/24)", s)
+	}
+	if p.Masked() != p {
+		return netip.Prefix{}, fmt.Errorf("prefix %q has host bits set (did you mean %s?)", s, p.Masked())
+	}
+	return p, nil
 }

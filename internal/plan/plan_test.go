@@ -12,6 +12,7 @@ import (
 	"github.com/teamsgate/teamsgate/internal/catalog"
 	"github.com/teamsgate/teamsgate/internal/model"
 	"github.com/teamsgate/teamsgate/internal/plan"
+	"github.com/teamsgate/teamsgate/internal/planfile"
 	"github.com/teamsgate/teamsgate/internal/spec"
 	"github.com/teamsgate/teamsgate/internal/testutil"
 )
@@ -213,10 +214,11 @@ func TestJSONSchema(t *testing.T) {
 
 func BenchmarkPlanCombined(b *testing.B) {
 	cat, _ := catalog.Embedded()
-	s, ds := spec.ParseFile(testutil.ExamplePath("combined"), cat)
+	pl, ds := planfile.ReadFile(cat, testutil.ExamplePath("combined"))
 	if ds.HasErrors() {
 		b.Fatal(ds)
 	}
+	s := pl.Spec
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, ds := plan.Build(cat, s); ds.HasErrors() {
@@ -230,11 +232,7 @@ func BenchmarkPlanCombinedFromFile(b *testing.B) {
 	cat, _ := catalog.Embedded()
 	b.ReportAllocs()
 	for b.Loop() {
-		s, ds := spec.ParseFile(testutil.ExamplePath("combined"), cat)
-		if ds.HasErrors() {
-			b.Fatal(ds)
-		}
-		if _, ds := plan.Build(cat, s); ds.HasErrors() {
+		if _, ds := planfile.ReadFile(cat, testutil.ExamplePath("combined")); ds.HasErrors() {
 			b.Fatal(ds)
 		}
 	}

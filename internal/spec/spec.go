@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"github.com/teamsgate/teamsgate/internal/suggest"
 	"net/netip"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,7 +25,9 @@ type wireSpec struct {
 	Name         string                     `yaml:"name"`
 	Cloud        string                     `yaml:"cloud"`
 	Integrations map[string]wireIntegration `yaml:"integrations"`
-	Gateway      *GatewayWire               `yaml:"gateway"`
+	// Gateway is kept raw: package ingress owns the section (its wire
+	// types, checks and defaults).
+	Gateway yaml.Node `yaml:"gateway"`
 }
 
 type wireIntegration struct {
@@ -45,8 +46,10 @@ type Spec struct {
 	Name  string
 	Cloud model.Cloud
 	// Uses lists the integrations in use, sorted by id.
-	Uses    []*Use
-	Gateway *Gateway
+	Uses []*Use
+	// Gateway is the gateway: section of `teamsgate serve`, as written:
+	// package ingress decodes it (IsZero when the spec has none).
+	Gateway yamlx.Section
 
 	doc yamlx.Doc
 }
@@ -79,17 +82,6 @@ func (s *Spec) At(path ...string) diag.Pos { return s.doc.At(path...) }
 
 // KeyAt returns the position of the key at the end of path.
 func (s *Spec) KeyAt(path ...string) diag.Pos { return s.doc.KeyAt(path...) }
-
-// ParseFile reads and parses a spec file.
-func ParseFile(name string, cat *catalog.Catalog) (*Spec, diag.List) {
-	data, err := os.ReadFile(name)
-	if err != nil {
-		var ds diag.List
-		ds.Errorf(diag.Pos{File: name}, "", "cannot read the spec: %s", diag.FileReason(err))
-		return nil, ds
-	}
-	return Parse(data, name, cat)
-}
 
 // Parse parses a spec against the catalog. It returns the spec (nil only
 // when the YAML itself is unusable) and every problem found.
@@ -125,12 +117,10 @@ func Parse(data []byte, file string, cat *catalog.Catalog) (*Spec, diag.List) {
 		ds.Append(uds)
 		s.Uses = append(s.Uses, u)
 	}
-	if w.Gateway != nil {
-		g, gds := compileGateway(w.Gateway, func(p ...string) diag.Pos {
-			return doc.At(append([]string{"gateway"}, p...)...)
-		})
-		ds.Append(gds)
-		s.Gateway = g
+	if w.Gateway.Kind != 0 {
+		// The document's own node, not yaml.v3's copy: positions and
+		// the checks already made stay with it.
+		s.Gateway = yamlx.Section{Doc: doc, Node: doc.Lookup("gateway"), Path: []string{"gateway"}}
 	}
 	ds.Sort()
 	return s, ds
@@ -154,7 +144,7 @@ func compileUse(in *catalog.Integration, w wireIntegration, doc yamlx.Doc) (*Use
 		t := model.Target{Role: rn}
 		at := func(p ...string) diag.Pos { return doc.At(append(append(base, "roles", rn), p...)...) }
 		for i, a := range wr.Addresses {
-			p, err := catalog.ParsePrefix(a)
+			p, err := model.ParsePrefix(a)
 			if err != nil {
 				ds.Errorf(at("addresses", strconv.Itoa(i)), in.ID, "role %q: %v", rn, err)
 				continue

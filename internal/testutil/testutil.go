@@ -12,10 +12,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/teamsgate/teamsgate/internal/catalog"
 	"github.com/teamsgate/teamsgate/internal/model"
-	"github.com/teamsgate/teamsgate/internal/plan"
-	"github.com/teamsgate/teamsgate/internal/spec"
+	"github.com/teamsgate/teamsgate/internal/planfile"
 )
 
 // Update is the -update flag: rewrite golden files instead of comparing.
@@ -43,22 +41,15 @@ func ExamplePath(name string) string {
 // error diagnostic.
 func Plan(t testing.TB, specFile, overlay string) *model.Plan {
 	t.Helper()
-	cat, ds := catalog.Embedded()
-	if overlay != "" {
-		cat, ds = catalog.WithOverlay(os.DirFS(overlay), overlay)
-	}
+	cat, ds := planfile.Catalog(overlay)
 	if ds.HasErrors() {
 		t.Fatalf("catalog: %s", ds)
 	}
-	s, ds := spec.ParseFile(specFile, cat)
+	pl, ds := planfile.ReadFile(cat, specFile)
 	if ds.HasErrors() {
-		t.Fatalf("spec: %s", ds)
+		t.Fatalf("spec and plan: %s", ds)
 	}
-	p, ds := plan.Build(cat, s)
-	if ds.HasErrors() {
-		t.Fatalf("plan: %s", ds)
-	}
-	return p
+	return pl.Plan
 }
 
 // PlanBytes plans spec text with the embedded catalog (or overlay).

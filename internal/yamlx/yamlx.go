@@ -255,3 +255,49 @@ func keyValue(k *yaml.Node) string {
 	}
 	return k.Value
 }
+
+// Section is a value of a document that its parent's type keeps as a raw
+// node (a *yaml.Node field), for the component that owns it to decode with
+// its own types, as Caddy hands each app its raw configuration. The
+// document was checked whole by Decode: its limits, syntax and duplicate
+// keys; Decode on the section checks the section's keys and kinds.
+type Section struct {
+	Doc  Doc
+	Node *yaml.Node
+	// Path is where the section sits in the document ("gateway").
+	Path []string
+}
+
+// IsZero reports whether the section is absent from its document.
+func (s Section) IsZero() bool { return s.Node == nil }
+
+// Decode decodes the section into v (a pointer to a struct with yaml tags)
+// with the checks and positions of Decode; subjects name the section's
+// path ("gateway.sources: unknown key …").
+func (s Section) Decode(v any) diag.List {
+	var ds diag.List
+	if s.Node == nil {
+		return ds
+	}
+	tc := typeCheck{file: s.Doc.File, ds: &ds, fields: map[reflect.Type]map[string]reflect.Type{}, unknown: map[*yaml.Node]bool{}, path: append([]string(nil), s.Path...)}
+	root := s.Node
+	if !tc.check(&root, reflect.TypeOf(v)) {
+		return capList(ds)
+	}
+	if err := root.Decode(v); err != nil {
+		ds.Append(fromDecodeError(err, s.Doc.File))
+	}
+	return capList(ds)
+}
+
+// At returns the position of the value at path within the section, or of
+// its deepest existing ancestor (see Doc.At).
+func (s Section) At(path ...string) diag.Pos {
+	return s.Doc.At(append(append([]string(nil), s.Path...), path...)...)
+}
+
+// KeyAt returns the position of the key at the end of path within the
+// section (see Doc.KeyAt).
+func (s Section) KeyAt(path ...string) diag.Pos {
+	return s.Doc.KeyAt(append(append([]string(nil), s.Path...), path...)...)
+}

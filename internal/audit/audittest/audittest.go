@@ -7,34 +7,36 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/teamsgate/teamsgate/internal/audit"
+	"github.com/teamsgate/teamsgate/internal/audit/eval"
+	"github.com/teamsgate/teamsgate/internal/audit/packet"
+	"github.com/teamsgate/teamsgate/internal/audit/ruleset"
 	"github.com/teamsgate/teamsgate/internal/model"
-	"github.com/teamsgate/teamsgate/internal/render"
+	"github.com/teamsgate/teamsgate/internal/view"
 )
 
 // Packet parses "tcp 192.0.2.1:40000 > 198.51.100.10:443 [state] [in IF]
 // [out IF]" (state: new, established, related, invalid, untracked; new when
 // left out) for an engine's interface universe.
-func Packet(t testing.TB, e *audit.Engine, s string) audit.Packet {
+func Packet(t testing.TB, e *eval.Engine, s string) packet.Packet {
 	t.Helper()
 	f := strings.Fields(s)
 	if len(f) < 4 || f[2] != ">" {
 		t.Fatalf("packet %q: want \"PROTO SRC:PORT > DST:PORT ...\"", s)
 	}
-	proto, ok := audit.ParseProtoName(f[0])
+	proto, ok := packet.ParseProtoName(f[0])
 	if !ok {
 		t.Fatalf("packet %q: protocol", s)
 	}
 	src, sport := endpoint(t, s, f[1])
 	dst, dport := endpoint(t, s, f[3])
-	p := audit.Packet{Proto: proto, State: audit.StateNew, Src: src, Dst: dst, SPort: sport, DPort: dport}
+	p := packet.Packet{Proto: proto, State: packet.StateNew, Src: src, Dst: dst, SPort: sport, DPort: dport}
 	for i := 4; i < len(f); i++ {
 		switch f[i] {
 		case "in", "out":
 			if i+1 == len(f) {
 				t.Fatalf("packet %q: %s needs an interface", s, f[i])
 			}
-			c := e.IfaceClass(f[i+1])
+			c := e.Universe.Class(f[i+1])
 			if f[i] == "in" {
 				p.In = c
 			} else {
@@ -42,7 +44,7 @@ func Packet(t testing.TB, e *audit.Engine, s string) audit.Packet {
 			}
 			i++
 		default:
-			st, ok := audit.ParseState(f[i])
+			st, ok := packet.ParseState(f[i])
 			if !ok {
 				t.Fatalf("packet %q: unknown word %q", s, f[i])
 			}
@@ -66,9 +68,9 @@ func endpoint(t testing.TB, s, ep string) (netip.Addr, uint16) {
 
 // Verdict returns "allow" or "deny" and the deciding line's id for a
 // packet in a direction ("in", "out" or "fwd").
-func Verdict(t testing.TB, e *audit.Engine, dir, pkt string) (string, string) {
+func Verdict(t testing.TB, e *eval.Engine, dir, pkt string) (string, string) {
 	t.Helper()
-	d := map[string]render.Direction{"in": render.Inbound, "out": render.Outbound, "fwd": render.Forward}[dir]
+	d := map[string]view.Direction{"in": view.Inbound, "out": view.Outbound, "fwd": view.Forward}[dir]
 	fr := e.Verdict(d, Packet(t, e, pkt))
 	id := ""
 	if l := fr.Decider(); l != nil {
@@ -90,9 +92,9 @@ type Case struct {
 }
 
 // Check compiles the configuration and checks every case.
-func Check(t *testing.T, cfg *audit.Config, cases []Case, ifaces ...string) {
+func Check(t *testing.T, cfg *ruleset.Config, cases []Case, ifaces ...string) {
 	t.Helper()
-	e, err := audit.Compile(cfg, ifaces...)
+	e, err := eval.Compile(cfg, ifaces...)
 	if err != nil {
 		t.Fatal(err)
 	}

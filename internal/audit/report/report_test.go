@@ -8,11 +8,12 @@ import (
 	"testing"
 
 	"github.com/teamsgate/teamsgate/internal/audit"
-	"github.com/teamsgate/teamsgate/internal/audit/parse/iptables"
+	"github.com/teamsgate/teamsgate/internal/audit/formats/iptables"
 	"github.com/teamsgate/teamsgate/internal/audit/report"
-	"github.com/teamsgate/teamsgate/internal/render"
+	"github.com/teamsgate/teamsgate/internal/audit/ruleset"
 	"github.com/teamsgate/teamsgate/internal/servicetag"
 	"github.com/teamsgate/teamsgate/internal/testutil"
+	"github.com/teamsgate/teamsgate/internal/view"
 )
 
 // calling-bot.rules is a host firewall for the calling bot with every
@@ -28,7 +29,7 @@ func auditReport(t *testing.T) *audit.Report {
 		t.Fatal(ds)
 	}
 	p := testutil.Plan(t, testutil.ExamplePath("calling-bot"), "")
-	rep, ds := audit.Run(p, cfg, audit.Options{Scope: "bot", FQDN: render.FQDNSkip, Tags: audit.Tags{Data: tags}})
+	rep, ds := audit.Run(p, cfg, audit.Options{Scope: "bot", FQDN: view.FQDNSkip, Tags: ruleset.ServiceTags{Data: tags}})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}

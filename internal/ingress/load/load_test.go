@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -15,9 +14,7 @@ import (
 	"github.com/teamsgate/teamsgate/internal/catalog"
 	"github.com/teamsgate/teamsgate/internal/diag"
 	"github.com/teamsgate/teamsgate/internal/ingress"
-	"github.com/teamsgate/teamsgate/internal/model"
-	"github.com/teamsgate/teamsgate/internal/plan"
-	"github.com/teamsgate/teamsgate/internal/spec"
+	"github.com/teamsgate/teamsgate/internal/planfile"
 )
 
 func embedded(t *testing.T) *catalog.Catalog {
@@ -93,21 +90,22 @@ func TestGovCloudSources(t *testing.T) {
 // error.
 func mustConfig(t *testing.T, src, name string) *ingress.Config {
 	t.Helper()
-	s, ds := spec.Parse([]byte(src), name, embedded(t))
-	if ds.HasErrors() {
-		t.Fatal(ds)
-	}
-	cfg, ds := configFor(t, s)
+	cfg, ds := gateway(t, src, name)
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
 	return cfg
 }
 
-func configFor(t *testing.T, s *spec.Spec) (*ingress.Config, diagList) {
+// gateway reads spec text named name, plans it and builds its gateway
+// config, with every diagnostic of the three steps.
+func gateway(t *testing.T, src, name string) (*ingress.Config, diag.List) {
 	t.Helper()
-	p, ds := planBuild(t, s)
-	cfg, cds := Config(s, p)
+	pl, ds := planfile.Read(embedded(t), []byte(src), name)
+	if pl == nil {
+		return nil, ds
+	}
+	cfg, cds := Config(pl.Spec, pl.Plan)
 	ds.Append(cds)
 	return cfg, ds
 }
@@ -134,19 +132,19 @@ func minimal(cloud, gatewayExtra string) string {
 ` + gatewayExtra
 }
 
-// TestDefaultsAgree: the defaults the spec writes out are the gateway's
-// own, so a spec with only the required keys runs as WithDefaults says.
-func TestDefaultsAgree(t *testing.T) {
+// TestDefaults: a spec with only the required keys runs with the
+// gateway's defaults, the one set of them (WithDefaults of a config that
+// sets nothing).
+func TestDefaults(t *testing.T) {
 	cfg := mustConfig(t, minimal("worldwide", ""), "min.yaml")
-	// The gateway's defaults are those of a config that sets nothing.
 	want := ingress.Config{Upstreams: ingress.Upstreams{Groups: cfg.Upstreams.Groups}}.WithDefaults()
 	if diff := cmp.Diff(want.Limits, cfg.Limits); diff != "" {
-		t.Errorf("limits: spec defaults differ from the gateway's (-gateway +spec):\n%s", diff)
+		t.Errorf("limits (-defaults +spec):\n%s", diff)
 	}
 	if diff := cmp.Diff(want.Upstreams, cfg.Upstreams, cmpopts.IgnoreFields(ingress.Upstreams{}, "Groups")); diff != "" {
-		t.Errorf("upstreams: spec defaults differ from the gateway's (-gateway +spec):\n%s", diff)
+		t.Errorf("upstreams (-defaults +spec):\n%s", diff)
 	}
-	if cfg.AdminListen != "127.0.0.1:9090" || cfg.Limits.ReadHeaderTimeout != 5*time.Second {
+	if cfg.AdminListen != ingress.DefaultAdminListen || cfg.Limits.ReadHeaderTimeout != ingress.DefaultReadHeaderTimeout {
 		t.Errorf("defaults %+v", cfg)
 	}
 }
@@ -181,7 +179,7 @@ func TestGatewayDiagnostics(t *testing.T) {
   admin:
     listen: 127.0.0.1:99999
 `
-	_, ds := spec.Parse([]byte(src), "bad.yaml", embedded(t))
+	_, ds := gateway(t, src, "bad.yaml")
 	want := []string{
 		"bad.yaml:8:11: gateway: listen address \"localhost:8443\": the host must be an IP address",
 		"bad.yaml:10:8: gateway: give tls or plain_http: true, not both",
@@ -220,7 +218,7 @@ func TestGatewayRequired(t *testing.T) {
 	src := botSpec + `gateway:
   listen: 127.0.0.1:8443
 `
-	_, ds := spec.Parse([]byte(src), "req.yaml", embedded(t))
+	_, ds := gateway(t, src, "req.yaml")
 	for _, w := range []string{"no tls:", "no app_ids:", "no upstreams.groups:"} {
 		if !strings.Contains(ds.String(), w) {
 			t.Errorf("missing %q in\n%s", w, ds)
@@ -233,15 +231,11 @@ func TestGatewayRequired(t *testing.T) {
 func TestNoSources(t *testing.T) {
 	src := strings.Replace(minimal("worldwide", ""), "teams-messaging-bot:\n    roles:\n      bot: {addresses: [198.51.100.10]}",
 		"teams-calling-bot:\n    roles:\n      bot: {addresses: [198.51.100.10]}", 1)
-	s, ds := spec.Parse([]byte(src), "calling.yaml", embedded(t))
-	if ds.HasErrors() {
-		t.Fatalf("calling bot spec does not parse alone: %s", ds)
-	}
-	_, ds = configFor(t, s)
+	_, ds := gateway(t, src, "calling.yaml")
 	if !strings.Contains(ds.String(), "nothing to admit") {
 		t.Errorf("diagnostics %s", ds)
 	}
-	_, ds = spec.Parse([]byte(minimal("worldwide", "  sources: {replace: true}\n")), "r.yaml", embedded(t))
+	_, ds = gateway(t, minimal("worldwide", "  sources: {replace: true}\n"), "r.yaml")
 	if !strings.Contains(ds.String(), "sources.replace is set but sources.extra is empty") {
 		t.Errorf("diagnostics %s", ds)
 	}
@@ -260,13 +254,6 @@ func TestMissingFiles(t *testing.T) {
 			t.Errorf("missing %q in\n%s", w, ds)
 		}
 	}
-}
-
-type diagList = diag.List
-
-func planBuild(t *testing.T, s *spec.Spec) (*model.Plan, diag.List) {
-	t.Helper()
-	return plan.Build(embedded(t), s)
 }
 
 // TestReplaceSources: with sources.replace, only the extra ranges are
@@ -300,7 +287,7 @@ gateway:
     active: blue
     groups: {blue: ["http://127.0.0.1:3978"]}
 `
-	_, ds := spec.Parse([]byte(src), "p.yaml", embedded(t))
+	_, ds := gateway(t, src, "p.yaml")
 	for _, w := range []string{
 		`p.yaml:11:50: gateway: host "a.*.example": a wildcard may only be the whole left-most label`,
 		`p.yaml:12:53: gateway: tenant "contoso.com": want a tenant id`,
@@ -310,11 +297,8 @@ gateway:
 		}
 	}
 	good := strings.NewReplacer(`, "a.*.example"`, "", ", contoso.com", "").Replace(src)
-	s, ds := spec.Parse([]byte(good), "p.yaml", embedded(t))
-	if ds.HasErrors() {
-		t.Fatal(ds)
-	}
-	if got := s.Gateway.BotAuth; len(got.ServiceURLHosts) != 1 || got.Tenants[0] != "72f988bf-86f1-41af-91ab-2d7cd011db47" {
+	cfg := mustConfig(t, good, "p.yaml")
+	if got := cfg.Policy; len(got.ServiceURLHosts) != 1 || got.Tenants[0] != "72f988bf-86f1-41af-91ab-2d7cd011db47" {
 		t.Errorf("policy %+v", got)
 	}
 }
@@ -325,14 +309,7 @@ func TestReusePort(t *testing.T) {
 		if reuse {
 			src = strings.Replace(src, "  plain_http: true\n", "  plain_http: true\n  reuse_port: true\n", 1)
 		}
-		s, ds := spec.Parse([]byte(src), "gw.yaml", embedded(t))
-		if ds.HasErrors() {
-			t.Fatal(ds)
-		}
-		cfg, ds := configFor(t, s)
-		if ds.HasErrors() {
-			t.Fatal(ds)
-		}
+		cfg := mustConfig(t, src, "gw.yaml")
 		if cfg.ReusePort != reuse {
 			t.Errorf("reuse_port %v in the spec: config has %v", reuse, cfg.ReusePort)
 		}

@@ -11,10 +11,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/teamsgate/teamsgate/internal/render"
 	"github.com/teamsgate/teamsgate/internal/render/awssg"
 	"github.com/teamsgate/teamsgate/internal/render/clistub"
 	"github.com/teamsgate/teamsgate/internal/render/clistub/aws"
+	"github.com/teamsgate/teamsgate/internal/view"
 )
 
 // applyEnv is a rendered apply.sh on disk with the aws stub first on PATH:
@@ -47,7 +47,7 @@ func envName(key string) string {
 // newApplyEnv renders an example spec, writes the files into a directory
 // whose name has a space, and the stub's state with one default group per
 // rendered group.
-func newApplyEnv(t *testing.T, example string, opts render.Options) *applyEnv {
+func newApplyEnv(t *testing.T, example string, opts view.Options) *applyEnv {
 	t.Helper()
 	out, dir, cwd := clistub.Render(t, awssg.New(), example, opts)
 	e := &applyEnv{
@@ -187,7 +187,7 @@ func TestApplyStopsSafely(t *testing.T) {
 		{name: "scoped", scope: "teams-connector-instances"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			e := newApplyEnv(t, "pexip", render.Options{Scope: c.scope, FQDN: render.FQDNSkip})
+			e := newApplyEnv(t, "pexip", view.Options{Scope: c.scope, FQDN: view.FQDNSkip})
 			e.cwd = filepath.Dir(e.script)
 			if code, stderr := e.run(t); code != 0 {
 				t.Fatalf("apply.sh exited %d:\n%s", code, stderr)
@@ -211,7 +211,7 @@ func TestApplyStopsSafely(t *testing.T) {
 // (a VPC without an IPv6 block) or without any, under the older and the
 // newer EC2 API, is no error.
 func TestApplyDefaultRuleAlreadyGone(t *testing.T) {
-	e := newApplyEnv(t, "pexip", render.Options{FQDN: render.FQDNSkip})
+	e := newApplyEnv(t, "pexip", view.Options{FQDN: view.FQDNSkip})
 	for _, api := range []string{"notfound", "unknown"} {
 		for _, egress := range [][]aws.Rule{defaultEgress[:1], {}} {
 			t.Run(fmt.Sprintf("%s/%d-default-rules", api, len(egress)), func(t *testing.T) {
@@ -233,7 +233,7 @@ func TestApplyDefaultRuleAlreadyGone(t *testing.T) {
 // TestApplyTwice: a second run stops at its first authorization, which
 // AWS answers with InvalidPermission.Duplicate, and changes nothing.
 func TestApplyTwice(t *testing.T) {
-	e := newApplyEnv(t, "pexip", render.Options{FQDN: render.FQDNSkip})
+	e := newApplyEnv(t, "pexip", view.Options{FQDN: view.FQDNSkip})
 	if code, stderr := e.run(t); code != 0 {
 		t.Fatalf("first run exited %d:\n%s", code, stderr)
 	}
@@ -252,7 +252,7 @@ func TestApplyTwice(t *testing.T) {
 // TestApplyChecksBeforeChanging: a missing group id or JSON file stops
 // apply.sh before its first call.
 func TestApplyChecksBeforeChanging(t *testing.T) {
-	e := newApplyEnv(t, "pexip", render.Options{FQDN: render.FQDNSkip})
+	e := newApplyEnv(t, "pexip", view.Options{FQDN: view.FQDNSkip})
 	last := envName("pexip-teams-connector.management")
 	if _, ok := e.ids[last]; !ok {
 		t.Fatalf("no group %s in %v", last, e.ids)

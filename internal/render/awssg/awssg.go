@@ -17,6 +17,7 @@ import (
 	"github.com/teamsgate/teamsgate/internal/diag"
 	"github.com/teamsgate/teamsgate/internal/model"
 	"github.com/teamsgate/teamsgate/internal/render"
+	"github.com/teamsgate/teamsgate/internal/view"
 )
 
 // Name is the target's name on the command line.
@@ -59,8 +60,8 @@ func (*Renderer) Description() string {
 }
 
 // Caps implements render.Renderer: addresses and ports, allow only.
-func (*Renderer) Caps() render.Caps {
-	return render.Caps{AddressesOnly: true, Reads: render.ChoiceFQDN | render.ChoiceServiceTags}
+func (*Renderer) Caps() view.Caps {
+	return view.Caps{AddressesOnly: true, Reads: view.ChoiceFQDN | view.ChoiceServiceTags}
 }
 
 // group is one security group: the machines of one role.
@@ -91,8 +92,8 @@ type permission struct {
 }
 
 // Render implements render.Renderer.
-func (r *Renderer) Render(p *model.Plan, opt render.Options) (render.Output, diag.List) {
-	prep, ds := render.Prepare(p, Name, r.Caps(), opt)
+func (r *Renderer) Render(p *model.Plan, opt view.Options) (render.Output, diag.List) {
+	prep, ds := view.Prepare(p, Name, r.Caps(), opt)
 	if ds.HasErrors() {
 		return render.Output{}, ds
 	}
@@ -124,9 +125,9 @@ func (r *Renderer) Render(p *model.Plan, opt render.Options) (render.Output, dia
 		}
 		var places []place
 		switch it.Dir {
-		case render.Inbound:
+		case view.Inbound:
 			places = append(places, place{groupFor("", ""), true, rule.Source})
-		case render.Outbound:
+		case view.Outbound:
 			places = append(places, place{groupFor("", ""), false, rule.Destination})
 		default:
 			if ours(rule.Destination) {
@@ -177,7 +178,7 @@ func (r *Renderer) Render(p *model.Plan, opt render.Options) (render.Output, dia
 	if ds.HasErrors() {
 		return render.Output{}, ds
 	}
-	header := render.Header(p, Name, opt, prep)
+	header := view.Header(p, Name, opt, prep)
 	header = append(header, warnings...)
 	files := map[string][]byte{}
 	for _, key := range order {

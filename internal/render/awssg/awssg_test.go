@@ -19,6 +19,7 @@ import (
 	"github.com/teamsgate/teamsgate/internal/render/awssg"
 	"github.com/teamsgate/teamsgate/internal/servicetag"
 	"github.com/teamsgate/teamsgate/internal/testutil"
+	"github.com/teamsgate/teamsgate/internal/view"
 )
 
 var proxy = netip.MustParseAddrPort("192.0.2.3:3128")
@@ -29,24 +30,24 @@ type goldenCase struct {
 	example string
 	variant string
 	scope   string
-	fqdn    render.FQDNMode
+	fqdn    view.FQDNMode
 	wantErr bool
 }
 
 var goldenCases = []goldenCase{
 	{example: "messaging-bot", variant: "default", wantErr: true},
-	{example: "messaging-bot", variant: "bot", scope: "bot", fqdn: render.FQDNViaProxy},
+	{example: "messaging-bot", variant: "bot", scope: "bot", fqdn: view.FQDNViaProxy},
 	{example: "calling-bot", variant: "default", wantErr: true},
-	{example: "pexip", variant: "perimeter", fqdn: render.FQDNSkip},
-	{example: "pexip", variant: "teams-connector-instances", scope: "teams-connector-instances", fqdn: render.FQDNViaProxy},
-	{example: "teamspro", variant: "clients", scope: "clients", fqdn: render.FQDNViaProxy},
-	{example: "combined", variant: "teams-connector-instances", scope: "teams-connector-instances", fqdn: render.FQDNSkip},
-	{example: "combined", variant: "messaging-bot", scope: "teams-messaging-bot/bot", fqdn: render.FQDNViaProxy},
+	{example: "pexip", variant: "perimeter", fqdn: view.FQDNSkip},
+	{example: "pexip", variant: "teams-connector-instances", scope: "teams-connector-instances", fqdn: view.FQDNViaProxy},
+	{example: "teamspro", variant: "clients", scope: "clients", fqdn: view.FQDNViaProxy},
+	{example: "combined", variant: "teams-connector-instances", scope: "teams-connector-instances", fqdn: view.FQDNSkip},
+	{example: "combined", variant: "messaging-bot", scope: "teams-messaging-bot/bot", fqdn: view.FQDNViaProxy},
 }
 
-func (c goldenCase) options() render.Options {
-	opt := render.Options{Scope: c.scope, FQDN: c.fqdn}
-	if c.fqdn == render.FQDNViaProxy {
+func (c goldenCase) options() view.Options {
+	opt := view.Options{Scope: c.scope, FQDN: c.fqdn}
+	if c.fqdn == view.FQDNViaProxy {
 		opt.Proxy = proxy
 	}
 	return opt
@@ -190,7 +191,7 @@ func permissions(t *testing.T, out render.Output, name string) []types.IpPermiss
 }
 
 func TestPerimeterOneGroupPerRole(t *testing.T) {
-	out, ds := awssg.New().Render(testutil.Plan(t, testutil.ExamplePath("pexip"), ""), render.Options{FQDN: render.FQDNSkip})
+	out, ds := awssg.New().Render(testutil.Plan(t, testutil.ExamplePath("pexip"), ""), view.Options{FQDN: view.FQDNSkip})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
@@ -214,7 +215,7 @@ func TestPerimeterOneGroupPerRole(t *testing.T) {
 }
 
 func TestPermissionShape(t *testing.T) {
-	out, ds := awssg.New().Render(testutil.Plan(t, testutil.ExamplePath("pexip"), ""), render.Options{Scope: "teams-connector-instances", FQDN: render.FQDNSkip})
+	out, ds := awssg.New().Render(testutil.Plan(t, testutil.ExamplePath("pexip"), ""), view.Options{Scope: "teams-connector-instances", FQDN: view.FQDNSkip})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
@@ -242,7 +243,7 @@ func TestPermissionShape(t *testing.T) {
 }
 
 func TestDenyLeftToDefault(t *testing.T) {
-	out, ds := awssg.New().Render(testutil.Plan(t, testutil.ExamplePath("combined"), ""), render.Options{Scope: "teams-connector-instances", FQDN: render.FQDNSkip})
+	out, ds := awssg.New().Render(testutil.Plan(t, testutil.ExamplePath("combined"), ""), view.Options{Scope: "teams-connector-instances", FQDN: view.FQDNSkip})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
@@ -261,7 +262,7 @@ func TestServiceTagsOverQuota(t *testing.T) {
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
-	_, ds = awssg.New().Render(testutil.Plan(t, testutil.ExamplePath("calling-bot"), ""), render.Options{Scope: "bot", FQDN: render.FQDNSkip, ServiceTags: data})
+	_, ds = awssg.New().Render(testutil.Plan(t, testutil.ExamplePath("calling-bot"), ""), view.Options{Scope: "bot", FQDN: view.FQDNSkip, ServiceTags: data})
 	if !ds.HasErrors() {
 		t.Fatal("AzureCloud's thousands of prefixes fitted 60 rules")
 	}
@@ -306,10 +307,10 @@ func TestQuotaBoundary(t *testing.T) {
 		{name: "outbound", out: true, fits: 59, want: "needs 60 outbound IPv4 rules, 61 with AWS's default allow-all egress rule"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if _, ds := awssg.New().Render(plan(c.fits, c.out), render.Options{}); ds.HasErrors() {
+			if _, ds := awssg.New().Render(plan(c.fits, c.out), view.Options{}); ds.HasErrors() {
 				t.Errorf("%d rules: %v", c.fits, ds)
 			}
-			_, ds := awssg.New().Render(plan(c.fits+1, c.out), render.Options{})
+			_, ds := awssg.New().Render(plan(c.fits+1, c.out), view.Options{})
 			if !ds.HasErrors() || !strings.Contains(ds.Err().Error(), "test.flow") || !strings.Contains(ds.Err().Error(), c.want) {
 				t.Errorf("%d rules: %v", c.fits+1, ds)
 			}
@@ -318,7 +319,7 @@ func TestQuotaBoundary(t *testing.T) {
 }
 
 func TestFQDNFlowsAreAnErrorByDefault(t *testing.T) {
-	_, ds := awssg.New().Render(testutil.Plan(t, testutil.ExamplePath("messaging-bot"), ""), render.Options{})
+	_, ds := awssg.New().Render(testutil.Plan(t, testutil.ExamplePath("messaging-bot"), ""), view.Options{})
 	if !ds.HasErrors() || !strings.Contains(ds.Err().Error(), "teams-messaging-bot.out.login (login.microsoftonline.com)") {
 		t.Errorf("want the FQDN error, got %v", ds)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/teamsgate/teamsgate/internal/diag"
 	"github.com/teamsgate/teamsgate/internal/model"
 	"github.com/teamsgate/teamsgate/internal/render"
+	"github.com/teamsgate/teamsgate/internal/view"
 )
 
 // Name is the target's name on the command line.
@@ -83,8 +84,8 @@ func (*Renderer) Description() string {
 // Caps implements render.Renderer: host names (application rules), service
 // tags (as network rule destinations; a source tag is expanded from the
 // service tag data) and denies.
-func (*Renderer) Caps() render.Caps {
-	return render.Caps{FQDN: true, ServiceTags: true, Deny: true, Reads: render.ChoiceServiceTags}
+func (*Renderer) Caps() view.Caps {
+	return view.Caps{FQDN: true, ServiceTags: true, Deny: true, Reads: view.ChoiceServiceTags}
 }
 
 // fwRule is a rule of a collection, in the JSON shape of the
@@ -122,8 +123,8 @@ type collectionAction struct {
 }
 
 // Render implements render.Renderer.
-func (r *Renderer) Render(p *model.Plan, opt render.Options) (render.Output, diag.List) {
-	prep, ds := render.Prepare(p, Name, r.Caps(), opt)
+func (r *Renderer) Render(p *model.Plan, opt view.Options) (render.Output, diag.List) {
+	prep, ds := view.Prepare(p, Name, r.Caps(), opt)
 	if ds.HasErrors() {
 		return render.Output{}, ds
 	}
@@ -180,7 +181,7 @@ func (r *Renderer) Render(p *model.Plan, opt render.Options) (render.Output, dia
 		}
 	}
 	ds.Append(checkNetworkPairs(ordered))
-	header := render.Header(p, Name, opt, prep)
+	header := view.Header(p, Name, opt, prep)
 	header = append(header, warnings...)
 	b, err := template(ordered, header)
 	if err != nil {
@@ -203,7 +204,7 @@ func (r *Renderer) Render(p *model.Plan, opt render.Options) (render.Output, dia
 
 // firewallRules turns one prepared rule into firewall rules, with warnings
 // for what the firewall matches more widely than the plan.
-func firewallRules(it *render.Item, opt render.Options) ([]*fwRule, []string, error) {
+func firewallRules(it *view.Item, opt view.Options) ([]*fwRule, []string, error) {
 	r := &it.Rule
 	var warnings []string
 	src, err := sources(r.Source, opt)
@@ -220,7 +221,7 @@ func firewallRules(it *render.Item, opt render.Options) ([]*fwRule, []string, er
 		// the addresses say it all.
 		hosts = r.Destination.Hosts
 	}
-	desc := oneLine(render.Comment(*it))
+	desc := oneLine(view.Comment(*it))
 	var out []*fwRule
 	if len(netDst) > 0 {
 		fr, err := networkRule(r, src, desc)
@@ -263,7 +264,7 @@ func fqdnSuffix(fr *fwRule) string {
 // and IP groups as sources, not service tags (Microsoft Learn, "Azure
 // Firewall service tags": tags are for the destination field of network
 // rules), so a source tag is expanded from the service tag data.
-func sources(t model.Target, opt render.Options) ([]string, error) {
+func sources(t model.Target, opt view.Options) ([]string, error) {
 	if t.Any {
 		return []string{"*"}, nil
 	}

@@ -13,10 +13,10 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/teamsgate/teamsgate/internal/render"
 	"github.com/teamsgate/teamsgate/internal/render/azurefirewall"
 	"github.com/teamsgate/teamsgate/internal/servicetag"
 	"github.com/teamsgate/teamsgate/internal/testutil"
+	"github.com/teamsgate/teamsgate/internal/view"
 )
 
 // goldenCase is one render of an example spec; its files are compared with
@@ -43,8 +43,8 @@ var goldenCases = []goldenCase{
 	{example: "combined", variant: "perimeter", tags: smallTags},
 }
 
-func (c goldenCase) options(t *testing.T) render.Options {
-	opt := render.Options{Scope: c.scope}
+func (c goldenCase) options(t *testing.T) view.Options {
+	opt := view.Options{Scope: c.scope}
 	if c.tags != "" {
 		opt.ServiceTags = loadTags(t, c.tags)
 	}
@@ -208,7 +208,7 @@ func checkTemplate(t *testing.T, b []byte) *armnetwork.FirewallPolicyRuleCollect
 }
 
 // collections renders and returns the rule collections by name.
-func collections(t *testing.T, example string, opt render.Options) map[string]*armnetwork.FirewallPolicyFilterRuleCollection {
+func collections(t *testing.T, example string, opt view.Options) map[string]*armnetwork.FirewallPolicyFilterRuleCollection {
 	t.Helper()
 	out, ds := azurefirewall.New().Render(testutil.Plan(t, testutil.ExamplePath(example), ""), opt)
 	if ds.HasErrors() {
@@ -244,7 +244,7 @@ func strs(ps []*string) []string {
 }
 
 func TestWildcardApplicationRule(t *testing.T) {
-	cols := collections(t, "teamspro", render.Options{})
+	cols := collections(t, "teamspro", view.Options{})
 	r, ok := rule(cols["teamsgate-allow-application"], "teamspro-saas.apps").(*armnetwork.ApplicationRule)
 	if !ok {
 		t.Fatal("no application rule teamspro-saas.apps")
@@ -261,7 +261,7 @@ func TestWildcardApplicationRule(t *testing.T) {
 }
 
 func TestHTTPAndHTTPS(t *testing.T) {
-	cols := collections(t, "calling-bot", render.Options{ServiceTags: loadTags(t, smallTags)})
+	cols := collections(t, "calling-bot", view.Options{ServiceTags: loadTags(t, smallTags)})
 	// M365 set 12 lists addresses and names on TCP 80 and 443: a network
 	// rule for the addresses, an application rule for the names.
 	app, ok := rule(cols["teamsgate-allow-application"], "teams-calling-bot.out.m365.set12-tcp.app").(*armnetwork.ApplicationRule)
@@ -282,11 +282,11 @@ func TestHTTPAndHTTPS(t *testing.T) {
 
 func TestServiceTags(t *testing.T) {
 	// Without data, the source tag AzureCloud cannot be expressed.
-	_, ds := azurefirewall.New().Render(testutil.Plan(t, testutil.ExamplePath("calling-bot"), ""), render.Options{})
+	_, ds := azurefirewall.New().Render(testutil.Plan(t, testutil.ExamplePath("calling-bot"), ""), view.Options{})
 	if !ds.HasErrors() || !strings.Contains(ds.Err().Error(), "teams-calling-bot.in.signaling") || !strings.Contains(ds.Err().Error(), "AzureCloud") {
 		t.Fatalf("want an error naming the flow and the tag, got %v", ds)
 	}
-	cols := collections(t, "calling-bot", render.Options{ServiceTags: loadTags(t, smallTags)})
+	cols := collections(t, "calling-bot", view.Options{ServiceTags: loadTags(t, smallTags)})
 	r, ok := rule(cols["teamsgate-allow-network"], "teams-calling-bot.in.signaling").(*armnetwork.Rule)
 	if !ok {
 		t.Fatal("no network rule teams-calling-bot.in.signaling")
@@ -300,7 +300,7 @@ func TestDestinationServiceTagKept(t *testing.T) {
 	p := testutil.Plan(t, testutil.ExamplePath("teamspro"), "")
 	r := &p.Rules[0]
 	r.Destination.Hosts, r.Destination.ServiceTags = nil, []string{"AzureCloud"}
-	out, ds := azurefirewall.New().Render(p, render.Options{})
+	out, ds := azurefirewall.New().Render(p, view.Options{})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
@@ -314,7 +314,7 @@ func TestDestinationServiceTagKept(t *testing.T) {
 
 func TestRealServiceTags(t *testing.T) {
 	data := loadTags(t, "testdata/data/ServiceTags_Public.changeNumber398.json.gz")
-	cols := collections(t, "calling-bot", render.Options{Scope: "bot", ServiceTags: data})
+	cols := collections(t, "calling-bot", view.Options{Scope: "bot", ServiceTags: data})
 	r := rule(cols["teamsgate-allow-network"], "teams-calling-bot.in.signaling").(*armnetwork.Rule)
 	if n := len(r.SourceAddresses); n < 3000 {
 		t.Errorf("AzureCloud expanded to %d prefixes, want the thousands the file holds", n)
@@ -322,7 +322,7 @@ func TestRealServiceTags(t *testing.T) {
 }
 
 func TestDenyCollectionFirst(t *testing.T) {
-	cols := collections(t, "combined", render.Options{Scope: "teams-connector-instances"})
+	cols := collections(t, "combined", view.Options{Scope: "teams-connector-instances"})
 	deny := cols["teamsgate-deny-network"]
 	if deny == nil || *deny.Action.Type != armnetwork.FirewallPolicyFilterRuleCollectionActionTypeDeny {
 		t.Fatal("no Deny network collection")
@@ -339,7 +339,7 @@ func TestDenyCollectionFirst(t *testing.T) {
 func TestWildcardOnOtherPortIsAnError(t *testing.T) {
 	p := testutil.Plan(t, testutil.ExamplePath("teamspro"), "")
 	p.Rules[0].Proto = 17 // UDP
-	_, ds := azurefirewall.New().Render(p, render.Options{})
+	_, ds := azurefirewall.New().Render(p, view.Options{})
 	if !ds.HasErrors() || !strings.Contains(ds.Err().Error(), p.Rules[0].ID) || !strings.Contains(ds.Err().Error(), "wildcard") {
 		t.Errorf("want an error naming the flow, got %v", ds)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/teamsgate/teamsgate/internal/diag"
 	"github.com/teamsgate/teamsgate/internal/model"
 	"github.com/teamsgate/teamsgate/internal/render"
+	"github.com/teamsgate/teamsgate/internal/view"
 )
 
 // Name is the target's name on the command line.
@@ -81,8 +82,8 @@ func (*Renderer) Description() string {
 
 // Caps implements render.Renderer: addresses, ports and service tags, with
 // explicit denies; no host names.
-func (*Renderer) Caps() render.Caps {
-	return render.Caps{ServiceTags: true, Deny: true, AddressesOnly: true, Reads: render.ChoiceFQDN}
+func (*Renderer) Caps() view.Caps {
+	return view.Caps{ServiceTags: true, Deny: true, AddressesOnly: true, Reads: view.ChoiceFQDN}
 }
 
 // Direction values of a security rule.
@@ -119,8 +120,8 @@ type side struct {
 }
 
 // Render implements render.Renderer.
-func (r *Renderer) Render(p *model.Plan, opt render.Options) (render.Output, diag.List) {
-	prep, ds := render.Prepare(p, Name, r.Caps(), opt)
+func (r *Renderer) Render(p *model.Plan, opt view.Options) (render.Output, diag.List) {
+	prep, ds := view.Prepare(p, Name, r.Caps(), opt)
 	if ds.HasErrors() {
 		return render.Output{}, ds
 	}
@@ -154,7 +155,7 @@ func (r *Renderer) Render(p *model.Plan, opt render.Options) (render.Output, dia
 	if ds.HasErrors() {
 		return render.Output{}, ds
 	}
-	header := render.Header(p, Name, opt, prep)
+	header := view.Header(p, Name, opt, prep)
 	nsgName := "teamsgate"
 	if opt.Scope != "" {
 		nsgName = ruleName("teamsgate-" + strings.ReplaceAll(opt.Scope, "/", "-"))
@@ -177,11 +178,11 @@ func (r *Renderer) Render(p *model.Plan, opt render.Options) (render.Output, dia
 // knows; the perimeter view renders one NSG for all of the deployment's
 // machines, so a rule goes inbound where its destination is a role bound to
 // addresses and outbound where its source is.
-func directions(it *render.Item) ([]string, error) {
+func directions(it *view.Item) ([]string, error) {
 	switch it.Dir {
-	case render.Inbound:
+	case view.Inbound:
 		return []string{inbound}, nil
-	case render.Outbound:
+	case view.Outbound:
 		return []string{outbound}, nil
 	}
 	var dirs []string
@@ -204,7 +205,7 @@ func ours(t model.Target) bool { return t.Role != "" && !t.Any && len(t.Prefixes
 
 // securityRules turns one prepared rule into NSG security rules: one per
 // direction and per compatible pair of address alternatives.
-func securityRules(it *render.Item) ([]*secRule, error) {
+func securityRules(it *view.Item) ([]*secRule, error) {
 	r := &it.Rule
 	dirs, err := directions(it)
 	if err != nil {
@@ -274,7 +275,7 @@ func securityRules(it *render.Item) ([]*secRule, error) {
 				dstPorts:    dstPorts,
 				src:         pr.s,
 				dst:         pr.d,
-				description: description(render.Comment(*it)),
+				description: description(view.Comment(*it)),
 				pinned:      r.Hints[HintPriority] != "",
 			})
 		}

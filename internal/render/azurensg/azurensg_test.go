@@ -18,6 +18,7 @@ import (
 	"github.com/teamsgate/teamsgate/internal/render"
 	"github.com/teamsgate/teamsgate/internal/render/azurensg"
 	"github.com/teamsgate/teamsgate/internal/testutil"
+	"github.com/teamsgate/teamsgate/internal/view"
 )
 
 // proxy is the egress proxy the golden renders send host-name flows to.
@@ -29,26 +30,26 @@ type goldenCase struct {
 	example string
 	variant string
 	scope   string
-	fqdn    render.FQDNMode
+	fqdn    view.FQDNMode
 	wantErr bool
 }
 
 var goldenCases = []goldenCase{
 	{example: "messaging-bot", variant: "default", wantErr: true},
-	{example: "messaging-bot", variant: "perimeter", fqdn: render.FQDNViaProxy},
-	{example: "messaging-bot", variant: "bot", scope: "bot", fqdn: render.FQDNSkip},
-	{example: "calling-bot", variant: "perimeter", fqdn: render.FQDNViaProxy},
-	{example: "calling-bot", variant: "bot", scope: "bot", fqdn: render.FQDNSkip},
-	{example: "pexip", variant: "perimeter", fqdn: render.FQDNSkip},
-	{example: "pexip", variant: "teams-connector-instances", scope: "teams-connector-instances", fqdn: render.FQDNViaProxy},
-	{example: "teamspro", variant: "clients", scope: "clients", fqdn: render.FQDNViaProxy},
-	{example: "combined", variant: "perimeter", fqdn: render.FQDNViaProxy},
-	{example: "combined", variant: "teams-connector-instances", scope: "teams-connector-instances", fqdn: render.FQDNSkip},
+	{example: "messaging-bot", variant: "perimeter", fqdn: view.FQDNViaProxy},
+	{example: "messaging-bot", variant: "bot", scope: "bot", fqdn: view.FQDNSkip},
+	{example: "calling-bot", variant: "perimeter", fqdn: view.FQDNViaProxy},
+	{example: "calling-bot", variant: "bot", scope: "bot", fqdn: view.FQDNSkip},
+	{example: "pexip", variant: "perimeter", fqdn: view.FQDNSkip},
+	{example: "pexip", variant: "teams-connector-instances", scope: "teams-connector-instances", fqdn: view.FQDNViaProxy},
+	{example: "teamspro", variant: "clients", scope: "clients", fqdn: view.FQDNViaProxy},
+	{example: "combined", variant: "perimeter", fqdn: view.FQDNViaProxy},
+	{example: "combined", variant: "teams-connector-instances", scope: "teams-connector-instances", fqdn: view.FQDNSkip},
 }
 
-func (c goldenCase) options() render.Options {
-	opt := render.Options{Scope: c.scope, FQDN: c.fqdn}
-	if c.fqdn == render.FQDNViaProxy {
+func (c goldenCase) options() view.Options {
+	opt := view.Options{Scope: c.scope, FQDN: c.fqdn}
+	if c.fqdn == view.FQDNViaProxy {
 		opt.Proxy = proxy
 	}
 	return opt
@@ -284,7 +285,7 @@ func find(rs []*armnetwork.SecurityRule, name string) *armnetwork.SecurityRule {
 }
 
 func TestFQDNFlowsAreAnErrorByDefault(t *testing.T) {
-	_, ds := azurensg.New().Render(testutil.Plan(t, testutil.ExamplePath("teamspro"), ""), render.Options{})
+	_, ds := azurensg.New().Render(testutil.Plan(t, testutil.ExamplePath("teamspro"), ""), view.Options{})
 	if !ds.HasErrors() {
 		t.Fatal("no error")
 	}
@@ -297,7 +298,7 @@ func TestFQDNFlowsAreAnErrorByDefault(t *testing.T) {
 }
 
 func TestServiceTagKept(t *testing.T) {
-	out, ds := azurensg.New().Render(testutil.Plan(t, testutil.ExamplePath("calling-bot"), ""), render.Options{Scope: "bot", FQDN: render.FQDNSkip})
+	out, ds := azurensg.New().Render(testutil.Plan(t, testutil.ExamplePath("calling-bot"), ""), view.Options{Scope: "bot", FQDN: view.FQDNSkip})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
@@ -319,7 +320,7 @@ func TestRDPRuleAtPriority1000(t *testing.T) {
 	} {
 		t.Run(c.example, func(t *testing.T) {
 			out, ds := azurensg.New().Render(testutil.Plan(t, testutil.ExamplePath(c.example), ""),
-				render.Options{Scope: "teams-connector-instances", FQDN: render.FQDNSkip})
+				view.Options{Scope: "teams-connector-instances", FQDN: view.FQDNSkip})
 			if ds.HasErrors() {
 				t.Fatal(ds)
 			}
@@ -343,14 +344,14 @@ func TestPriorityHint(t *testing.T) {
 			p.Rules[i].Hints = map[string]string{azurensg.HintPriority: "900"}
 		}
 	}
-	_, ds := azurensg.New().Render(p, render.Options{Scope: "teams-connector-instances", FQDN: render.FQDNSkip})
+	_, ds := azurensg.New().Render(p, view.Options{Scope: "teams-connector-instances", FQDN: view.FQDNSkip})
 	if !strings.Contains(ds.String(), `pexip-teams-connector.mgmt-to-instance.rdp: azure-nsg: catalog hint azure-nsg-priority "900": only 1000`) {
 		t.Errorf("diagnostics: %s", ds)
 	}
 	for i := range p.Rules {
 		p.Rules[i].Hints = nil
 	}
-	out, ds := azurensg.New().Render(p, render.Options{Scope: "teams-connector-instances", FQDN: render.FQDNSkip})
+	out, ds := azurensg.New().Render(p, view.Options{Scope: "teams-connector-instances", FQDN: view.FQDNSkip})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
@@ -360,7 +361,7 @@ func TestPriorityHint(t *testing.T) {
 }
 
 func TestDefaultDenyLast(t *testing.T) {
-	out, ds := azurensg.New().Render(testutil.Plan(t, testutil.ExamplePath("pexip"), ""), render.Options{FQDN: render.FQDNSkip})
+	out, ds := azurensg.New().Render(testutil.Plan(t, testutil.ExamplePath("pexip"), ""), view.Options{FQDN: view.FQDNSkip})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
@@ -393,10 +394,10 @@ func testPlan(n, prefixes int) *model.Plan {
 
 func TestTooManyRulesNamesTheFlow(t *testing.T) {
 	// Priorities 100, 110, … 4090 hold 400 rules before the default deny.
-	if _, ds := azurensg.New().Render(testPlan(400, 1), render.Options{}); ds.HasErrors() {
+	if _, ds := azurensg.New().Render(testPlan(400, 1), view.Options{}); ds.HasErrors() {
 		t.Fatalf("400 rules should fit: %s", ds)
 	}
-	_, ds := azurensg.New().Render(testPlan(401, 1), render.Options{})
+	_, ds := azurensg.New().Render(testPlan(401, 1), view.Options{})
 	if !ds.HasErrors() {
 		t.Fatal("401 inbound rules accepted, want an error")
 	}
@@ -407,7 +408,7 @@ func TestTooManyRulesNamesTheFlow(t *testing.T) {
 }
 
 func TestTooManyPrefixesNamesTheFlow(t *testing.T) {
-	_, ds := azurensg.New().Render(testPlan(3, 1500), render.Options{})
+	_, ds := azurensg.New().Render(testPlan(3, 1500), view.Options{})
 	if !ds.HasErrors() {
 		t.Fatal("4500 source prefixes accepted")
 	}
@@ -422,7 +423,7 @@ func TestMixedFamiliesSplit(t *testing.T) {
 	r.Required = true
 	r.Source.Prefixes = append(r.Source.Prefixes, netip.MustParsePrefix("2001:db8::/32"))
 	r.Destination.Prefixes = append(r.Destination.Prefixes, netip.MustParsePrefix("2001:db8:1::1/128"))
-	out, ds := azurensg.New().Render(p, render.Options{})
+	out, ds := azurensg.New().Render(p, view.Options{})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
@@ -440,7 +441,7 @@ func TestMixedFamiliesSplit(t *testing.T) {
 	// A rule whose sides share no family cannot be expressed.
 	r.Source.Prefixes = r.Source.Prefixes[1:]
 	r.Destination.Prefixes = r.Destination.Prefixes[:1]
-	_, ds = azurensg.New().Render(p, render.Options{})
+	_, ds = azurensg.New().Render(p, view.Options{})
 	if !ds.HasErrors() || !strings.Contains(ds.Err().Error(), "test.flow-000") {
 		t.Errorf("IPv6 source to IPv4 destination: %v", ds)
 	}
@@ -450,7 +451,7 @@ func TestNamesAndDescriptionsFitLimits(t *testing.T) {
 	p := testPlan(1, 1)
 	p.Rules[0].ID = "test." + strings.Repeat("very-long-flow-name.", 6) + "with spaces & symbols"
 	p.Rules[0].Purpose = strings.Repeat("a purpose that goes on ", 10)
-	out, ds := azurensg.New().Render(p, render.Options{})
+	out, ds := azurensg.New().Render(p, view.Options{})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
@@ -465,7 +466,7 @@ func TestNamesAndDescriptionsFitLimits(t *testing.T) {
 }
 
 func TestRenderWritesNothingOnError(t *testing.T) {
-	out, ds := azurensg.New().Render(testPlan(401, 1), render.Options{})
+	out, ds := azurensg.New().Render(testPlan(401, 1), view.Options{})
 	if !ds.HasErrors() || out.Files != nil {
 		t.Errorf("%d files with errors %v", len(out.Files), ds.HasErrors())
 	}

@@ -10,10 +10,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/teamsgate/teamsgate/internal/render"
 	"github.com/teamsgate/teamsgate/internal/render/azurensg"
 	"github.com/teamsgate/teamsgate/internal/render/clistub"
 	"github.com/teamsgate/teamsgate/internal/render/clistub/az"
+	"github.com/teamsgate/teamsgate/internal/view"
 )
 
 // userRule is a rule of the user's in an existing NSG: nsg.sh must leave
@@ -34,7 +34,7 @@ type shEnv struct {
 
 // newShEnv renders an example spec and writes its files into a directory
 // whose name has a space.
-func newShEnv(t *testing.T, example string, opts render.Options) *shEnv {
+func newShEnv(t *testing.T, example string, opts view.Options) *shEnv {
 	t.Helper()
 	out, dir, cwd := clistub.Render(t, azurensg.New(), example, opts)
 	return &shEnv{
@@ -211,7 +211,7 @@ func TestScriptRuns(t *testing.T) {
 // NSG and on an existing one: the script stops there, the user's rules
 // stay, and no default deny is in before the other rules.
 func TestScriptStopsSafely(t *testing.T) {
-	e := newShEnv(t, "pexip", render.Options{FQDN: render.FQDNSkip})
+	e := newShEnv(t, "pexip", view.Options{FQDN: view.FQDNSkip})
 	for _, existing := range [][]az.Rule{nil, {userRule}} {
 		e.setState(t, existing)
 		if code, stderr := e.run(t); code != 0 {
@@ -231,7 +231,7 @@ func TestScriptStopsSafely(t *testing.T) {
 // TestScriptShowFails: when az network nsg show fails for a reason other
 // than a missing NSG, nsg.sh stops before changing anything.
 func TestScriptShowFails(t *testing.T) {
-	e := newShEnv(t, "pexip", render.Options{Scope: "teams-connector-instances", FQDN: render.FQDNSkip})
+	e := newShEnv(t, "pexip", view.Options{Scope: "teams-connector-instances", FQDN: view.FQDNSkip})
 	for _, c := range []struct {
 		name     string
 		existing []az.Rule

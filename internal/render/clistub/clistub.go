@@ -28,6 +28,7 @@ import (
 	"github.com/teamsgate/teamsgate/internal/render"
 	"github.com/teamsgate/teamsgate/internal/render/clistub/statefile"
 	"github.com/teamsgate/teamsgate/internal/testutil"
+	"github.com/teamsgate/teamsgate/internal/view"
 )
 
 // build is the outcome of building one stub.
@@ -167,7 +168,7 @@ func FailEach(t testing.TB, what string, clean []statefile.Call, fail func(k int
 // space. It returns the output, that directory, and another directory to
 // run the script from: a script must work wherever the user put it and
 // from wherever it is run.
-func Render(t testing.TB, r render.Renderer, example string, opts render.Options) (out render.Output, dir, cwd string) {
+func Render(t testing.TB, r render.Renderer, example string, opts view.Options) (out render.Output, dir, cwd string) {
 	t.Helper()
 	out, ds := r.Render(testutil.Plan(t, testutil.ExamplePath(example), ""), opts)
 	if ds.HasErrors() {

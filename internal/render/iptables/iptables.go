@@ -15,6 +15,7 @@ import (
 	"github.com/teamsgate/teamsgate/internal/diag"
 	"github.com/teamsgate/teamsgate/internal/model"
 	"github.com/teamsgate/teamsgate/internal/render"
+	"github.com/teamsgate/teamsgate/internal/view"
 )
 
 // Name is the target's name on the command line.
@@ -59,8 +60,8 @@ func (*Renderer) Description() string {
 
 // Caps implements render.Renderer: addresses and ports only, with explicit
 // drops.
-func (*Renderer) Caps() render.Caps {
-	return render.Caps{Deny: true, AddressesOnly: true, Reads: render.ChoiceFQDN | render.ChoiceServiceTags}
+func (*Renderer) Caps() view.Caps {
+	return view.Caps{Deny: true, AddressesOnly: true, Reads: view.ChoiceFQDN | view.ChoiceServiceTags}
 }
 
 // builtin is a built-in chain and, when the render manages it, the custom
@@ -68,22 +69,22 @@ func (*Renderer) Caps() render.Caps {
 type builtin struct {
 	name   string
 	custom string // empty: not managed, policy ACCEPT, no rules
-	dir    render.Direction
+	dir    view.Direction
 	host   bool
 }
 
 // Render implements render.Renderer.
-func (r *Renderer) Render(p *model.Plan, opt render.Options) (render.Output, diag.List) {
-	prep, ds := render.Prepare(p, Name, r.Caps(), opt)
+func (r *Renderer) Render(p *model.Plan, opt view.Options) (render.Output, diag.List) {
+	prep, ds := view.Prepare(p, Name, r.Caps(), opt)
 	if ds.HasErrors() {
 		return render.Output{}, ds
 	}
-	chains := []builtin{{name: "INPUT"}, {name: "FORWARD", custom: ChainForward, dir: render.Forward}, {name: "OUTPUT"}}
+	chains := []builtin{{name: "INPUT"}, {name: "FORWARD", custom: ChainForward, dir: view.Forward}, {name: "OUTPUT"}}
 	if opt.Scope != "" {
 		chains = []builtin{
-			{name: "INPUT", custom: ChainIn, dir: render.Inbound, host: true},
+			{name: "INPUT", custom: ChainIn, dir: view.Inbound, host: true},
 			{name: "FORWARD"},
-			{name: "OUTPUT", custom: ChainOut, dir: render.Outbound, host: true},
+			{name: "OUTPUT", custom: ChainOut, dir: view.Outbound, host: true},
 		}
 	}
 	var warnings []string
@@ -104,7 +105,7 @@ func (r *Renderer) Render(p *model.Plan, opt render.Options) (render.Output, dia
 					continue
 				}
 				if len(byFam[false])+len(byFam[true]) == 0 {
-					// render.Prepare refuses such a rule; never leave one
+					// view.Prepare refuses such a rule; never leave one
 					// out quietly.
 					ds.Errorf(diag.Pos{}, it.Rule.ID, "%s: the source and the destination have no address family in common, so no packet can match", Name)
 					continue
@@ -114,7 +115,7 @@ func (r *Renderer) Render(p *model.Plan, opt render.Options) (render.Output, dia
 						continue
 					}
 					lines := body[v6][c.custom]
-					lines = append(lines, "# "+oneLine(render.Comment(it)))
+					lines = append(lines, "# "+oneLine(view.Comment(it)))
 					if ref := reference(it.Rule.Reference); ref != "" {
 						lines = append(lines, "#   source: "+oneLine(ref))
 					}
@@ -126,7 +127,7 @@ func (r *Renderer) Render(p *model.Plan, opt render.Options) (render.Output, dia
 	if ds.HasErrors() {
 		return render.Output{}, ds
 	}
-	header := append(render.Header(p, Name, opt, prep), warnings...)
+	header := append(view.Header(p, Name, opt, prep), warnings...)
 	out := render.Output{
 		Files: map[string][]byte{
 			FileV4: file(header, chains, body[false], false),
@@ -199,7 +200,7 @@ func file(header []string, chains []builtin, body map[string][]string, v6 bool) 
 // ruleLines renders one prepared item as rules of chain, per address
 // family (false: IPv4, true: IPv6): one rule per source prefix,
 // destination prefix and multiport chunk.
-func ruleLines(chain string, it render.Item) (map[bool][]string, error) {
+func ruleLines(chain string, it view.Item) (map[bool][]string, error) {
 	r := it.Rule
 	if !r.Proto.HasPorts() && (restricted(r.SourcePorts) || restricted(r.DestPorts)) {
 		return nil, fmt.Errorf("protocol %s cannot carry the ports %s → %s", r.Proto, r.SourcePorts, r.DestPorts)
@@ -218,7 +219,7 @@ func ruleLines(chain string, it render.Item) (map[bool][]string, error) {
 	if r.Action == model.Deny {
 		target = "DROP"
 	}
-	tail := " -m comment --comment " + quote(render.Comment(it)) + " -j " + target
+	tail := " -m comment --comment " + quote(view.Comment(it)) + " -j " + target
 	out := map[bool][]string{}
 	for _, v6 := range []bool{false, true} {
 		if !(src.any || len(src.of(v6)) > 0) || !(dst.any || len(dst.of(v6)) > 0) {

@@ -8,10 +8,10 @@ import (
 	"testing"
 
 	"github.com/teamsgate/teamsgate/internal/model"
-	"github.com/teamsgate/teamsgate/internal/render"
 	"github.com/teamsgate/teamsgate/internal/render/iptables"
 	"github.com/teamsgate/teamsgate/internal/servicetag"
 	"github.com/teamsgate/teamsgate/internal/testutil"
+	"github.com/teamsgate/teamsgate/internal/view"
 )
 
 // proxy is the egress proxy the golden renders send host-name flows to.
@@ -22,29 +22,29 @@ type goldenCase struct {
 	example string
 	variant string // golden files: testdata/EXAMPLE.VARIANT.rules.v4 and .v6
 	scope   string
-	fqdn    render.FQDNMode
+	fqdn    view.FQDNMode
 	tags    bool // expand service tags from testdata/servicetags.json
 }
 
 // goldenCases renders every example as a perimeter and, where the spec has
 // roles, scoped to one of them.
 var goldenCases = []goldenCase{
-	{example: "messaging-bot", variant: "perimeter", fqdn: render.FQDNViaProxy},
-	{example: "messaging-bot", variant: "bot", scope: "bot", fqdn: render.FQDNSkip},
-	{example: "calling-bot", variant: "perimeter", fqdn: render.FQDNViaProxy, tags: true},
-	{example: "calling-bot", variant: "bot", scope: "bot", fqdn: render.FQDNSkip, tags: true},
-	{example: "pexip", variant: "perimeter", fqdn: render.FQDNSkip},
-	{example: "pexip", variant: "teams-connector-instances", scope: "teams-connector-instances", fqdn: render.FQDNViaProxy},
+	{example: "messaging-bot", variant: "perimeter", fqdn: view.FQDNViaProxy},
+	{example: "messaging-bot", variant: "bot", scope: "bot", fqdn: view.FQDNSkip},
+	{example: "calling-bot", variant: "perimeter", fqdn: view.FQDNViaProxy, tags: true},
+	{example: "calling-bot", variant: "bot", scope: "bot", fqdn: view.FQDNSkip, tags: true},
+	{example: "pexip", variant: "perimeter", fqdn: view.FQDNSkip},
+	{example: "pexip", variant: "teams-connector-instances", scope: "teams-connector-instances", fqdn: view.FQDNViaProxy},
 	{example: "pexip", variant: "conferencing-nodes", scope: "conferencing-nodes"},
-	{example: "teamspro", variant: "perimeter", fqdn: render.FQDNViaProxy},
-	{example: "teamspro", variant: "clients", scope: "clients", fqdn: render.FQDNViaProxy},
-	{example: "combined", variant: "perimeter", fqdn: render.FQDNViaProxy},
-	{example: "combined", variant: "calling-bot", scope: "teams-calling-bot/bot", fqdn: render.FQDNSkip},
+	{example: "teamspro", variant: "perimeter", fqdn: view.FQDNViaProxy},
+	{example: "teamspro", variant: "clients", scope: "clients", fqdn: view.FQDNViaProxy},
+	{example: "combined", variant: "perimeter", fqdn: view.FQDNViaProxy},
+	{example: "combined", variant: "calling-bot", scope: "teams-calling-bot/bot", fqdn: view.FQDNSkip},
 }
 
-func (c goldenCase) options(t *testing.T) render.Options {
-	opt := render.Options{Scope: c.scope, FQDN: c.fqdn}
-	if c.fqdn == render.FQDNViaProxy {
+func (c goldenCase) options(t *testing.T) view.Options {
+	opt := view.Options{Scope: c.scope, FQDN: c.fqdn}
+	if c.fqdn == view.FQDNViaProxy {
 		opt.Proxy = proxy
 	}
 	if c.tags {
@@ -128,7 +128,7 @@ func checkFile(t *testing.T, name string, f []byte) {
 
 func TestFQDNFlowsAreAnErrorByDefault(t *testing.T) {
 	p := testutil.Plan(t, testutil.ExamplePath("teamspro"), "")
-	out, ds := iptables.New().Render(p, render.Options{})
+	out, ds := iptables.New().Render(p, view.Options{})
 	if !ds.HasErrors() || out.Files != nil {
 		t.Fatalf("want an error and no files, got %v", ds)
 	}
@@ -150,7 +150,7 @@ func TestMultiportSplit(t *testing.T) {
 	}
 	rs = append(rs, model.PortRange{First: 2000, Last: 2010}, model.Port(3000))
 	r.DestPorts = model.NewPortSet(rs...)
-	out, ds := iptables.New().Render(p, render.Options{FQDN: render.FQDNSkip})
+	out, ds := iptables.New().Render(p, view.Options{FQDN: view.FQDNSkip})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
@@ -180,7 +180,7 @@ integrations:
       teams-connector-instances: { addresses: [198.51.100.64/28] }
 `, "")
 	for _, scope := range []string{"", "teams-connector-instances"} {
-		out, ds := iptables.New().Render(p, render.Options{Scope: scope, FQDN: render.FQDNSkip})
+		out, ds := iptables.New().Render(p, view.Options{Scope: scope, FQDN: view.FQDNSkip})
 		if ds.HasErrors() {
 			t.Fatal(ds)
 		}
@@ -196,7 +196,7 @@ integrations:
 
 func TestScopedPolicies(t *testing.T) {
 	p := testutil.Plan(t, testutil.ExamplePath("pexip"), "")
-	out, ds := iptables.New().Render(p, render.Options{Scope: "conferencing-nodes"})
+	out, ds := iptables.New().Render(p, view.Options{Scope: "conferencing-nodes"})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
@@ -217,7 +217,7 @@ func TestScopedPolicies(t *testing.T) {
 func TestLongCommentIsCut(t *testing.T) {
 	p := testutil.Plan(t, testutil.ExamplePath("pexip"), "")
 	p.Rules[0].Purpose = strings.Repeat("é", 200) + `"quoted"`
-	out, ds := iptables.New().Render(p, render.Options{FQDN: render.FQDNSkip})
+	out, ds := iptables.New().Render(p, view.Options{FQDN: view.FQDNSkip})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/teamsgate/teamsgate/internal/render/nftables"
 	"github.com/teamsgate/teamsgate/internal/servicetag"
 	"github.com/teamsgate/teamsgate/internal/testutil"
+	"github.com/teamsgate/teamsgate/internal/view"
 )
 
 // overlay maps the Teams address sets and Microsoft 365 data of the
@@ -154,8 +155,8 @@ func logTools(t *testing.T) {
 	}
 }
 
-func (c kernelCase) options(t *testing.T) render.Options {
-	opt := render.Options{Scope: c.scope, FQDN: render.FQDNSkip}
+func (c kernelCase) options(t *testing.T) view.Options {
+	opt := view.Options{Scope: c.scope, FQDN: view.FQDNSkip}
 	if c.tags {
 		data, ds := servicetag.ParseFile(filepath.Join("testdata", "servicetags.json"))
 		if ds.HasErrors() {
@@ -174,19 +175,19 @@ func runCase(t *testing.T, c kernelCase, r render.Renderer) {
 		t.Fatalf("render: %s", ds)
 	}
 	// The oracle reads the same prepared rules the renderer started from.
-	prep, ds := render.Prepare(p, r.Name(), r.Caps(), opt)
+	prep, ds := view.Prepare(p, r.Name(), r.Caps(), opt)
 	if ds.HasErrors() {
 		t.Fatalf("prepare: %s", ds)
 	}
 	// items decide the verdicts; probed are the rules the probes derive
 	// from: the host's inbound rules, or the perimeter rules towards the
 	// inside roles.
-	var items, probed []render.Item
+	var items, probed []view.Item
 	if c.scope != "" {
-		items = direction(prep.Items, render.Inbound)
+		items = direction(prep.Items, view.Inbound)
 		probed = items
 	} else {
-		items = direction(prep.Items, render.Forward)
+		items = direction(prep.Items, view.Forward)
 		for _, it := range items {
 			if contains(c.inside, it.Rule.Destination.Role) {
 				probed = append(probed, it)
@@ -301,8 +302,8 @@ func contains[T comparable](as []T, a T) bool {
 }
 
 // direction returns the rules of one direction.
-func direction(items []render.Item, d render.Direction) []render.Item {
-	var out []render.Item
+func direction(items []view.Item, d view.Direction) []view.Item {
+	var out []view.Item
 	for _, it := range items {
 		if it.Dir == d {
 			out = append(out, it)
@@ -314,7 +315,7 @@ func direction(items []render.Item, d render.Direction) []render.Item {
 // hostAddrs picks, for each destination of the rules, one address of each
 // family from its prefixes: the host (or server) namespace holds exactly
 // these.
-func hostAddrs(items []render.Item) []netip.Addr {
+func hostAddrs(items []view.Item) []netip.Addr {
 	var out []netip.Addr
 	seen := map[string]bool{}
 	for _, it := range items {
@@ -353,7 +354,7 @@ func pick(p netip.Prefix) netip.Addr {
 // verdict is the plan's answer for a probe, the way a firewall with the
 // prepared rules must decide: a matching deny drops, else a matching allow
 // passes, else the default drops.
-func verdict(items []render.Item, p probe) bool {
+func verdict(items []view.Item, p probe) bool {
 	for _, it := range items {
 		if it.Rule.Action == model.Deny && matches(it.Rule, p) {
 			return false
@@ -429,7 +430,7 @@ func dedupe(ps []uint16) []uint16 {
 // at the boundaries and middle of its port ranges, and around it what the
 // rule does not allow — the ports just outside, the other protocol, another
 // source, source ports just outside. The verdicts are filled in later.
-func planProbes(items []render.Item, hosts []netip.Addr) []probe {
+func planProbes(items []view.Item, hosts []netip.Addr) []probe {
 	var out []probe
 	for _, it := range items {
 		r := it.Rule
@@ -496,7 +497,7 @@ func sourceFor(t model.Target, v6 bool) (netip.Addr, bool) {
 
 // extraProbes tries RDP and SSH, and every inbound rule's first port,
 // from an address the plan may or may not know.
-func extraProbes(items []render.Item, src, dst netip.Addr) []probe {
+func extraProbes(items []view.Item, src, dst netip.Addr) []probe {
 	out := []probe{
 		{Proto: "tcp", Src: src, Dst: dst, Dport: 3389, Why: "RDP from " + src.String()},
 		{Proto: "tcp", Src: src, Dst: dst, Dport: 22, Why: "SSH from " + src.String()},

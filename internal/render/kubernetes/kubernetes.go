@@ -14,6 +14,7 @@ import (
 	"github.com/teamsgate/teamsgate/internal/diag"
 	"github.com/teamsgate/teamsgate/internal/model"
 	"github.com/teamsgate/teamsgate/internal/render"
+	"github.com/teamsgate/teamsgate/internal/view"
 )
 
 // Name is the target's name on the command line.
@@ -56,8 +57,8 @@ func (*Renderer) Description() string {
 
 // Caps implements render.Renderer: host names through the Cilium policy;
 // no service tags, no denies (NetworkPolicy is allow-only).
-func (*Renderer) Caps() render.Caps {
-	return render.Caps{FQDN: true, Reads: render.ChoiceFQDN | render.ChoiceServiceTags}
+func (*Renderer) Caps() view.Caps {
+	return view.Caps{FQDN: true, Reads: view.ChoiceFQDN | view.ChoiceServiceTags}
 }
 
 // policy is what one role's pods may do.
@@ -95,15 +96,15 @@ type fqdnRule struct {
 }
 
 // Render implements render.Renderer.
-func (r *Renderer) Render(p *model.Plan, opt render.Options) (render.Output, diag.List) {
-	cilium := opt.FQDN == render.FQDNError
+func (r *Renderer) Render(p *model.Plan, opt view.Options) (render.Output, diag.List) {
+	cilium := opt.FQDN == view.FQDNError
 	caps := r.Caps()
 	if !cilium {
 		// The user chose how to treat host names: Prepare sends them to the
 		// proxy or leaves them out, and no Cilium policy is written.
 		caps.FQDN = false
 	}
-	prep, ds := render.Prepare(p, Name, caps, opt)
+	prep, ds := view.Prepare(p, Name, caps, opt)
 	if ds.HasErrors() {
 		return render.Output{}, ds
 	}
@@ -143,9 +144,9 @@ func (r *Renderer) Render(p *model.Plan, opt render.Options) (render.Output, dia
 		}
 		var places []place
 		switch it.Dir {
-		case render.Inbound:
+		case view.Inbound:
 			places = append(places, place{policyFor("", ""), true})
-		case render.Outbound:
+		case view.Outbound:
 			places = append(places, place{policyFor("", ""), false})
 		default:
 			if ours(rule.Destination) {
@@ -167,7 +168,7 @@ func (r *Renderer) Render(p *model.Plan, opt render.Options) (render.Output, dia
 		if rule.Proto.HasPorts() && !rule.SourcePorts.IsAny() && !rule.SourcePorts.IsEphemeral() {
 			warnings = append(warnings, fmt.Sprintf("%s: source ports %s widened to any: network policies match destination ports only", rule.ID, rule.SourcePorts))
 		}
-		comment := render.Comment(*it)
+		comment := view.Comment(*it)
 		for _, pl := range places {
 			if pl.in {
 				if !rule.Source.HasAddresses() {
@@ -192,7 +193,7 @@ func (r *Renderer) Render(p *model.Plan, opt render.Options) (render.Output, dia
 	if ds.HasErrors() {
 		return render.Output{}, ds
 	}
-	header := render.Header(p, Name, opt, prep)
+	header := view.Header(p, Name, opt, prep)
 	header = append(header, warnings...)
 	files := map[string][]byte{}
 	var np, cnp strings.Builder

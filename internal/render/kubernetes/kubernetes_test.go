@@ -22,6 +22,7 @@ import (
 	"github.com/teamsgate/teamsgate/internal/render/kubernetes"
 	"github.com/teamsgate/teamsgate/internal/servicetag"
 	"github.com/teamsgate/teamsgate/internal/testutil"
+	"github.com/teamsgate/teamsgate/internal/view"
 )
 
 var proxy = netip.MustParseAddrPort("192.0.2.3:3128")
@@ -36,25 +37,25 @@ type goldenCase struct {
 	example string
 	variant string
 	scope   string
-	fqdn    render.FQDNMode
+	fqdn    view.FQDNMode
 	tags    bool
 	wantErr bool
 }
 
 var goldenCases = []goldenCase{
 	{example: "messaging-bot", variant: "perimeter"},
-	{example: "messaging-bot", variant: "via-proxy", fqdn: render.FQDNViaProxy},
+	{example: "messaging-bot", variant: "via-proxy", fqdn: view.FQDNViaProxy},
 	{example: "calling-bot", variant: "default", wantErr: true},
 	{example: "calling-bot", variant: "bot", scope: "bot", tags: true},
 	{example: "pexip", variant: "perimeter"},
-	{example: "pexip", variant: "teams-connector-instances", scope: "teams-connector-instances", fqdn: render.FQDNSkip},
+	{example: "pexip", variant: "teams-connector-instances", scope: "teams-connector-instances", fqdn: view.FQDNSkip},
 	{example: "teamspro", variant: "perimeter"},
 	{example: "combined", variant: "perimeter", tags: true},
 }
 
-func (c goldenCase) options(t *testing.T) render.Options {
-	opt := render.Options{Scope: c.scope, FQDN: c.fqdn}
-	if c.fqdn == render.FQDNViaProxy {
+func (c goldenCase) options(t *testing.T) view.Options {
+	opt := view.Options{Scope: c.scope, FQDN: c.fqdn}
+	if c.fqdn == view.FQDNViaProxy {
 		opt.Proxy = proxy
 	}
 	if c.tags {
@@ -332,7 +333,7 @@ func ciliumMatch(pattern, name string) bool {
 }
 
 func TestMatchPatternIsOneLabel(t *testing.T) {
-	out, ds := kubernetes.New().Render(testutil.Plan(t, testutil.ExamplePath("teamspro"), ""), render.Options{})
+	out, ds := kubernetes.New().Render(testutil.Plan(t, testutil.ExamplePath("teamspro"), ""), view.Options{})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
@@ -362,7 +363,7 @@ func TestMatchPatternIsOneLabel(t *testing.T) {
 }
 
 func TestNetworkPolicyFailsClosedForHostNames(t *testing.T) {
-	out, ds := kubernetes.New().Render(testutil.Plan(t, testutil.ExamplePath("teamspro"), ""), render.Options{})
+	out, ds := kubernetes.New().Render(testutil.Plan(t, testutil.ExamplePath("teamspro"), ""), view.Options{})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
@@ -381,7 +382,7 @@ func TestNetworkPolicyFailsClosedForHostNames(t *testing.T) {
 }
 
 func TestSkipAndProxyWriteNoCiliumPolicy(t *testing.T) {
-	for _, opt := range []render.Options{{FQDN: render.FQDNSkip}, {FQDN: render.FQDNViaProxy, Proxy: proxy}} {
+	for _, opt := range []view.Options{{FQDN: view.FQDNSkip}, {FQDN: view.FQDNViaProxy, Proxy: proxy}} {
 		out, ds := kubernetes.New().Render(testutil.Plan(t, testutil.ExamplePath("messaging-bot"), ""), opt)
 		if ds.HasErrors() {
 			t.Fatal(ds)
@@ -395,7 +396,7 @@ func TestSkipAndProxyWriteNoCiliumPolicy(t *testing.T) {
 
 func TestPortRange(t *testing.T) {
 	out, ds := kubernetes.New().Render(testutil.Plan(t, testutil.ExamplePath("calling-bot"), ""),
-		render.Options{Scope: "bot", ServiceTags: loadTags(t, smallTags)})
+		view.Options{Scope: "bot", ServiceTags: loadTags(t, smallTags)})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
@@ -414,12 +415,12 @@ func TestPortRange(t *testing.T) {
 }
 
 func TestRealServiceTags(t *testing.T) {
-	_, ds := kubernetes.New().Render(testutil.Plan(t, testutil.ExamplePath("calling-bot"), ""), render.Options{Scope: "bot"})
+	_, ds := kubernetes.New().Render(testutil.Plan(t, testutil.ExamplePath("calling-bot"), ""), view.Options{Scope: "bot"})
 	if !ds.HasErrors() || !strings.Contains(ds.Err().Error(), "AzureCloud") {
 		t.Fatalf("the AzureCloud tag without data: %v", ds)
 	}
 	data := loadTags(t, "testdata/data/ServiceTags_Public.changeNumber398.json.gz")
-	out, ds := kubernetes.New().Render(testutil.Plan(t, testutil.ExamplePath("calling-bot"), ""), render.Options{Scope: "bot", ServiceTags: data})
+	out, ds := kubernetes.New().Render(testutil.Plan(t, testutil.ExamplePath("calling-bot"), ""), view.Options{Scope: "bot", ServiceTags: data})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
@@ -441,7 +442,7 @@ func TestHostOnlySourceIsAnError(t *testing.T) {
 	p := testutil.Plan(t, testutil.ExamplePath("pexip"), "")
 	r := p.Rule("pexip-teams-connector.cn-to-instance.signaling")
 	r.Source.Prefixes = nil
-	_, ds := kubernetes.New().Render(p, render.Options{})
+	_, ds := kubernetes.New().Render(p, view.Options{})
 	if !ds.HasErrors() || !strings.Contains(ds.Err().Error(), "pexip-teams-connector.cn-to-instance.signaling") {
 		t.Errorf("want an error naming the flow, got %v", ds)
 	}

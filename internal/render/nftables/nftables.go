@@ -16,6 +16,7 @@ import (
 	"github.com/teamsgate/teamsgate/internal/diag"
 	"github.com/teamsgate/teamsgate/internal/model"
 	"github.com/teamsgate/teamsgate/internal/render"
+	"github.com/teamsgate/teamsgate/internal/view"
 )
 
 // Name is the target's name on the command line.
@@ -51,8 +52,8 @@ func (*Renderer) Description() string {
 
 // Caps implements render.Renderer: addresses and ports only, with explicit
 // drops.
-func (*Renderer) Caps() render.Caps {
-	return render.Caps{Deny: true, AddressesOnly: true, Reads: render.ChoiceFQDN | render.ChoiceServiceTags}
+func (*Renderer) Caps() view.Caps {
+	return view.Caps{Deny: true, AddressesOnly: true, Reads: view.ChoiceFQDN | view.ChoiceServiceTags}
 }
 
 // chain is a base chain of the table.
@@ -62,24 +63,24 @@ type chain struct {
 	// host is true for the input and output chains of a scoped (host)
 	// render, which also accept loopback and IPv6 neighbour discovery.
 	host  bool
-	dir   render.Direction
+	dir   view.Direction
 	rules []string
 }
 
 // Render implements render.Renderer.
-func (r *Renderer) Render(p *model.Plan, opt render.Options) (render.Output, diag.List) {
-	prep, ds := render.Prepare(p, Name, r.Caps(), opt)
+func (r *Renderer) Render(p *model.Plan, opt view.Options) (render.Output, diag.List) {
+	prep, ds := view.Prepare(p, Name, r.Caps(), opt)
 	if ds.HasErrors() {
 		return render.Output{}, ds
 	}
 	sets := newSetNamer(prep.Items)
 	var chains []*chain
 	if opt.Scope == "" {
-		chains = []*chain{{name: "forward", hook: "forward", dir: render.Forward}}
+		chains = []*chain{{name: "forward", hook: "forward", dir: view.Forward}}
 	} else {
 		chains = []*chain{
-			{name: "input", hook: "input", host: true, dir: render.Inbound},
-			{name: "output", hook: "output", host: true, dir: render.Outbound},
+			{name: "input", hook: "input", host: true, dir: view.Inbound},
+			{name: "output", hook: "output", host: true, dir: view.Outbound},
 		}
 	}
 	for _, c := range chains {
@@ -94,7 +95,7 @@ func (r *Renderer) Render(p *model.Plan, opt render.Options) (render.Output, dia
 					ds.Errorf(diag.Pos{}, it.Rule.ID, "%s: %v", Name, err)
 					continue
 				}
-				c.rules = append(c.rules, "# "+oneLine(render.Comment(it)))
+				c.rules = append(c.rules, "# "+oneLine(view.Comment(it)))
 				if ref := reference(it.Rule.Reference); ref != "" {
 					c.rules = append(c.rules, "#   source: "+oneLine(ref))
 				}
@@ -105,7 +106,7 @@ func (r *Renderer) Render(p *model.Plan, opt render.Options) (render.Output, dia
 	if ds.HasErrors() {
 		return render.Output{}, ds
 	}
-	header := render.Header(p, Name, opt, prep)
+	header := view.Header(p, Name, opt, prep)
 	var b strings.Builder
 	b.WriteString("#!/usr/sbin/nft -f\n")
 	for _, h := range header {
@@ -206,9 +207,9 @@ func (s sides) of(v6 bool) []netip.Prefix {
 
 // ruleLines renders one prepared item: a line per address family that both
 // sides have (one family-less line when both sides are any). A rule whose
-// sides share no family is an error: render.Prepare already refuses it, and
+// sides share no family is an error: view.Prepare already refuses it, and
 // a rule is never left out quietly.
-func ruleLines(it render.Item, sets *setNamer) ([]string, error) {
+func ruleLines(it view.Item, sets *setNamer) ([]string, error) {
 	r := it.Rule
 	if !r.Proto.HasPorts() && (restricted(r.SourcePorts) || restricted(r.DestPorts)) {
 		return nil, fmt.Errorf("protocol %s cannot carry the ports %s → %s", r.Proto, r.SourcePorts, r.DestPorts)
@@ -227,7 +228,7 @@ func ruleLines(it render.Item, sets *setNamer) ([]string, error) {
 	if r.Action == model.Deny {
 		verdict = "drop"
 	}
-	tail := " " + verdict + " comment " + quote(render.Comment(it))
+	tail := " " + verdict + " comment " + quote(view.Comment(it))
 	if src.any && dst.any {
 		return []string{join(match(r, 0), tail)}, nil
 	}
@@ -400,7 +401,7 @@ func baseLabel(t model.Target) string {
 	return "addresses"
 }
 
-func newSetNamer(items []render.Item) *setNamer {
+func newSetNamer(items []view.Item) *setNamer {
 	n := &setNamer{names: map[string]string{}, sets: map[string]*addrSet{}}
 	// base label → integration-qualified label → distinct group keys
 	type group struct {

@@ -7,10 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/teamsgate/teamsgate/internal/render"
 	"github.com/teamsgate/teamsgate/internal/render/nftables"
 	"github.com/teamsgate/teamsgate/internal/servicetag"
 	"github.com/teamsgate/teamsgate/internal/testutil"
+	"github.com/teamsgate/teamsgate/internal/view"
 )
 
 // proxy is the egress proxy the golden renders send host-name flows to.
@@ -21,29 +21,29 @@ type goldenCase struct {
 	example string
 	variant string // golden file: testdata/EXAMPLE.VARIANT.nft
 	scope   string
-	fqdn    render.FQDNMode
+	fqdn    view.FQDNMode
 	tags    bool // expand service tags from testdata/servicetags.json
 }
 
 // goldenCases renders every example as a perimeter and, where the spec has
 // roles, scoped to one of them.
 var goldenCases = []goldenCase{
-	{example: "messaging-bot", variant: "perimeter", fqdn: render.FQDNViaProxy},
-	{example: "messaging-bot", variant: "bot", scope: "bot", fqdn: render.FQDNSkip},
-	{example: "calling-bot", variant: "perimeter", fqdn: render.FQDNViaProxy, tags: true},
-	{example: "calling-bot", variant: "bot", scope: "bot", fqdn: render.FQDNSkip, tags: true},
-	{example: "pexip", variant: "perimeter", fqdn: render.FQDNSkip},
-	{example: "pexip", variant: "teams-connector-instances", scope: "teams-connector-instances", fqdn: render.FQDNViaProxy},
+	{example: "messaging-bot", variant: "perimeter", fqdn: view.FQDNViaProxy},
+	{example: "messaging-bot", variant: "bot", scope: "bot", fqdn: view.FQDNSkip},
+	{example: "calling-bot", variant: "perimeter", fqdn: view.FQDNViaProxy, tags: true},
+	{example: "calling-bot", variant: "bot", scope: "bot", fqdn: view.FQDNSkip, tags: true},
+	{example: "pexip", variant: "perimeter", fqdn: view.FQDNSkip},
+	{example: "pexip", variant: "teams-connector-instances", scope: "teams-connector-instances", fqdn: view.FQDNViaProxy},
 	{example: "pexip", variant: "conferencing-nodes", scope: "conferencing-nodes"},
-	{example: "teamspro", variant: "perimeter", fqdn: render.FQDNViaProxy},
-	{example: "teamspro", variant: "clients", scope: "clients", fqdn: render.FQDNViaProxy},
-	{example: "combined", variant: "perimeter", fqdn: render.FQDNViaProxy},
-	{example: "combined", variant: "calling-bot", scope: "teams-calling-bot/bot", fqdn: render.FQDNSkip},
+	{example: "teamspro", variant: "perimeter", fqdn: view.FQDNViaProxy},
+	{example: "teamspro", variant: "clients", scope: "clients", fqdn: view.FQDNViaProxy},
+	{example: "combined", variant: "perimeter", fqdn: view.FQDNViaProxy},
+	{example: "combined", variant: "calling-bot", scope: "teams-calling-bot/bot", fqdn: view.FQDNSkip},
 }
 
-func (c goldenCase) options(t *testing.T) render.Options {
-	opt := render.Options{Scope: c.scope, FQDN: c.fqdn}
-	if c.fqdn == render.FQDNViaProxy {
+func (c goldenCase) options(t *testing.T) view.Options {
+	opt := view.Options{Scope: c.scope, FQDN: c.fqdn}
+	if c.fqdn == view.FQDNViaProxy {
 		opt.Proxy = proxy
 	}
 	if c.tags {
@@ -113,7 +113,7 @@ func checkComments(t *testing.T, file []byte) {
 
 func TestFQDNFlowsAreAnErrorByDefault(t *testing.T) {
 	p := testutil.Plan(t, testutil.ExamplePath("messaging-bot"), "")
-	out, ds := nftables.New().Render(p, render.Options{})
+	out, ds := nftables.New().Render(p, view.Options{})
 	if !ds.HasErrors() {
 		t.Fatal("rendering host-name flows without --fqdn-via-proxy or --fqdn-skip succeeded")
 	}
@@ -130,7 +130,7 @@ func TestFQDNFlowsAreAnErrorByDefault(t *testing.T) {
 
 func TestServiceTagsNeedData(t *testing.T) {
 	p := testutil.Plan(t, testutil.ExamplePath("calling-bot"), "")
-	_, ds := nftables.New().Render(p, render.Options{Scope: "bot", FQDN: render.FQDNSkip})
+	_, ds := nftables.New().Render(p, view.Options{Scope: "bot", FQDN: view.FQDNSkip})
 	if !ds.HasErrors() || !strings.Contains(ds.String(), "AzureCloud") {
 		t.Fatalf("want an error naming the AzureCloud tag, got %v", ds)
 	}
@@ -144,7 +144,7 @@ func TestRealServiceTags(t *testing.T) {
 		t.Fatal(ds)
 	}
 	p := testutil.Plan(t, testutil.ExamplePath("calling-bot"), "")
-	out, ds := nftables.New().Render(p, render.Options{Scope: "bot", FQDN: render.FQDNSkip, ServiceTags: data})
+	out, ds := nftables.New().Render(p, view.Options{Scope: "bot", FQDN: view.FQDNSkip, ServiceTags: data})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
@@ -180,7 +180,7 @@ integrations:
       teams-connector-instances: { addresses: [198.51.100.64/28] }
 `, "")
 	for _, scope := range []string{"", "teams-connector-instances"} {
-		out, ds := nftables.New().Render(p, render.Options{Scope: scope, FQDN: render.FQDNSkip})
+		out, ds := nftables.New().Render(p, view.Options{Scope: scope, FQDN: view.FQDNSkip})
 		if ds.HasErrors() {
 			t.Fatal(ds)
 		}
@@ -195,7 +195,7 @@ integrations:
 
 func TestScopedChains(t *testing.T) {
 	p := testutil.Plan(t, testutil.ExamplePath("pexip"), "")
-	out, ds := nftables.New().Render(p, render.Options{Scope: "conferencing-nodes"})
+	out, ds := nftables.New().Render(p, view.Options{Scope: "conferencing-nodes"})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
@@ -221,7 +221,7 @@ func TestLongCommentIsCut(t *testing.T) {
 	p := testutil.Plan(t, testutil.ExamplePath("pexip"), "")
 	long := strings.Repeat("é", 100) + `"quoted"`
 	p.Rules[0].Purpose = long
-	out, ds := nftables.New().Render(p, render.Options{FQDN: render.FQDNSkip})
+	out, ds := nftables.New().Render(p, view.Options{FQDN: view.FQDNSkip})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}

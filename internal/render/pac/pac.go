@@ -13,6 +13,7 @@ import (
 	"github.com/teamsgate/teamsgate/internal/diag"
 	"github.com/teamsgate/teamsgate/internal/model"
 	"github.com/teamsgate/teamsgate/internal/render"
+	"github.com/teamsgate/teamsgate/internal/view"
 )
 
 // Name is the target's name on the command line.
@@ -38,8 +39,8 @@ func (*Renderer) Description() string {
 }
 
 // Caps implements render.Renderer: host names only.
-func (*Renderer) Caps() render.Caps {
-	return render.Caps{FQDN: true, HostsOnly: true, Reads: render.ChoiceProxy | render.ChoiceDirect}
+func (*Renderer) Caps() view.Caps {
+	return view.Caps{FQDN: true, HostsOnly: true, Reads: view.ChoiceProxy | view.ChoiceDirect}
 }
 
 // The helper functions every rendered file carries. They use only ECMAScript
@@ -109,8 +110,8 @@ function teamsgatePortIn(p, ranges) {
 `
 
 // Render implements render.Renderer.
-func (r *Renderer) Render(p *model.Plan, opt render.Options) (render.Output, diag.List) {
-	prep, ds := render.Prepare(p, Name, r.Caps(), opt)
+func (r *Renderer) Render(p *model.Plan, opt view.Options) (render.Output, diag.List) {
+	prep, ds := view.Prepare(p, Name, r.Caps(), opt)
 	if ds.HasErrors() {
 		return render.Output{}, ds
 	}
@@ -135,7 +136,7 @@ func (r *Renderer) Render(p *model.Plan, opt render.Options) (render.Output, dia
 			continue
 		}
 		n++
-		body.WriteString("  // " + oneLine(render.Comment(*it)) + "\n")
+		body.WriteString("  // " + oneLine(view.Comment(*it)) + "\n")
 		var conds []string
 		for _, h := range rule.Destination.Hosts {
 			c := fmt.Sprintf("h == %s", q(h.String()))
@@ -161,7 +162,7 @@ func (r *Renderer) Render(p *model.Plan, opt render.Options) (render.Output, dia
 		ds.Errorf(diag.Pos{}, "", "%s: nothing to render: no host-name flow of the plan goes through a proxy:\n  %s", Name, strings.Join(notes, "\n  "))
 		return render.Output{}, ds
 	}
-	header := render.Header(p, Name, opt, prep)
+	header := view.Header(p, Name, opt, prep)
 	header = append(header, notes...)
 	var b strings.Builder
 	for _, h := range header {
@@ -186,10 +187,10 @@ func (r *Renderer) Render(p *model.Plan, opt render.Options) (render.Output, dia
 
 // skip says why a rule kept by Prepare is no job for a PAC file, or "" when
 // it is.
-func skip(it *render.Item) string {
+func skip(it *view.Item) string {
 	r := &it.Rule
 	switch {
-	case it.Dir == render.Inbound:
+	case it.Dir == view.Inbound:
 		return "a PAC file steers the role's outbound requests only"
 	case r.Destination.Role != "" && r.Destination.HasAddresses():
 		return fmt.Sprintf("the destination is the machines of role %s, bound to addresses: render it for an address-based target", r.Destination.Role)

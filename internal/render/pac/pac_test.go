@@ -12,9 +12,9 @@ import (
 	"testing"
 
 	"github.com/teamsgate/teamsgate/internal/model"
-	"github.com/teamsgate/teamsgate/internal/render"
 	"github.com/teamsgate/teamsgate/internal/render/pac"
 	"github.com/teamsgate/teamsgate/internal/testutil"
+	"github.com/teamsgate/teamsgate/internal/view"
 )
 
 var proxy = netip.MustParseAddrPort("192.0.2.3:3128")
@@ -41,8 +41,8 @@ var goldenCases = []goldenCase{
 	{example: "combined", variant: "clients", scope: "clients"},
 }
 
-func (c goldenCase) options() render.Options {
-	opt := render.Options{Scope: c.scope, Direct: c.direct}
+func (c goldenCase) options() view.Options {
+	opt := view.Options{Scope: c.scope, Direct: c.direct}
 	if !c.noProxy {
 		opt.Proxy = proxy
 	}
@@ -98,7 +98,7 @@ type pacCase struct {
 // plan's own matcher (model.Host.Matches and the ports) over the flows a
 // PAC file carries: TCP, outbound, to host names that are not a role's
 // machines.
-func oracleCases(p *model.Plan, opt render.Options) []pacCase {
+func oracleCases(p *model.Plan, opt view.Options) []pacCase {
 	listed, other := "PROXY "+opt.Proxy.String(), "DIRECT"
 	if opt.Direct {
 		listed, other = other, listed
@@ -219,7 +219,7 @@ func runCases(t *testing.T, file []byte, cases []pacCase) {
 }
 
 func TestWildcardIsOneLabel(t *testing.T) {
-	out, ds := pac.New().Render(testutil.Plan(t, testutil.ExamplePath("teamspro"), ""), render.Options{Proxy: proxy})
+	out, ds := pac.New().Render(testutil.Plan(t, testutil.ExamplePath("teamspro"), ""), view.Options{Proxy: proxy})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
@@ -238,7 +238,7 @@ func TestWildcardIsOneLabel(t *testing.T) {
 }
 
 func TestDirect(t *testing.T) {
-	out, ds := pac.New().Render(testutil.Plan(t, testutil.ExamplePath("messaging-bot"), ""), render.Options{Proxy: proxy, Direct: true})
+	out, ds := pac.New().Render(testutil.Plan(t, testutil.ExamplePath("messaging-bot"), ""), view.Options{Proxy: proxy, Direct: true})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
@@ -249,7 +249,7 @@ func TestDirect(t *testing.T) {
 }
 
 func TestIPv6Proxy(t *testing.T) {
-	opt := render.Options{Proxy: netip.MustParseAddrPort("[2001:db8::3]:3128")}
+	opt := view.Options{Proxy: netip.MustParseAddrPort("[2001:db8::3]:3128")}
 	out, ds := pac.New().Render(testutil.Plan(t, testutil.ExamplePath("messaging-bot"), ""), opt)
 	if ds.HasErrors() {
 		t.Fatal(ds)

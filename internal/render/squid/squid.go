@@ -15,6 +15,7 @@ import (
 	"github.com/teamsgate/teamsgate/internal/diag"
 	"github.com/teamsgate/teamsgate/internal/model"
 	"github.com/teamsgate/teamsgate/internal/render"
+	"github.com/teamsgate/teamsgate/internal/view"
 )
 
 // Name is the target's name on the command line.
@@ -70,8 +71,8 @@ func (*Renderer) Description() string {
 
 // Caps implements render.Renderer: host names only; address flows are left
 // to an address-based target.
-func (*Renderer) Caps() render.Caps {
-	return render.Caps{FQDN: true, HostsOnly: true, Reads: render.ChoiceProxy}
+func (*Renderer) Caps() view.Caps {
+	return view.Caps{FQDN: true, HostsOnly: true, Reads: view.ChoiceProxy}
 }
 
 // group is the flows that share sources and ports: one set of ACLs.
@@ -86,8 +87,8 @@ type group struct {
 }
 
 // Render implements render.Renderer.
-func (r *Renderer) Render(p *model.Plan, opt render.Options) (render.Output, diag.List) {
-	prep, ds := render.Prepare(p, Name, r.Caps(), opt)
+func (r *Renderer) Render(p *model.Plan, opt view.Options) (render.Output, diag.List) {
+	prep, ds := view.Prepare(p, Name, r.Caps(), opt)
 	if ds.HasErrors() {
 		return render.Output{}, ds
 	}
@@ -134,7 +135,7 @@ func (r *Renderer) Render(p *model.Plan, opt render.Options) (render.Output, dia
 	if opt.Proxy.IsValid() {
 		port = int(opt.Proxy.Port())
 	}
-	header := render.Header(p, Name, opt, prep)
+	header := view.Header(p, Name, opt, prep)
 	header = append(header, notes...)
 	var b strings.Builder
 	for _, h := range header {
@@ -217,10 +218,10 @@ acl tg_internal dst ` + strings.Join(Internal, " ") + "\n")
 
 // skip says why a rule kept by Prepare is no job for an egress proxy, or
 // "" when it is.
-func skip(it *render.Item) string {
+func skip(it *view.Item) string {
 	r := &it.Rule
 	switch {
-	case it.Dir == render.Inbound:
+	case it.Dir == view.Inbound:
 		return "an egress proxy carries the role's outbound flows only"
 	case r.Destination.Role != "" && r.Destination.HasAddresses():
 		return fmt.Sprintf("the destination is the machines of role %s, bound to addresses: render it for an address-based target", r.Destination.Role)
@@ -255,7 +256,7 @@ func ports(r *model.Rule) (connect, http []int, err error) {
 }
 
 // add appends a flow's names to the group's ACLs, each name once.
-func (g *group) add(it *render.Item) {
+func (g *group) add(it *view.Item) {
 	r := &it.Rule
 	var exact, wild []string
 	for _, h := range r.Destination.Hosts {
@@ -269,7 +270,7 @@ func (g *group) add(it *render.Item) {
 			exact = append(exact, h.String())
 		}
 	}
-	comment := "# " + oneLine(render.Comment(*it))
+	comment := "# " + oneLine(view.Comment(*it))
 	if len(exact) == 0 && len(wild) == 0 {
 		g.lines = append(g.lines, comment+" (names already listed above)")
 		return

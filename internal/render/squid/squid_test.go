@@ -19,9 +19,9 @@ import (
 	"time"
 
 	"github.com/teamsgate/teamsgate/internal/model"
-	"github.com/teamsgate/teamsgate/internal/render"
 	"github.com/teamsgate/teamsgate/internal/render/squid"
 	"github.com/teamsgate/teamsgate/internal/testutil"
+	"github.com/teamsgate/teamsgate/internal/view"
 )
 
 // goldenCase is one render of an example spec, compared with
@@ -43,8 +43,8 @@ var goldenCases = []goldenCase{
 	{example: "combined", variant: "perimeter"},
 }
 
-func (c goldenCase) options() render.Options {
-	opt := render.Options{Scope: c.scope}
+func (c goldenCase) options() view.Options {
+	opt := view.Options{Scope: c.scope}
 	if c.proxy != "" {
 		opt.Proxy = netip.MustParseAddrPort(c.proxy)
 	}
@@ -174,7 +174,7 @@ func selfSigned(t *testing.T) []byte {
 // Squid's POSIX one (the expressions use only anchors, a bracket
 // expression and escaped dots, which both read alike).
 func TestWildcardRegexIsOneLabel(t *testing.T) {
-	out, ds := squid.New().Render(testutil.Plan(t, testutil.ExamplePath("teamspro"), ""), render.Options{})
+	out, ds := squid.New().Render(testutil.Plan(t, testutil.ExamplePath("teamspro"), ""), view.Options{})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
@@ -199,7 +199,7 @@ func TestWildcardRegexIsOneLabel(t *testing.T) {
 }
 
 func TestAddressFlowsAreListedNotRendered(t *testing.T) {
-	out, ds := squid.New().Render(testutil.Plan(t, testutil.ExamplePath("pexip"), ""), render.Options{})
+	out, ds := squid.New().Render(testutil.Plan(t, testutil.ExamplePath("pexip"), ""), view.Options{})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
@@ -218,7 +218,7 @@ func TestAddressFlowsAreListedNotRendered(t *testing.T) {
 }
 
 func TestPortEighty(t *testing.T) {
-	out, ds := squid.New().Render(testutil.Plan(t, testutil.ExamplePath("calling-bot"), ""), render.Options{})
+	out, ds := squid.New().Render(testutil.Plan(t, testutil.ExamplePath("calling-bot"), ""), view.Options{})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
@@ -232,7 +232,7 @@ func TestPortEighty(t *testing.T) {
 }
 
 func TestListenPortFromProxy(t *testing.T) {
-	out, ds := squid.New().Render(testutil.Plan(t, testutil.ExamplePath("teamspro"), ""), render.Options{Proxy: netip.MustParseAddrPort("192.0.2.3:8080")})
+	out, ds := squid.New().Render(testutil.Plan(t, testutil.ExamplePath("teamspro"), ""), view.Options{Proxy: netip.MustParseAddrPort("192.0.2.3:8080")})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}

@@ -5,10 +5,10 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/teamsgate/teamsgate/internal/render"
 	"github.com/teamsgate/teamsgate/internal/render/targets"
 	"github.com/teamsgate/teamsgate/internal/servicetag"
 	"github.com/teamsgate/teamsgate/internal/testutil"
+	"github.com/teamsgate/teamsgate/internal/view"
 )
 
 // BenchmarkRenderAll renders the combined example to every registered
@@ -20,8 +20,8 @@ func BenchmarkRenderAll(b *testing.B) {
 	if ds.HasErrors() {
 		b.Fatal(ds)
 	}
-	opt := render.Options{
-		FQDN:        render.FQDNViaProxy,
+	opt := view.Options{
+		FQDN:        view.FQDNViaProxy,
 		Proxy:       netip.MustParseAddrPort("192.0.2.3:3128"),
 		ServiceTags: tags,
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/teamsgate/teamsgate/internal/render/targets"
 	"github.com/teamsgate/teamsgate/internal/servicetag"
 	"github.com/teamsgate/teamsgate/internal/testutil"
+	"github.com/teamsgate/teamsgate/internal/view"
 )
 
 // TestNoRequiredRuleDropped renders every example, in every scope, for
@@ -34,7 +35,7 @@ func TestNoRequiredRuleDropped(t *testing.T) {
 		for _, tg := range targets.All() {
 			for _, scope := range scopes {
 				for _, proxy := range []string{"192.0.2.3:3128", "[2001:db8::3]:3128"} {
-					opt := render.Options{Scope: scope, FQDN: render.FQDNViaProxy, Proxy: netip.MustParseAddrPort(proxy), ServiceTags: tags}
+					opt := view.Options{Scope: scope, FQDN: view.FQDNViaProxy, Proxy: netip.MustParseAddrPort(proxy), ServiceTags: tags}
 					checkRequired(t, ex+"/"+tg.Name()+"/"+scope+"/"+proxy, p, tg, opt)
 				}
 			}
@@ -42,7 +43,7 @@ func TestNoRequiredRuleDropped(t *testing.T) {
 	}
 }
 
-func checkRequired(t *testing.T, name string, p *model.Plan, tg render.Renderer, opt render.Options) {
+func checkRequired(t *testing.T, name string, p *model.Plan, tg render.Renderer, opt view.Options) {
 	t.Helper()
 	out, ds := tg.Render(p, opt)
 	if ds.HasErrors() {
@@ -95,7 +96,7 @@ func TestAddressFamilyNeverDropped(t *testing.T) {
 			continue
 		}
 		for _, scope := range []string{"", "bot"} {
-			opt := render.Options{Scope: scope, FQDN: render.FQDNViaProxy, Proxy: netip.MustParseAddrPort("192.0.2.3:3128")}
+			opt := view.Options{Scope: scope, FQDN: view.FQDNViaProxy, Proxy: netip.MustParseAddrPort("192.0.2.3:3128")}
 			_, ds := tg.Render(p, opt)
 			if !ds.HasErrors() {
 				t.Errorf("%s scope %q: rendered an IPv6-only bot's flows through an IPv4 proxy without an error", tg.Name(), scope)

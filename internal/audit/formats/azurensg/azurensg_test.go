@@ -7,9 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/teamsgate/teamsgate/internal/audit"
 	"github.com/teamsgate/teamsgate/internal/audit/audittest"
-	"github.com/teamsgate/teamsgate/internal/audit/parse/azurensg"
+	"github.com/teamsgate/teamsgate/internal/audit/eval"
+	"github.com/teamsgate/teamsgate/internal/audit/formats/azurensg"
+	"github.com/teamsgate/teamsgate/internal/audit/ruleset"
 	"github.com/teamsgate/teamsgate/internal/servicetag"
 	"github.com/teamsgate/teamsgate/internal/testutil"
 )
@@ -37,7 +38,7 @@ func TestRealSample(t *testing.T) {
 		// VirtualNetwork is not known: AllowVnetOutBound matches nothing
 		{Dir: "out", Packet: "tcp 10.0.0.4:40000 > 10.0.0.5:443", Want: "deny", By: "DenyAllOutBound"},
 	})
-	cfg, _ = azurensg.ParseFile(samplePath(), azurensg.Options{Tags: audit.Tags{VirtualNetwork: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16")}}})
+	cfg, _ = azurensg.ParseFile(samplePath(), azurensg.Options{Tags: ruleset.ServiceTags{VirtualNetwork: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16")}}})
 	audittest.Check(t, cfg, []audittest.Case{
 		{Dir: "out", Packet: "tcp 10.0.0.4:40000 > 10.0.0.5:443", Want: "allow", By: "AllowVnetOutBound"},
 		{Dir: "out", Packet: "tcp 10.0.0.4:40000 > 10.1.0.5:443", Want: "deny", By: "DenyAllOutBound"},
@@ -106,7 +107,7 @@ func TestFlattened(t *testing.T) {
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
-	cfg, ds := azurensg.Parse([]byte(flattened), azurensg.Options{Tags: audit.Tags{Data: tags}})
+	cfg, ds := azurensg.Parse([]byte(flattened), azurensg.Options{Tags: ruleset.ServiceTags{Data: tags}})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
@@ -202,7 +203,7 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		if cfg != nil {
-			if _, err := audit.Compile(cfg); err != nil {
+			if _, err := eval.Compile(cfg); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/teamsgate/teamsgate/internal/audit"
 	"github.com/teamsgate/teamsgate/internal/audit/audittest"
-	"github.com/teamsgate/teamsgate/internal/audit/parse/awssg"
+	"github.com/teamsgate/teamsgate/internal/audit/eval"
+	"github.com/teamsgate/teamsgate/internal/audit/formats/awssg"
 	"github.com/teamsgate/teamsgate/internal/testutil"
 )
 
@@ -149,7 +149,7 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		if cfg != nil {
-			if _, err := audit.Compile(cfg); err != nil {
+			if _, err := eval.Compile(cfg); err != nil {
 				t.Fatal(err)
 			}
 		}

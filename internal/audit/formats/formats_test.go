@@ -1,4 +1,4 @@
-package parse_test
+package formats_test
 
 import (
 	"os"
@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/teamsgate/teamsgate/internal/audit/parse"
+	"github.com/teamsgate/teamsgate/internal/audit/formats"
 	"github.com/teamsgate/teamsgate/internal/testutil"
 )
 
@@ -35,7 +35,7 @@ func TestDetect(t *testing.T) {
 		{name: "empty", in: " \n", err: "empty"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := parse.Detect([]byte(tc.in))
+			got, err := formats.Detect([]byte(tc.in))
 			switch {
 			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
 				t.Errorf("Detect = %q, %v; want error %q", got, err, tc.err)

@@ -1,18 +1,19 @@
-package audit
+package ruleset
 
 import (
 	"fmt"
 	"net/netip"
 	"strings"
 
+	"github.com/teamsgate/teamsgate/internal/audit/packet"
 	"github.com/teamsgate/teamsgate/internal/servicetag"
 )
 
-// Tags resolves Azure service tags, for NSG rules and for plan rules that
-// name a tag. The three tags every NSG has are built in; the rest come from
-// a ServiceTags_Public file. A tag it cannot resolve is an error at the
-// point of use, never an empty set.
-type Tags struct {
+// ServiceTags resolves Azure service tags, for NSG rules and for plan
+// rules that name a tag. The three tags every NSG has are built in; the
+// rest come from a ServiceTags_Public file. A tag it cannot resolve is an
+// error at the point of use, never an empty set.
+type ServiceTags struct {
 	// Data is the service-tags file, or nil.
 	Data *servicetag.Data
 	// VirtualNetwork is the address space of the virtual network (and
@@ -31,7 +32,7 @@ var azureHostIP = netip.MustParsePrefix("168.63.129.16/32")
 // reachable on the public internet, excluded from the Internet tag. The
 // documentation ranges (RFC 5737, RFC 3849) are kept, because examples bind
 // roles to them in place of public addresses.
-var nonPublic = AddrSetOf(
+var nonPublic = packet.AddrSetOf(
 	netip.MustParsePrefix("0.0.0.0/8"), netip.MustParsePrefix("10.0.0.0/8"),
 	netip.MustParsePrefix("100.64.0.0/10"), netip.MustParsePrefix("127.0.0.0/8"),
 	netip.MustParsePrefix("169.254.0.0/16"), netip.MustParsePrefix("172.16.0.0/12"),
@@ -50,25 +51,25 @@ var nonPublic = AddrSetOf(
 //     internet").
 //   - AzureLoadBalancer: 168.63.129.16.
 //   - any other tag: from the service-tags file.
-func (t Tags) Resolve(name string) (AddrSet, error) {
+func (t ServiceTags) Resolve(name string) (packet.AddrSet, error) {
 	switch strings.ToLower(name) {
 	case "virtualnetwork", "virtual_network":
 		if t.VirtualNetwork == nil {
-			return AddrSet{}, fmt.Errorf("service tag %q: the virtual network's address space is not known (give --vnet CIDR,...)", name)
+			return packet.AddrSet{}, fmt.Errorf("service tag %q: the virtual network's address space is not known (give --vnet CIDR,...)", name)
 		}
-		return AddrSetOf(t.VirtualNetwork...), nil
+		return packet.AddrSetOf(t.VirtualNetwork...), nil
 	case "internet":
-		s := AllAddrs().Difference(nonPublic)
+		s := packet.AllAddrs().Difference(nonPublic)
 		if t.VirtualNetwork != nil {
-			s = s.Difference(AddrSetOf(t.VirtualNetwork...))
+			s = s.Difference(packet.AddrSetOf(t.VirtualNetwork...))
 		}
 		return s, nil
 	case "azureloadbalancer", "azure_loadbalancer":
-		return AddrSetOf(azureHostIP), nil
+		return packet.AddrSetOf(azureHostIP), nil
 	}
 	tag, err := t.Data.Lookup(name)
 	if err != nil {
-		return AddrSet{}, err
+		return packet.AddrSet{}, err
 	}
-	return NewAddrSet(tag.IPSet()), nil
+	return packet.NewAddrSet(tag.IPSet()), nil
 }

@@ -1,6 +1,6 @@
 // Package parse lists the configuration formats the auditor reads, in one
 // place, and recognises a format from the content.
-package parse
+package formats
 
 import (
 	"bytes"
@@ -8,17 +8,17 @@ import (
 	"net/netip"
 	"strings"
 
-	"github.com/teamsgate/teamsgate/internal/audit"
-	"github.com/teamsgate/teamsgate/internal/audit/parse/awssg"
-	"github.com/teamsgate/teamsgate/internal/audit/parse/azurensg"
-	"github.com/teamsgate/teamsgate/internal/audit/parse/iptables"
-	"github.com/teamsgate/teamsgate/internal/audit/parse/nftables"
+	"github.com/teamsgate/teamsgate/internal/audit/formats/awssg"
+	"github.com/teamsgate/teamsgate/internal/audit/formats/azurensg"
+	"github.com/teamsgate/teamsgate/internal/audit/formats/iptables"
+	"github.com/teamsgate/teamsgate/internal/audit/formats/nftables"
+	"github.com/teamsgate/teamsgate/internal/audit/ruleset"
 	"github.com/teamsgate/teamsgate/internal/diag"
 	"github.com/teamsgate/teamsgate/internal/jsonpos"
 )
 
-// Formats lists the format names, in the order --help shows them.
-var Formats = []string{"azure-nsg", "aws-sg", "iptables", "nftables"}
+// Names lists the format names, in the order --help shows them.
+var Names = []string{"azure-nsg", "aws-sg", "iptables", "nftables"}
 
 // MaxBytes is the largest configuration the auditor reads: 32 MiB, the
 // limit of the JSON reader (jsonpos.MaxBytes) that the JSON formats meet
@@ -28,13 +28,13 @@ const MaxBytes = jsonpos.MaxBytes
 
 // Options carries what some parsers need besides the file.
 type Options struct {
-	Tags    audit.Tags
+	Tags    ruleset.ServiceTags
 	Members map[string][]netip.Prefix
 	Groups  []string
 }
 
 // Parse parses a configuration of the given format.
-func Parse(format string, data []byte, opt Options) (*audit.Config, diag.List) {
+func Parse(format string, data []byte, opt Options) (*ruleset.Config, diag.List) {
 	if len(data) > MaxBytes {
 		var ds diag.List
 		ds.Errorf(diag.Pos{Line: 1, Col: 1}, "", "the configuration is %d bytes; the limit is %d MiB", len(data), MaxBytes>>20)
@@ -51,7 +51,7 @@ func Parse(format string, data []byte, opt Options) (*audit.Config, diag.List) {
 		return nftables.Parse(data)
 	}
 	var ds diag.List
-	ds.Errorf(diag.Pos{}, "", "unknown format %q (want %s)", format, strings.Join(Formats, ", "))
+	ds.Errorf(diag.Pos{}, "", "unknown format %q (want %s)", format, strings.Join(Names, ", "))
 	return nil, ds
 }
 
@@ -131,7 +131,7 @@ func pick(found []string) (string, error) {
 	case 1:
 		return found[0], nil
 	case 0:
-		return "", fmt.Errorf("cannot tell the configuration's format from its content; give --format (%s)", strings.Join(Formats, ", "))
+		return "", fmt.Errorf("cannot tell the configuration's format from its content; give --format (%s)", strings.Join(Names, ", "))
 	}
 	return "", fmt.Errorf("the configuration could be %s; give --format", strings.Join(found, " or "))
 }

@@ -6,9 +6,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/teamsgate/teamsgate/internal/audit"
 	"github.com/teamsgate/teamsgate/internal/audit/audittest"
-	"github.com/teamsgate/teamsgate/internal/audit/parse/iptables"
+	"github.com/teamsgate/teamsgate/internal/audit/eval"
+	"github.com/teamsgate/teamsgate/internal/audit/formats/iptables"
+	"github.com/teamsgate/teamsgate/internal/audit/ruleset"
 	"github.com/teamsgate/teamsgate/internal/testutil"
 )
 
@@ -21,7 +22,7 @@ func TestRealSample(t *testing.T) {
 	if len(ds) > 0 {
 		t.Fatalf("diagnostics: %s", ds)
 	}
-	if cfg.Families != audit.FamilyV4 {
+	if cfg.Families != ruleset.FamilyV4 {
 		t.Errorf("families = %v", cfg.Families)
 	}
 	audittest.Check(t, cfg, []audittest.Case{
@@ -33,7 +34,7 @@ func TestRealSample(t *testing.T) {
 	})
 }
 
-func parse(t *testing.T, text string) *audit.Config {
+func parse(t *testing.T, text string) *ruleset.Config {
 	t.Helper()
 	cfg, ds := iptables.Parse([]byte(text))
 	if ds.HasErrors() {
@@ -175,7 +176,7 @@ func TestIPv6(t *testing.T) {
 -A INPUT -s 2001:db8::/32 -p tcp -m tcp --dport 443 -j ACCEPT
 COMMIT
 `)
-	if cfg.Families != audit.FamilyV6 {
+	if cfg.Families != ruleset.FamilyV6 {
 		t.Fatalf("families = %v", cfg.Families)
 	}
 	audittest.Check(t, cfg, []audittest.Case{
@@ -234,7 +235,7 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		if cfg != nil {
-			if _, err := audit.Compile(cfg); err != nil && !strings.Contains(err.Error(), "interfaces") {
+			if _, err := eval.Compile(cfg); err != nil && !strings.Contains(err.Error(), "interfaces") {
 				t.Fatal(err)
 			}
 		}

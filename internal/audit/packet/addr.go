@@ -1,4 +1,4 @@
-package audit
+package packet
 
 import (
 	"fmt"
@@ -60,7 +60,8 @@ var (
 	allV6Addrs = AddrSetOf(allV6)
 )
 
-// IPSet returns the set as a netipx.IPSet (never nil).
+// IPSet returns the set as a netipx.IPSet (never nil). A non-empty set
+// returns the same IPSet every time, so that it can key a cache.
 func (a AddrSet) IPSet() *netipx.IPSet {
 	if a.set == nil {
 		return &netipx.IPSet{}
@@ -220,9 +221,9 @@ func (a AddrSet) Last() netip.Addr { return a.rr[len(a.rr)-1].To() }
 // exact sets are in Prefixes (and in the JSON report).
 const maxListed = 16
 
-// Strings describes the set for people, per address family: "any" for a
-// whole family, "any except P…" when the complement is shorter than the
-// set itself, otherwise the prefixes.
+// Strings describes the set for people, per address family: "any IPv4"
+// for a whole family ("any" for both), "any IPv4 except P…" when the
+// complement is shorter than the set itself, otherwise the prefixes.
 func (a AddrSet) Strings() []string {
 	if a.IsEmpty() {
 		return []string{"none"}

@@ -21,11 +21,12 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/teamsgate/teamsgate/internal/audit"
+	"github.com/teamsgate/teamsgate/internal/audit/packet"
+	"github.com/teamsgate/teamsgate/internal/audit/ruleset"
 	"github.com/teamsgate/teamsgate/internal/diag"
 	"github.com/teamsgate/teamsgate/internal/jsonpos"
 	"github.com/teamsgate/teamsgate/internal/model"
-	"github.com/teamsgate/teamsgate/internal/render"
+	"github.com/teamsgate/teamsgate/internal/view"
 )
 
 // Options are what the parser needs besides the file.
@@ -45,14 +46,14 @@ var permFields = []string{"IpProtocol", "FromPort", "ToPort", "IpRanges", "Ipv6R
 type parser struct {
 	ds  diag.List
 	opt Options
-	cfg *audit.Config
-	in  *audit.Chain
-	out *audit.Chain
+	cfg *ruleset.Config
+	in  *ruleset.Chain
+	out *ruleset.Chain
 }
 
 // Parse reads describe-security-groups JSON (an object with
 // SecurityGroups, or a bare array of groups).
-func Parse(data []byte, opt Options) (*audit.Config, diag.List) {
+func Parse(data []byte, opt Options) (*ruleset.Config, diag.List) {
 	root, ds := jsonpos.Parse(data)
 	if ds.HasErrors() {
 		return nil, ds
@@ -69,9 +70,9 @@ func Parse(data []byte, opt Options) (*audit.Config, diag.List) {
 		p.ds.Errorf(root.Pos, root.Path, "not describe-security-groups output: no SecurityGroups array")
 		return nil, p.ds
 	}
-	p.cfg = &audit.Config{Format: "aws-sg", Directional: true, NoSourcePorts: true, Families: audit.FamilyBoth, Paths: map[render.Direction][]*audit.Chain{}}
-	p.in = &audit.Chain{Name: "ingress", Hook: "inbound", Family: audit.FamilyBoth, Union: true, Pos: groups.Pos}
-	p.out = &audit.Chain{Name: "egress", Hook: "outbound", Family: audit.FamilyBoth, Union: true, Pos: groups.Pos}
+	p.cfg = &ruleset.Config{Format: "aws-sg", Directional: true, NoSourcePorts: true, Families: ruleset.FamilyBoth, Paths: map[view.Direction][]*ruleset.Chain{}}
+	p.in = &ruleset.Chain{Name: "ingress", Hook: "inbound", Family: ruleset.FamilyBoth, Union: true, Pos: groups.Pos}
+	p.out = &ruleset.Chain{Name: "egress", Hook: "outbound", Family: ruleset.FamilyBoth, Union: true, Pos: groups.Pos}
 	selected := 0
 	found := map[string]bool{}
 	for _, g := range groups.Items {
@@ -98,16 +99,16 @@ func Parse(data []byte, opt Options) (*audit.Config, diag.List) {
 	if selected == 0 && len(opt.Groups) == 0 {
 		p.ds.Errorf(groups.Pos, groups.Path, "the file holds no security group")
 	}
-	for _, ch := range []*audit.Chain{p.in, p.out} {
-		ch.Policy = &audit.Line{ID: ch.Name + " (no rule allows it)", Chain: ch.Name, Action: audit.Drop, Default: true, Matches: []audit.Match{audit.NewMatch()}}
+	for _, ch := range []*ruleset.Chain{p.in, p.out} {
+		ch.Policy = &ruleset.Line{ID: ch.Name + " (no rule allows it)", Chain: ch.Name, Action: ruleset.Drop, Default: true, Matches: []ruleset.Match{ruleset.NewMatch()}}
 		for i, l := range ch.Lines {
 			l.Index = i + 1
 			l.Chain = ch.Name
 		}
 	}
-	p.cfg.Chains = []*audit.Chain{p.in, p.out}
-	p.cfg.Paths[render.Inbound] = []*audit.Chain{p.in}
-	p.cfg.Paths[render.Outbound] = []*audit.Chain{p.out}
+	p.cfg.Chains = []*ruleset.Chain{p.in, p.out}
+	p.cfg.Paths[view.Inbound] = []*ruleset.Chain{p.in}
+	p.cfg.Paths[view.Outbound] = []*ruleset.Chain{p.out}
 	if selected > 1 {
 		p.cfg.Notes = append(p.cfg.Notes, fmt.Sprintf("the rules of %d security groups are audited as one union, as for an instance that has all of them attached (select groups with --sg)", selected))
 	}
@@ -115,7 +116,7 @@ func Parse(data []byte, opt Options) (*audit.Config, diag.List) {
 }
 
 // ParseFile reads and parses a describe-security-groups file.
-func ParseFile(name string, opt Options) (*audit.Config, diag.List) {
+func ParseFile(name string, opt Options) (*ruleset.Config, diag.List) {
 	b, err := os.ReadFile(name)
 	if err != nil {
 		var ds diag.List
@@ -152,15 +153,15 @@ func (p *parser) group(g *jsonpos.Value, id string) {
 	}
 	for _, dir := range []struct {
 		key   string
-		chain *audit.Chain
+		chain *ruleset.Chain
 		label string
 	}{{"IpPermissions", p.in, "ingress"}, {"IpPermissionsEgress", p.out, "egress"}} {
 		perms := g.Get(dir.key)
 		if perms == nil {
 			if dir.key == "IpPermissionsEgress" {
-				m := audit.NewMatch()
-				m.Dst = audit.V4Addrs()
-				dir.chain.Lines = append(dir.chain.Lines, &audit.Line{ID: id + " egress (default rule)", Text: "-1 to 0.0.0.0/0 (the default egress rule, implied)", Pos: g.Pos, Action: audit.Accept, Default: true, Matches: []audit.Match{m}})
+				m := ruleset.NewMatch()
+				m.Dst = packet.V4Addrs()
+				dir.chain.Lines = append(dir.chain.Lines, &ruleset.Line{ID: id + " egress (default rule)", Text: "-1 to 0.0.0.0/0 (the default egress rule, implied)", Pos: g.Pos, Action: ruleset.Accept, Default: true, Matches: []ruleset.Match{m}})
 				p.cfg.Notes = append(p.cfg.Notes, fmt.Sprintf("%s has no IpPermissionsEgress; AWS's default egress rule (all traffic to 0.0.0.0/0) is implied", id))
 			}
 			continue
@@ -175,7 +176,7 @@ func (p *parser) group(g *jsonpos.Value, id string) {
 	}
 }
 
-func (p *parser) permission(perm *jsonpos.Value, id string, ch *audit.Chain, ingress bool) {
+func (p *parser) permission(perm *jsonpos.Value, id string, ch *ruleset.Chain, ingress bool) {
 	if perm.Kind != jsonpos.Object {
 		p.ds.Errorf(perm.Pos, id, "a permission must be an object, not %s", perm.Describe())
 		return
@@ -184,7 +185,7 @@ func (p *parser) permission(perm *jsonpos.Value, id string, ch *audit.Chain, ing
 		p.ds.Warnf(f.Value.Pos, f.Value.Path, "unknown field %q ignored", f.Key)
 	}
 	errs := len(p.ds.Errors())
-	m := audit.NewMatch()
+	m := ruleset.NewMatch()
 	pv := perm.Get("IpProtocol")
 	proto := strings.ToLower(str(pv))
 	if pv != nil && pv.Kind == jsonpos.Number {
@@ -195,10 +196,10 @@ func (p *parser) permission(perm *jsonpos.Value, id string, ch *audit.Chain, ing
 	portText := ""
 	switch proto {
 	case "-1", "all":
-		m.Proto = audit.AllProtos()
+		m.Proto = packet.AllProtos()
 	case "tcp", "udp", "6", "17":
-		n, _ := audit.ParseProtoName(proto)
-		m.Proto = audit.Protos(n)
+		n, _ := packet.ParseProtoName(proto)
+		m.Proto = packet.Protos(n)
 		if !hasFrom || !hasTo || from < 0 || to > 65535 || from > to {
 			p.ds.Errorf(perm.Pos, id, "%s needs FromPort and ToPort within 0-65535, FromPort <= ToPort", proto)
 			return
@@ -206,8 +207,8 @@ func (p *parser) permission(perm *jsonpos.Value, id string, ch *audit.Chain, ing
 		m.DPort = model.NewPortSet(model.PortRange{First: uint16(from), Last: uint16(to)})
 		portText = " port " + m.DPort.String()
 	case "icmp", "icmpv6", "1", "58":
-		n, _ := audit.ParseProtoName(proto)
-		m.Proto = audit.Protos(n)
+		n, _ := packet.ParseProtoName(proto)
+		m.Proto = packet.Protos(n)
 		// FromPort is the ICMP type and ToPort the code; -1 means all.
 		switch {
 		case !hasFrom || from < 0:
@@ -224,12 +225,12 @@ func (p *parser) permission(perm *jsonpos.Value, id string, ch *audit.Chain, ing
 		}
 	default:
 		n, err := strconv.ParseUint(proto, 10, 8)
-		name, ok := audit.ParseProtoName(proto)
+		name, ok := packet.ParseProtoName(proto)
 		switch {
 		case err == nil:
-			m.Proto = audit.Protos(uint8(n))
+			m.Proto = packet.Protos(uint8(n))
 		case ok:
-			m.Proto = audit.Protos(name)
+			m.Proto = packet.Protos(name)
 		default:
 			p.ds.Errorf(posOrPerm(pv, perm), id, "IpProtocol must be tcp, udp, icmp, icmpv6, -1 or a protocol number, not %s", pv.Describe())
 			return
@@ -260,20 +261,20 @@ func (p *parser) permission(perm *jsonpos.Value, id string, ch *audit.Chain, ing
 		return
 	}
 	head := proto + " " + side
-	add := func(suffix string, set audit.AddrSet, unresolved []string, text string) {
+	add := func(suffix string, set packet.AddrSet, unresolved []string, text string) {
 		mm := m
 		if ingress {
 			mm.Src = set
 		} else {
 			mm.Dst = set
 		}
-		ch.Lines = append(ch.Lines, &audit.Line{
+		ch.Lines = append(ch.Lines, &ruleset.Line{
 			ID: id + suffix, Text: fmt.Sprintf("%s %s%s", head, text, portText), Pos: perm.Pos,
-			Action: audit.Accept, Matches: []audit.Match{mm}, Unresolved: unresolved, Comment: strings.Join(descs, "; "),
+			Action: ruleset.Accept, Matches: []ruleset.Match{mm}, Unresolved: unresolved, Comment: strings.Join(descs, "; "),
 		})
 	}
 	if len(ps) > 0 {
-		add("", audit.AddrSetOf(ps...), nil, strings.Join(srcTexts, ","))
+		add("", packet.AddrSetOf(ps...), nil, strings.Join(srcTexts, ","))
 	}
 	for _, it := range p.items(perm, "PrefixListIds", id) {
 		ref := str(it.Get("PrefixListId"))
@@ -285,16 +286,16 @@ func (p *parser) permission(perm *jsonpos.Value, id string, ch *audit.Chain, ing
 	}
 }
 
-func (p *parser) reference(ref, kind string, it *jsonpos.Value, id string, add func(string, audit.AddrSet, []string, string)) {
+func (p *parser) reference(ref, kind string, it *jsonpos.Value, id string, add func(string, packet.AddrSet, []string, string)) {
 	if ref == "" {
 		p.ds.Errorf(it.Pos, id, "%s reference without an id", kind)
 		return
 	}
 	if members, ok := p.opt.Members[ref]; ok {
-		add(" "+ref, audit.AddrSetOf(members...), nil, ref)
+		add(" "+ref, packet.AddrSetOf(members...), nil, ref)
 		return
 	}
-	add(" "+ref, audit.AllAddrs(), []string{fmt.Sprintf("%s %s: its members are not in the output (give --sg-members %s=CIDR,...)", kind, ref, ref)}, ref)
+	add(" "+ref, packet.AllAddrs(), []string{fmt.Sprintf("%s %s: its members are not in the output (give --sg-members %s=CIDR,...)", kind, ref, ref)}, ref)
 }
 
 func contains(ss []string, s string) bool {

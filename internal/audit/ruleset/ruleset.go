@@ -1,11 +1,23 @@
-package audit
+// Package ruleset is the auditor's intermediate representation: a firewall
+// configuration of any format lowered to ordered rules. A Config is chains
+// of Lines (first match wins, with jumps and gotos, or an order-free union
+// for AWS security groups) and the base chains a packet crosses in each
+// direction; each Line's match is a union of Matches whose fields are sets
+// of the packet algebra (audit/packet), negations already complemented.
+//
+// The parsers (audit/formats/...) produce it and the evaluator
+// (audit/eval) reads it; the IR imports neither, so a parser needs nothing
+// but the IR and the set algebra. Like Tailscale's filtertype beside its
+// filter.
+package ruleset
 
 import (
 	"fmt"
 
+	"github.com/teamsgate/teamsgate/internal/audit/packet"
 	"github.com/teamsgate/teamsgate/internal/diag"
 	"github.com/teamsgate/teamsgate/internal/model"
-	"github.com/teamsgate/teamsgate/internal/render"
+	"github.com/teamsgate/teamsgate/internal/view"
 )
 
 // Action is what a line of a configuration does with the packets it
@@ -37,9 +49,9 @@ func (a Action) String() string {
 	return [...]string{"continue", "accept", "drop", "return", "jump", "goto"}[a]
 }
 
-// terminal reports whether no packet the line matches reaches the next
+// Terminal reports whether no packet the line matches reaches the next
 // line of the same chain.
-func (a Action) terminal() bool { return a == Accept || a == Drop || a == Return || a == Goto }
+func (a Action) Terminal() bool { return a == Accept || a == Drop || a == Return || a == Goto }
 
 // Family is the address families a chain filters.
 type Family uint8
@@ -51,14 +63,15 @@ const (
 	FamilyBoth        = FamilyV4 | FamilyV6
 )
 
-func (f Family) addrs() AddrSet {
+// Addrs returns every address of the families.
+func (f Family) Addrs() packet.AddrSet {
 	switch f {
 	case FamilyV4:
-		return V4Addrs()
+		return packet.V4Addrs()
 	case FamilyV6:
-		return V6Addrs()
+		return packet.V6Addrs()
 	}
-	return AllAddrs()
+	return packet.AllAddrs()
 }
 
 func (f Family) String() string {
@@ -75,9 +88,9 @@ func (f Family) String() string {
 // lowers it: every field narrowed to a set, negations already turned into
 // complements. NewMatch gives the match of every packet.
 type Match struct {
-	Proto        ProtoSet
-	State        StateSet
-	Src, Dst     AddrSet
+	Proto        packet.ProtoSet
+	State        packet.StateSet
+	Src, Dst     packet.AddrSet
 	SPort, DPort model.PortSet
 	// In and Out are interface conditions, all of which must hold.
 	In, Out []IfaceCond
@@ -96,14 +109,14 @@ type IfaceCond struct {
 
 // NewMatch returns the match of every packet.
 func NewMatch() Match {
-	return Match{Proto: AllProtos(), State: AllStates, Src: AllAddrs(), Dst: AllAddrs(), SPort: allPorts, DPort: allPorts}
+	return Match{Proto: packet.AllProtos(), State: packet.AllStates, Src: packet.AllAddrs(), Dst: packet.AllAddrs(), SPort: packet.AllPorts(), DPort: packet.AllPorts()}
 }
 
 // Line is one rule of a configuration lowered into the common model: its
 // matches (a union; usually one), its action, and where it came from.
 type Line struct {
 	// ID names the line for people and tools: "filter/INPUT#3", an NSG
-	// rule name, "sg-0123 ingress #2".
+	// rule name, "sg-0123 ingress[2]".
 	ID string
 	// Chain is the name of the chain holding the line.
 	Chain string
@@ -162,7 +175,7 @@ type Config struct {
 	Chains []*Chain
 	// Paths gives, per direction, the base chains a packet crosses in
 	// order. A packet is allowed when every chain it crosses accepts it.
-	Paths map[render.Direction][]*Chain
+	Paths map[view.Direction][]*Chain
 	// Directional: the platform only knows inbound and outbound (NSG, AWS);
 	// a perimeter (unscoped) audit checks each flow inbound at its
 	// destination and outbound at its source.
@@ -187,8 +200,8 @@ func (c *Config) Lines() []*Line {
 	return out
 }
 
-// ref formats a line for messages: its id and, when known, its text.
-func (l *Line) ref() string {
+// String formats a line for messages: its id and, when known, its text.
+func (l *Line) String() string {
 	if l.Text == "" || l.Text == l.ID {
 		return l.ID
 	}

@@ -1,4 +1,4 @@
-package audit
+package eval
 
 // Shadowing follows Batfish's filterLineReachability answer
 // (pybatfish docs/source/notebooks/filters.ipynb): a line is unreachable
@@ -10,8 +10,11 @@ package audit
 // line, which makes it redundant.
 
 import (
+	"math/bits"
 	"sort"
 
+	"github.com/teamsgate/teamsgate/internal/audit/packet"
+	"github.com/teamsgate/teamsgate/internal/audit/ruleset"
 	"github.com/teamsgate/teamsgate/internal/model"
 )
 
@@ -27,11 +30,11 @@ const (
 
 // Shadow is a line that no packet reaches.
 type Shadow struct {
-	Line   *Line
+	Line   *ruleset.Line
 	Reason ShadowReason
 	// Blocking lists the earlier lines (for a union: the other lines) that
 	// together cover the line.
-	Blocking []*Line
+	Blocking []*ruleset.Line
 	// DifferentAction: some blocking line has another action, so the line
 	// states an intent the configuration does not carry out.
 	DifferentAction bool
@@ -45,7 +48,7 @@ const subtractBudget = 20000
 // Shadowed returns every unreachable line of the configuration, in chain
 // and line order. Default lines (policies, platform defaults) are never
 // reported, and lines that cannot be evaluated exactly are left out.
-func (e *Engine) Shadowed() (out []Shadow, gaveUp []*Line) {
+func (e *Engine) Shadowed() (out []Shadow, gaveUp []*ruleset.Line) {
 	for _, ch := range e.Config.Chains {
 		cc := e.chains[ch]
 		if ch.Union {
@@ -65,7 +68,7 @@ func (e *Engine) Shadowed() (out []Shadow, gaveUp []*Line) {
 						out = append(out, sh)
 					}
 				}
-				if l.Action.terminal() {
+				if l.Action.Terminal() {
 					idx.add(ln)
 				}
 			}
@@ -83,7 +86,7 @@ func (e *Engine) shadowOf(ln *cline, cands []*cline) (sh Shadow, shadowed, budge
 		return Shadow{}, false, false
 	}
 	rest := ln.space
-	var blocking []*Line
+	var blocking []*ruleset.Line
 	for i, c := range cands {
 		if !overlapsSpace(rest, c.space) {
 			continue
@@ -121,11 +124,11 @@ const maxMinimise = 64
 // first, so that broad early lines (a conntrack rule, a drop of invalid
 // packets) are named only when the coverage needs them. The result is a
 // minimal (not necessarily minimum) set of blocking lines.
-func (e *Engine) minimise(s Space, blocking []*Line) []*Line {
+func (e *Engine) minimise(s packet.Space, blocking []*ruleset.Line) []*ruleset.Line {
 	if len(blocking) < 2 || len(blocking) > maxMinimise {
 		return blocking
 	}
-	keep := append([]*Line(nil), blocking...)
+	keep := append([]*ruleset.Line(nil), blocking...)
 	for i := 0; i < len(keep) && len(keep) > 1; {
 		rest := s
 		for j, l := range keep {
@@ -149,13 +152,13 @@ func (e *Engine) minimise(s Space, blocking []*Line) []*Line {
 // witnessEscapes reports whether a corner packet of some cube of s is in
 // none of the lines: then s is certainly not covered by them. It settles
 // most reachable lines without any subtraction.
-func witnessEscapes(s Space, lines []*cline) bool {
+func witnessEscapes(s packet.Space, lines []*cline) bool {
 	for i, c := range s {
 		if i == 4 {
 			break
 		}
 		for _, high := range []bool{false, true} {
-			p := c.corner(high)
+			p := corner(c, high)
 			covered := false
 			for _, l := range lines {
 				if l.space.Contains(p) {
@@ -171,9 +174,35 @@ func witnessEscapes(s Space, lines []*cline) bool {
 	return false
 }
 
+// corner returns the packet at the lowest (with high, the highest) value
+// of every field of a non-empty cube: a witness that the cube is not
+// empty.
+func corner(c packet.Cube, high bool) packet.Packet {
+	p := packet.Packet{
+		Proto: c.Proto.First(),
+		Src:   c.Src.First(), Dst: c.Dst.First(),
+		SPort: c.SPort.Ranges()[0].First, DPort: c.DPort.Ranges()[0].First,
+	}
+	if high {
+		p.Proto = c.Proto.Last()
+		p.Src, p.Dst = c.Src.Last(), c.Dst.Last()
+		p.SPort = c.SPort.Ranges()[len(c.SPort.Ranges())-1].Last
+		p.DPort = c.DPort.Ranges()[len(c.DPort.Ranges())-1].Last
+	}
+	pick := func(w uint64) int {
+		if high {
+			return 63 - bits.LeadingZeros64(w)
+		}
+		return bits.TrailingZeros64(w)
+	}
+	p.State = packet.State(1 << pick(uint64(c.State)))
+	p.In, p.Out = pick(uint64(c.In)), pick(uint64(c.Out))
+	return p
+}
+
 // redundant checks an order-free union: a line is redundant when the other
 // lines, less those already found redundant, cover it.
-func (e *Engine) redundant(cc *cchain) (out []Shadow, gaveUp []*Line) {
+func (e *Engine) redundant(cc *cchain) (out []Shadow, gaveUp []*ruleset.Line) {
 	dropped := map[*cline]bool{}
 	for _, ln := range cc.lines {
 		if ln.l.Default || len(ln.l.Unresolved) > 0 {
@@ -222,7 +251,7 @@ func newLineIndex() *lineIndex {
 	return &lineIndex{fine: map[uint16][]*cline{}}
 }
 
-func portsOfSpace(s Space) model.PortSet {
+func portsOfSpace(s packet.Space) model.PortSet {
 	var p model.PortSet
 	for _, c := range s {
 		p = p.Union(c.DPort)
@@ -268,7 +297,7 @@ func (x *lineIndex) add(ln *cline) {
 }
 
 // candidates returns the indexed lines overlapping s, in insertion order.
-func (x *lineIndex) candidates(s Space) []*cline {
+func (x *lineIndex) candidates(s packet.Space) []*cline {
 	ps := portsOfSpace(s)
 	sb := boxOf(s)
 	x.gen++

@@ -6,15 +6,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/teamsgate/teamsgate/internal/audit"
 	"github.com/teamsgate/teamsgate/internal/audit/audittest"
-	"github.com/teamsgate/teamsgate/internal/audit/parse/nftables"
+	"github.com/teamsgate/teamsgate/internal/audit/eval"
+	"github.com/teamsgate/teamsgate/internal/audit/formats/nftables"
+	"github.com/teamsgate/teamsgate/internal/audit/ruleset"
 )
 
 // testdata/probe.json is `nft -j list ruleset` (nft 1.0.6, kernel 6.18) of
 // testdata/probe.nft: named and anonymous sets, ranges, negation, th,
 // jump, goto, return, a verdict map, ct state, tcp flags, two tables.
-func probe(t *testing.T) *audit.Config {
+func probe(t *testing.T) *ruleset.Config {
 	t.Helper()
 	cfg, ds := nftables.ParseFile(filepath.Join("testdata", "probe.json"))
 	if len(ds) > 0 {
@@ -146,7 +147,7 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		if cfg != nil {
-			if _, err := audit.Compile(cfg); err != nil && !strings.Contains(err.Error(), "interfaces") {
+			if _, err := eval.Compile(cfg); err != nil && !strings.Contains(err.Error(), "interfaces") {
 				t.Fatal(err)
 			}
 		}

@@ -23,18 +23,19 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/teamsgate/teamsgate/internal/audit"
+	"github.com/teamsgate/teamsgate/internal/audit/packet"
+	"github.com/teamsgate/teamsgate/internal/audit/ruleset"
 	"github.com/teamsgate/teamsgate/internal/diag"
 	"github.com/teamsgate/teamsgate/internal/jsonpos"
 	"github.com/teamsgate/teamsgate/internal/model"
-	"github.com/teamsgate/teamsgate/internal/render"
+	"github.com/teamsgate/teamsgate/internal/view"
 )
 
 // Options are what the parser needs besides the file.
 type Options struct {
 	// Tags resolves service tags; a tag it cannot resolve makes the rule
 	// unresolvable (reported), never an empty set.
-	Tags audit.Tags
+	Tags ruleset.ServiceTags
 }
 
 // ruleFields are the fields of a security rule (ARM SecurityRulePropertiesFormat).
@@ -70,12 +71,12 @@ type parser struct {
 }
 
 type rule struct {
-	line *audit.Line
+	line *ruleset.Line
 	dir  string
 }
 
 // Parse reads an NSG in either JSON shape.
-func Parse(data []byte, opt Options) (*audit.Config, diag.List) {
+func Parse(data []byte, opt Options) (*ruleset.Config, diag.List) {
 	p := &parser{opt: opt}
 	root, ds := jsonpos.Parse(data)
 	if ds.HasErrors() {
@@ -85,13 +86,13 @@ func Parse(data []byte, opt Options) (*audit.Config, diag.List) {
 	if nsg == nil {
 		return nil, p.ds
 	}
-	cfg := &audit.Config{Format: "azure-nsg", Directional: true, Families: audit.FamilyBoth, Paths: map[render.Direction][]*audit.Chain{}}
+	cfg := &ruleset.Config{Format: "azure-nsg", Directional: true, Families: ruleset.FamilyBoth, Paths: map[view.Direction][]*ruleset.Chain{}}
 	props := nsg
 	if pr := nsg.Get("properties"); pr != nil && pr.Kind == jsonpos.Object {
 		props = pr
 	}
 	var rules []rule
-	seen := map[string]*audit.Line{}
+	seen := map[string]*ruleset.Line{}
 	for _, key := range []string{"securityRules", "defaultSecurityRules"} {
 		list := props.Get(key)
 		if list.IsNull() {
@@ -124,7 +125,7 @@ func Parse(data []byte, opt Options) (*audit.Config, diag.List) {
 	}
 	sort.SliceStable(rules, func(i, j int) bool { return rules[i].line.Priority < rules[j].line.Priority })
 	for _, dir := range []string{"Inbound", "Outbound"} {
-		ch := &audit.Chain{Name: dir, Hook: strings.ToLower(dir), Family: audit.FamilyBoth, Pos: nsg.Pos}
+		ch := &ruleset.Chain{Name: dir, Hook: strings.ToLower(dir), Family: ruleset.FamilyBoth, Pos: nsg.Pos}
 		for _, r := range rules {
 			if r.dir != dir {
 				continue
@@ -133,12 +134,12 @@ func Parse(data []byte, opt Options) (*audit.Config, diag.List) {
 			r.line.Index = len(ch.Lines) + 1
 			ch.Lines = append(ch.Lines, r.line)
 		}
-		ch.Policy = &audit.Line{ID: dir + " (no rule matched)", Chain: dir, Action: audit.Drop, Default: true, Matches: []audit.Match{audit.NewMatch()}}
+		ch.Policy = &ruleset.Line{ID: dir + " (no rule matched)", Chain: dir, Action: ruleset.Drop, Default: true, Matches: []ruleset.Match{ruleset.NewMatch()}}
 		cfg.Chains = append(cfg.Chains, ch)
 		if dir == "Inbound" {
-			cfg.Paths[render.Inbound] = []*audit.Chain{ch}
+			cfg.Paths[view.Inbound] = []*ruleset.Chain{ch}
 		} else {
-			cfg.Paths[render.Outbound] = []*audit.Chain{ch}
+			cfg.Paths[view.Outbound] = []*ruleset.Chain{ch}
 		}
 	}
 	for _, tag := range []string{"VirtualNetwork"} {
@@ -150,7 +151,7 @@ func Parse(data []byte, opt Options) (*audit.Config, diag.List) {
 }
 
 // ParseFile reads and parses an NSG file.
-func ParseFile(name string, opt Options) (*audit.Config, diag.List) {
+func ParseFile(name string, opt Options) (*ruleset.Config, diag.List) {
 	b, err := os.ReadFile(name)
 	if err != nil {
 		var ds diag.List
@@ -250,8 +251,8 @@ func (p *parser) rule(rv *jsonpos.Value, isDefault bool) (rule, bool) {
 		name = rv.Path
 	}
 	errs := len(p.ds.Errors())
-	m := audit.NewMatch()
-	l := &audit.Line{ID: name, Pos: rv.Pos, Default: isDefault}
+	m := ruleset.NewMatch()
+	l := &ruleset.Line{ID: name, Pos: rv.Pos, Default: isDefault}
 	l.Comment = str(props.Get("description"))
 
 	dir := p.enum(props, name, "direction", "Inbound", "Outbound")
@@ -269,17 +270,17 @@ func (p *parser) rule(rv *jsonpos.Value, isDefault bool) (rule, bool) {
 	proto := props.Get("protocol")
 	switch s := strings.ToLower(str(proto)); s {
 	case "*", "any":
-		m.Proto = audit.AllProtos()
+		m.Proto = packet.AllProtos()
 	case "tcp":
-		m.Proto = audit.Protos(6)
+		m.Proto = packet.Protos(6)
 	case "udp":
-		m.Proto = audit.Protos(17)
+		m.Proto = packet.Protos(17)
 	case "icmp":
-		m.Proto = audit.Protos(1, 58)
+		m.Proto = packet.Protos(1, 58)
 	case "esp":
-		m.Proto = audit.Protos(50)
+		m.Proto = packet.Protos(50)
 	case "ah":
-		m.Proto = audit.Protos(51)
+		m.Proto = packet.Protos(51)
 	default:
 		p.ds.Errorf(posOf(proto, rv), name, "protocol must be Tcp, Udp, Icmp, Esp, Ah or *, not %s", proto.Describe())
 	}
@@ -289,10 +290,10 @@ func (p *parser) rule(rv *jsonpos.Value, isDefault bool) (rule, bool) {
 	switch {
 	case !hasPorts(m.Proto):
 		// Port ranges only apply to TCP and UDP.
-		m.SPort, m.DPort = audit.NewMatch().SPort, audit.NewMatch().DPort
+		m.SPort, m.DPort = ruleset.NewMatch().SPort, ruleset.NewMatch().DPort
 	case !m.SPort.IsAny() || !m.DPort.IsAny():
 		// A packet without ports cannot meet a port condition.
-		m.Proto = m.Proto.And(audit.Protos(6, 17))
+		m.Proto = m.Proto.And(packet.Protos(6, 17))
 	}
 	var u []string
 	m.Src, u = p.addrs(props, "sourceAddressPrefix", "sourceAddressPrefixes", "sourceApplicationSecurityGroups", name)
@@ -302,11 +303,11 @@ func (p *parser) rule(rv *jsonpos.Value, isDefault bool) (rule, bool) {
 	if len(p.ds.Errors()) > errs {
 		return rule{}, false
 	}
-	l.Matches = []audit.Match{m}
+	l.Matches = []ruleset.Match{m}
 	l.Unresolved = unresolved
-	l.Action = audit.Accept
+	l.Action = ruleset.Accept
 	if access == "Deny" {
-		l.Action = audit.Drop
+		l.Action = ruleset.Drop
 	}
 	l.Text = fmt.Sprintf("%d %s %s %s from %s port %s to %s port %s", prio, dir, access, str(proto),
 		strings.Join(p.list(props, "sourceAddressPrefix", "sourceAddressPrefixes"), ","),
@@ -318,14 +319,14 @@ func (p *parser) rule(rv *jsonpos.Value, isDefault bool) (rule, bool) {
 
 // hasPorts reports whether a protocol set includes TCP or UDP, the
 // protocols NSG port ranges apply to.
-func hasPorts(p audit.ProtoSet) bool { return p.Overlaps(audit.Protos(6, 17)) }
+func hasPorts(p packet.ProtoSet) bool { return p.Overlaps(packet.Protos(6, 17)) }
 
 func (p *parser) implied(d defaultRule, pos diag.Pos) rule {
-	m := audit.NewMatch()
+	m := ruleset.NewMatch()
 	var unresolved []string
 	for _, side := range []struct {
 		v   string
-		set *audit.AddrSet
+		set *packet.AddrSet
 	}{{d.src, &m.Src}, {d.dst, &m.Dst}} {
 		if side.v == "*" {
 			continue
@@ -337,12 +338,12 @@ func (p *parser) implied(d defaultRule, pos diag.Pos) rule {
 		}
 		*side.set = s
 	}
-	act := audit.Accept
+	act := ruleset.Accept
 	if d.access == "Deny" {
-		act = audit.Drop
+		act = ruleset.Drop
 	}
-	return rule{dir: d.dir, line: &audit.Line{
-		ID: d.name, Pos: pos, Default: true, Priority: d.priority, Action: act, Matches: []audit.Match{m}, Unresolved: unresolved,
+	return rule{dir: d.dir, line: &ruleset.Line{
+		ID: d.name, Pos: pos, Default: true, Priority: d.priority, Action: act, Matches: []ruleset.Match{m}, Unresolved: unresolved,
 		Text: fmt.Sprintf("%d %s %s * from %s to %s (implied default rule)", d.priority, d.dir, d.access, d.src, d.dst),
 	}}
 }
@@ -440,7 +441,7 @@ func (p *parser) ports(props *jsonpos.Value, one, many, name string) model.PortS
 // addrs resolves the address side of a rule: "*", addresses, CIDRs and
 // service tags; application security groups and tags without data are
 // returned as reasons the rule cannot be evaluated.
-func (p *parser) addrs(props *jsonpos.Value, one, many, asgKey, name string) (audit.AddrSet, []string) {
+func (p *parser) addrs(props *jsonpos.Value, one, many, asgKey, name string) (packet.AddrSet, []string) {
 	var unresolved []string
 	vs := p.values(props, one, many, name)
 	if asg := props.Get(asgKey); !asg.IsNull() {
@@ -460,15 +461,15 @@ func (p *parser) addrs(props *jsonpos.Value, one, many, asgKey, name string) (au
 		if len(unresolved) == 0 {
 			p.ds.Errorf(props.Pos, name, "neither %s nor %s is given", one, many)
 		}
-		return audit.AllAddrs(), unresolved
+		return packet.AllAddrs(), unresolved
 	}
 	var ps []netip.Prefix
-	var tagSets []audit.AddrSet
+	var tagSets []packet.AddrSet
 	for _, v := range vs {
 		s := strings.TrimSpace(v.Str)
 		switch {
 		case s == "*" || strings.EqualFold(s, "any"):
-			return audit.AllAddrs(), unresolved
+			return packet.AllAddrs(), unresolved
 		case strings.Contains(s, "/"):
 			pf, err := netip.ParsePrefix(s)
 			if err != nil {
@@ -489,7 +490,7 @@ func (p *parser) addrs(props *jsonpos.Value, one, many, asgKey, name string) (au
 			tagSets = append(tagSets, set)
 		}
 	}
-	out := audit.AddrSetOf(ps...)
+	out := packet.AddrSetOf(ps...)
 	for _, t := range tagSets {
 		out = out.Union(t)
 	}

@@ -23,29 +23,30 @@ import (
 
 	"go4.org/netipx"
 
-	"github.com/teamsgate/teamsgate/internal/audit"
+	"github.com/teamsgate/teamsgate/internal/audit/packet"
+	"github.com/teamsgate/teamsgate/internal/audit/ruleset"
 	"github.com/teamsgate/teamsgate/internal/diag"
 	"github.com/teamsgate/teamsgate/internal/jsonpos"
 	"github.com/teamsgate/teamsgate/internal/model"
-	"github.com/teamsgate/teamsgate/internal/render"
+	"github.com/teamsgate/teamsgate/internal/view"
 )
 
 // hooks gives, per direction, the hooks a packet crosses in order.
-var hooks = map[render.Direction][]string{
-	render.Inbound:  {"prerouting", "input"},
-	render.Outbound: {"output", "postrouting"},
-	render.Forward:  {"prerouting", "forward", "postrouting"},
+var hooks = map[view.Direction][]string{
+	view.Inbound:  {"prerouting", "input"},
+	view.Outbound: {"output", "postrouting"},
+	view.Forward:  {"prerouting", "forward", "postrouting"},
 }
 
 type tableKey struct{ family, name string }
 
 type chainInfo struct {
-	chain *audit.Chain
+	chain *ruleset.Chain
 	v     *jsonpos.Value
 	typ   string
 	order int
 	key   tableKey
-	fam   audit.Family
+	fam   ruleset.Family
 }
 
 type setInfo struct {
@@ -57,7 +58,7 @@ type setInfo struct {
 
 type parser struct {
 	ds     diag.List
-	cfg    *audit.Config
+	cfg    *ruleset.Config
 	tables map[tableKey]bool
 	chains map[tableKey]map[string]*chainInfo
 	sets   map[tableKey]map[string]*setInfo
@@ -66,13 +67,13 @@ type parser struct {
 }
 
 // Parse reads `nft -j list ruleset` output.
-func Parse(data []byte) (*audit.Config, diag.List) {
+func Parse(data []byte) (*ruleset.Config, diag.List) {
 	root, ds := jsonpos.Parse(data)
 	if ds.HasErrors() {
 		return nil, ds
 	}
 	p := &parser{
-		cfg:    &audit.Config{Format: "nftables", Paths: map[render.Direction][]*audit.Chain{}},
+		cfg:    &ruleset.Config{Format: "nftables", Paths: map[view.Direction][]*ruleset.Chain{}},
 		tables: map[tableKey]bool{},
 		chains: map[tableKey]map[string]*chainInfo{},
 		sets:   map[tableKey]map[string]*setInfo{},
@@ -94,7 +95,7 @@ func Parse(data []byte) (*audit.Config, diag.List) {
 }
 
 // ParseFile reads and parses an nft JSON file.
-func ParseFile(name string) (*audit.Config, diag.List) {
+func ParseFile(name string) (*ruleset.Config, diag.List) {
 	b, err := os.ReadFile(name)
 	if err != nil {
 		var ds diag.List
@@ -112,14 +113,14 @@ func str(v *jsonpos.Value) string {
 	return v.Str
 }
 
-func familyOf(f string) (audit.Family, bool) {
+func familyOf(f string) (ruleset.Family, bool) {
 	switch f {
 	case "ip":
-		return audit.FamilyV4, true
+		return ruleset.FamilyV4, true
 	case "ip6":
-		return audit.FamilyV6, true
+		return ruleset.FamilyV6, true
 	case "inet":
-		return audit.FamilyBoth, true
+		return ruleset.FamilyBoth, true
 	}
 	return 0, false
 }
@@ -185,7 +186,7 @@ func (p *parser) chain(v *jsonpos.Value, key tableKey) {
 	}
 	fam, ipFamily := familyOf(key.family)
 	ci := &chainInfo{v: v, key: key, fam: fam, typ: str(v.Get("type")), order: len(p.order)}
-	ch := &audit.Chain{Name: key.family + " " + key.name + " " + name, Table: key.family + " " + key.name, Family: fam, Pos: v.Pos}
+	ch := &ruleset.Chain{Name: key.family + " " + key.name + " " + name, Table: key.family + " " + key.name, Family: fam, Pos: v.Pos}
 	ci.chain = ch
 	if p.chains[key] == nil {
 		p.chains[key] = map[string]*chainInfo{}
@@ -203,16 +204,16 @@ func (p *parser) chain(v *jsonpos.Value, key tableKey) {
 		}
 		ch.Priority = int(prio)
 		pol := str(v.Get("policy"))
-		act := audit.Accept
+		act := ruleset.Accept
 		switch pol {
 		case "", "accept":
 			pol = "accept"
 		case "drop":
-			act = audit.Drop
+			act = ruleset.Drop
 		default:
 			p.ds.Errorf(v.Get("policy").Pos, ch.Name, "policy must be accept or drop, not %q", pol)
 		}
-		ch.Policy = &audit.Line{ID: ch.Name + " policy " + pol, Chain: ch.Name, Text: "policy " + pol, Pos: v.Pos, Action: act, Default: true, Matches: []audit.Match{audit.NewMatch()}}
+		ch.Policy = &ruleset.Line{ID: ch.Name + " policy " + pol, Chain: ch.Name, Text: "policy " + pol, Pos: v.Pos, Action: act, Default: true, Matches: []ruleset.Match{ruleset.NewMatch()}}
 	}
 	if ipFamily {
 		p.cfg.Chains = append(p.cfg.Chains, ch)
@@ -222,7 +223,7 @@ func (p *parser) chain(v *jsonpos.Value, key tableKey) {
 
 // paths lists each direction's base chains by hook and priority.
 func (p *parser) paths() {
-	var fams audit.Family
+	var fams ruleset.Family
 	for dir, hs := range hooks {
 		var cs []*chainInfo
 		for _, ci := range p.order {
@@ -267,12 +268,12 @@ func (p *parser) paths() {
 		}
 	}
 	if fams == 0 {
-		fams = audit.FamilyBoth
+		fams = ruleset.FamilyBoth
 		p.cfg.Notes = append(p.cfg.Notes, "the ruleset has no IP base chain of type filter: nothing is filtered")
 	}
 	// A family no base chain filters is still let through: the audit
 	// evaluates it (every chain passes it) rather than leaving it out.
-	p.cfg.Families = audit.FamilyBoth
+	p.cfg.Families = ruleset.FamilyBoth
 }
 
 // ruleState is one rule being lowered.
@@ -281,7 +282,7 @@ type ruleState struct {
 	key   tableKey
 	v     *jsonpos.Value
 	ci    *chainInfo
-	m     audit.Match
+	m     ruleset.Match
 	text  []string
 	unres []string
 	errs  bool
@@ -313,10 +314,10 @@ func (p *parser) rule(v *jsonpos.Value) {
 		p.ds.Errorf(v.Pos, v.Path, "rule without an expr array")
 		return
 	}
-	st := &ruleState{p: p, key: key, v: v, ci: ci, m: audit.NewMatch()}
+	st := &ruleState{p: p, key: key, v: v, ci: ci, m: ruleset.NewMatch()}
 	ch := ci.chain
 	handle := v.Get("handle")
-	var lines []*audit.Line
+	var lines []*ruleset.Line
 	verdict := false
 	for _, e := range exprs.Items {
 		if verdict {
@@ -331,7 +332,7 @@ func (p *parser) rule(v *jsonpos.Value) {
 		case "match":
 			st.match(f.Value)
 		case "accept", "drop", "reject", "return", "continue", "queue":
-			act := map[string]audit.Action{"accept": audit.Accept, "drop": audit.Drop, "reject": audit.Drop, "return": audit.Return, "continue": audit.Continue, "queue": audit.Drop}[f.Key]
+			act := map[string]ruleset.Action{"accept": ruleset.Accept, "drop": ruleset.Drop, "reject": ruleset.Drop, "return": ruleset.Return, "continue": ruleset.Continue, "queue": ruleset.Drop}[f.Key]
 			if f.Key == "queue" {
 				st.unres = append(st.unres, "queue: a userspace program decides")
 			}
@@ -345,9 +346,9 @@ func (p *parser) rule(v *jsonpos.Value) {
 				st.errorf(f.Value, "%s to chain %q, which table %s %s does not declare", f.Key, target, key.family, key.name)
 				continue
 			}
-			act := audit.Jump
+			act := ruleset.Jump
 			if f.Key == "goto" {
-				act = audit.Goto
+				act = ruleset.Goto
 			}
 			st.text = append(st.text, f.Key+" "+target)
 			lines = append(lines, st.line(act, tc.chain, ""))
@@ -370,7 +371,7 @@ func (p *parser) rule(v *jsonpos.Value) {
 		}
 	}
 	if !verdict && len(lines) == 0 {
-		lines = append(lines, st.line(audit.Continue, nil, ""))
+		lines = append(lines, st.line(ruleset.Continue, nil, ""))
 	}
 	if st.errs {
 		return
@@ -385,17 +386,17 @@ func (p *parser) rule(v *jsonpos.Value) {
 	}
 }
 
-func (st *ruleState) line(act audit.Action, target *audit.Chain, suffix string) *audit.Line {
-	return &audit.Line{
+func (st *ruleState) line(act ruleset.Action, target *ruleset.Chain, suffix string) *ruleset.Line {
+	return &ruleset.Line{
 		Chain: st.ci.chain.Name, Text: strings.Join(st.text, " ") + suffix, Pos: st.v.Pos,
-		Matches: []audit.Match{st.m}, Action: act, Target: target, Unresolved: append([]string(nil), st.unres...),
+		Matches: []ruleset.Match{st.m}, Action: act, Target: target, Unresolved: append([]string(nil), st.unres...),
 		Comment: str(st.v.Get("comment")),
 	}
 }
 
 // vmap expands a verdict map into one line per element: the rule's
 // matches so far and the key in the element.
-func (st *ruleState) vmap(v *jsonpos.Value) []*audit.Line {
+func (st *ruleState) vmap(v *jsonpos.Value) []*ruleset.Line {
 	key := v.Get("key")
 	data := v.Get("data")
 	fk, ftext, ok := st.field(key)
@@ -418,7 +419,7 @@ func (st *ruleState) vmap(v *jsonpos.Value) []*audit.Line {
 		st.errorf(data, "vmap data must be a set or a named map")
 		return nil
 	}
-	var out []*audit.Line
+	var out []*ruleset.Line
 	base := st.m
 	for _, el := range elems {
 		if el.Kind != jsonpos.Array || len(el.Items) != 2 || el.Items[1].Kind != jsonpos.Object || len(el.Items[1].Fields) != 1 {
@@ -428,26 +429,26 @@ func (st *ruleState) vmap(v *jsonpos.Value) []*audit.Line {
 		vf := el.Items[1].Fields[0]
 		st.m = base
 		st.apply(fk, "==", el.Items[0], el)
-		var act audit.Action
-		var target *audit.Chain
+		var act ruleset.Action
+		var target *ruleset.Chain
 		switch vf.Key {
 		case "accept":
-			act = audit.Accept
+			act = ruleset.Accept
 		case "drop", "reject":
-			act = audit.Drop
+			act = ruleset.Drop
 		case "return":
-			act = audit.Return
+			act = ruleset.Return
 		case "continue":
-			act = audit.Continue
+			act = ruleset.Continue
 		case "jump", "goto":
 			tc := st.p.chains[st.key][str(vf.Value.Get("target"))]
 			if tc == nil {
 				st.errorf(vf.Value, "%s to an undeclared chain", vf.Key)
 				continue
 			}
-			act, target = audit.Jump, tc.chain
+			act, target = ruleset.Jump, tc.chain
 			if vf.Key == "goto" {
-				act = audit.Goto
+				act = ruleset.Goto
 			}
 		default:
 			st.errorf(vf.Value, "unknown verdict %q", vf.Key)
@@ -490,40 +491,40 @@ func (st *ruleState) field(left *jsonpos.Value) (k fieldKind, text string, ok bo
 		text = proto + " " + field
 		switch {
 		case proto == "ip" && field == "saddr":
-			st.m.Src = st.m.Src.Intersect(audit.V4Addrs())
+			st.m.Src = st.m.Src.Intersect(packet.V4Addrs())
 			return fSrc, text, true
 		case proto == "ip" && field == "daddr":
-			st.m.Dst = st.m.Dst.Intersect(audit.V4Addrs())
+			st.m.Dst = st.m.Dst.Intersect(packet.V4Addrs())
 			return fDst, text, true
 		case proto == "ip6" && field == "saddr":
-			st.m.Src = st.m.Src.Intersect(audit.V6Addrs())
+			st.m.Src = st.m.Src.Intersect(packet.V6Addrs())
 			return fSrc, text, true
 		case proto == "ip6" && field == "daddr":
-			st.m.Dst = st.m.Dst.Intersect(audit.V6Addrs())
+			st.m.Dst = st.m.Dst.Intersect(packet.V6Addrs())
 			return fDst, text, true
 		case proto == "ip" && field == "protocol":
-			st.m.Src = st.m.Src.Intersect(audit.V4Addrs())
+			st.m.Src = st.m.Src.Intersect(packet.V4Addrs())
 			return fProto, text, true
 		case proto == "ip6" && field == "nexthdr":
-			st.m.Src = st.m.Src.Intersect(audit.V6Addrs())
+			st.m.Src = st.m.Src.Intersect(packet.V6Addrs())
 			return fProto, text, true
 		case (proto == "tcp" || proto == "udp" || proto == "sctp" || proto == "udplite" || proto == "dccp" || proto == "th") && (field == "sport" || field == "dport"):
 			if proto != "th" {
-				n, _ := audit.ParseProtoName(proto)
-				st.m.Proto = st.m.Proto.And(audit.Protos(n))
+				n, _ := packet.ParseProtoName(proto)
+				st.m.Proto = st.m.Proto.And(packet.Protos(n))
 			}
 			if field == "sport" {
 				return fSPort, text, true
 			}
 			return fDPort, text, true
 		case proto == "icmp" && field == "type":
-			st.m.Proto = st.m.Proto.And(audit.Protos(1))
+			st.m.Proto = st.m.Proto.And(packet.Protos(1))
 			return fICMPType, text, true
 		case (proto == "icmpv6" || proto == "ip6-icmp") && field == "type":
-			st.m.Proto = st.m.Proto.And(audit.Protos(58))
+			st.m.Proto = st.m.Proto.And(packet.Protos(58))
 			return fICMPv6Type, text, true
 		case proto == "tcp" && field == "flags":
-			st.m.Proto = st.m.Proto.And(audit.Protos(6))
+			st.m.Proto = st.m.Proto.And(packet.Protos(6))
 			return fTCPFlags, text, true
 		}
 		st.unres = append(st.unres, "match on "+text)
@@ -556,7 +557,7 @@ func (st *ruleState) field(left *jsonpos.Value) (k fieldKind, text string, ok bo
 			inner := f.Value.Items[0]
 			if inner.Kind == jsonpos.Object && len(inner.Fields) == 1 && inner.Fields[0].Key == "payload" &&
 				str(inner.Fields[0].Value.Get("protocol")) == "tcp" && str(inner.Fields[0].Value.Get("field")) == "flags" {
-				st.m.Proto = st.m.Proto.And(audit.Protos(6))
+				st.m.Proto = st.m.Proto.And(packet.Protos(6))
 				st.flagMask = flagSet(f.Value.Items[1])
 				return fTCPFlags, "tcp flags & " + valueText(f.Value.Items[1]), true
 			}
@@ -648,7 +649,7 @@ func (st *ruleState) apply(k fieldKind, op string, right, at *jsonpos.Value) {
 			}
 		}
 		s, _ := b.IPSet()
-		set := audit.NewAddrSet(s)
+		set := packet.NewAddrSet(s)
 		if neg {
 			// The field already limits the match to its family.
 			set = set.Complement()
@@ -670,31 +671,31 @@ func (st *ruleState) apply(k fieldKind, op string, right, at *jsonpos.Value) {
 		}
 		st.ports(k, model.NewPortSet(rs...), neg)
 	case fProto:
-		var ps audit.ProtoSet
+		var ps packet.ProtoSet
 		for _, e := range elems {
 			n, ok := protoOf(e)
 			if !ok {
 				st.errorf(e, "unknown protocol %s", e.Describe())
 				return
 			}
-			ps = ps.Or(audit.Protos(n))
+			ps = ps.Or(packet.Protos(n))
 		}
 		if neg {
 			ps = ps.Not()
 		}
 		st.m.Proto = st.m.Proto.And(ps)
 	case fState:
-		var s audit.StateSet
+		var s packet.StateSet
 		for _, e := range elems {
-			x, ok := audit.ParseState(str(e))
+			x, ok := packet.ParseState(str(e))
 			if !ok {
 				st.errorf(e, "unknown ct state %s", e.Describe())
 				return
 			}
-			s |= audit.StateSet(x)
+			s |= packet.StateSet(x)
 		}
 		if neg {
-			s = audit.AllStates &^ s
+			s = packet.AllStates &^ s
 		}
 		st.m.State &= s
 	case fIn, fOut:
@@ -711,7 +712,7 @@ func (st *ruleState) apply(k fieldKind, op string, right, at *jsonpos.Value) {
 				return
 			}
 		}
-		c := audit.IfaceCond{Patterns: pats, Neg: neg}
+		c := ruleset.IfaceCond{Patterns: pats, Neg: neg}
 		if k == fIn {
 			st.m.In = append(st.m.In, c)
 		} else {
@@ -729,13 +730,13 @@ func (st *ruleState) apply(k fieldKind, op string, right, at *jsonpos.Value) {
 		}
 		st.ports(fDPort, model.NewPortSet(rs...), neg)
 	case fNFProto:
-		var fam audit.AddrSet
+		var fam packet.AddrSet
 		for _, e := range elems {
 			switch str(e) {
 			case "ipv4":
-				fam = fam.Union(audit.V4Addrs())
+				fam = fam.Union(packet.V4Addrs())
 			case "ipv6":
-				fam = fam.Union(audit.V6Addrs())
+				fam = fam.Union(packet.V6Addrs())
 			default:
 				st.errorf(e, "meta nfproto must be ipv4 or ipv6")
 				return
@@ -793,9 +794,9 @@ func (st *ruleState) tcpFlags(op string, elems []*jsonpos.Value, neg bool) {
 	}
 	if mask&syn != 0 && val == syn {
 		if neg {
-			st.m.State &^= audit.StateSet(audit.StateNew)
+			st.m.State &^= packet.StateSet(packet.StateNew)
 		} else {
-			st.m.State &= audit.StateSet(audit.StateNew)
+			st.m.State &= packet.StateSet(packet.StateNew)
 		}
 		return
 	}
@@ -956,7 +957,7 @@ func portOf(v *jsonpos.Value) (model.PortRange, error) {
 func protoOf(v *jsonpos.Value) (uint8, bool) {
 	switch v.Kind {
 	case jsonpos.String, jsonpos.Number:
-		return audit.ParseProtoName(v.Str)
+		return packet.ParseProtoName(v.Str)
 	}
 	return 0, false
 }

@@ -1,26 +1,33 @@
-package spec
+package ingress
 
 import (
 	"fmt"
+	"go4.org/netipx"
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/teamsgate/teamsgate/internal/catalog"
+	"github.com/teamsgate/teamsgate/internal/botauth"
 	"github.com/teamsgate/teamsgate/internal/diag"
 	"github.com/teamsgate/teamsgate/internal/model"
+	"github.com/teamsgate/teamsgate/internal/servicetag"
+	"github.com/teamsgate/teamsgate/internal/yamlx"
 )
 
-// GatewayWire is the wire form of the spec's gateway: section, the
-// configuration of `teamsgate serve` (docs/gateway.md has the reference).
+// wireGateway is the wire form of the spec's gateway: section, which the
+// spec keeps raw for this package to decode (docs/gateway.md has the
+// reference).
 // Durations are Go durations ("5s"), sizes are bytes or a number with a
 // KiB/MiB suffix.
-type GatewayWire struct {
+type wireGateway struct {
 	Listen    string              `yaml:"listen"`
 	ReusePort bool                `yaml:"reuse_port"`
 	PlainHTTP bool                `yaml:"plain_http"`
@@ -109,230 +116,23 @@ type gatewayAdminWire struct {
 	TokenFile string `yaml:"token_file"`
 }
 
-// GatewayMode says whether the gateway's source address check blocks
-// (enforce) or only logs and counts what it would block (report). The zero
-// value is enforce, so a forgotten mode fails closed. Token validation is
-// enforced in both modes: there is no way to switch it off (botauth.md
-// §6.11).
-type GatewayMode uint8
-
-const (
-	GatewayEnforce GatewayMode = iota
-	GatewayReport
-)
-
-func (m GatewayMode) String() string {
-	if m == GatewayReport {
-		return "report"
-	}
-	return "enforce"
-}
-
-// MarshalText renders the mode as "enforce" or "report".
-func (m GatewayMode) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
-
-// ParseGatewayMode parses "enforce" or "report".
-func ParseGatewayMode(s string) (GatewayMode, error) {
-	switch s {
-	case "enforce":
-		return GatewayEnforce, nil
-	case "report":
-		return GatewayReport, nil
-	}
-	return GatewayEnforce, fmt.Errorf("mode %q: want enforce or report", s)
-}
-
-// Gateway is the compiled gateway: section with every default filled in.
-// File paths are as written; relative ones are relative to the spec file's
-// directory, which the loader resolves.
-type Gateway struct {
-	// Listen is the host:port of the main listener; the host is an IP
-	// literal or empty for every address.
-	Listen string
-	// ReusePort opens the main listener with SO_REUSEPORT, so that several
-	// gateway processes share the port and the kernel spreads connections
-	// over them.
-	ReusePort bool
-	// PlainHTTP serves plain HTTP instead of TLS, for deployments behind a
-	// TLS-terminating load balancer and for tests. Only by explicit option.
-	PlainHTTP bool
-	TLS       GatewayTLS
-	Mode      GatewayMode
-	// AppIDs are the bot app ids accepted as the token audience.
-	AppIDs []string
-	// Paths, when not empty, are the only request paths served (exact
-	// match); others are answered 404.
-	Paths     []string
-	Sources   GatewaySources
-	BotAuth   GatewayBotAuth
-	Limits    GatewayLimits
-	Upstreams GatewayUpstreams
-	// AdminListen is the host:port of the admin listener (metrics, health,
-	// blue-green switch, reload); loopback by default.
-	AdminListen string
-	// AdminTokenFile, when set, holds the bearer token every admin request
-	// but /healthz and /readyz must carry. A listener off loopback needs
-	// one.
-	AdminTokenFile string
-}
-
-// GatewayTLS is the server certificate and optional client verification.
-type GatewayTLS struct {
-	CertFile, KeyFile string
-	// ClientCAFile, when set, makes the gateway require and verify client
-	// certificates against it (mTLS).
-	ClientCAFile string
-	// ReloadInterval is how often the files are checked for changes; zero
-	// means only on reload (SIGHUP or the admin endpoint).
-	ReloadInterval time.Duration
-}
-
-// GatewaySources configures the source address check.
-type GatewaySources struct {
+// sourcesSpec is the gateway's sources section, checked: what FromSection
+// resolves against the plan and the service tags file into Sources.
+type sourcesSpec struct {
 	// Extra prefixes are added to the plan's Teams service ranges, or
 	// replace them when Replace is set.
 	Extra   []netip.Prefix
 	Replace bool
 	// TrustedProxies are the peers whose X-Forwarded-For and PROXY
-	// protocol headers are believed.
-	TrustedProxies []netip.Prefix
-	// ProxyProtocol accepts a PROXY protocol v1 or v2 header from trusted
-	// proxies; untrusted peers that send one are disconnected.
-	ProxyProtocol bool
-	// TrustedTags are Azure service tags (AzureFrontDoor.Backend) whose
-	// prefixes, read from ServiceTagsFile, are trusted proxies too, so that
-	// the trust follows Microsoft's weekly updates.
+	// protocol headers are believed; TrustedTags are Azure service tags
+	// (AzureFrontDoor.Backend) whose prefixes, read from ServiceTagsFile,
+	// are trusted too, so that the trust follows Microsoft's updates.
+	TrustedProxies  []netip.Prefix
 	TrustedTags     []string
 	ServiceTagsFile string
-	// FrontDoorIDs, when not empty, are the Azure Front Door profile ids
-	// a request through a trusted proxy must carry in X-Azure-FDID: Front
-	// Door's backend addresses are shared by every Front Door customer.
-	FrontDoorIDs []string
+	ProxyProtocol   bool
+	FrontDoorIDs    []string
 }
-
-// GatewayBotAuth overrides the Bot Framework token validation settings that
-// otherwise follow the spec's cloud (botauth.md §6).
-type GatewayBotAuth struct {
-	Issuer, MetadataURL string
-	// CAFile is a PEM bundle that verifies the metadata and key servers
-	// instead of the system roots.
-	CAFile                string
-	AllowInsecureLoopback bool
-	Algorithms            []string
-	Channels              []string
-	// Zero durations and a nil CacheSize mean the validator's defaults.
-	ClockSkew, RefreshInterval, MinRefetchInterval time.Duration
-	CacheSize                                      *int
-	// ServiceURLHosts, when not empty, are the only hosts an activity's
-	// serviceUrl may name (botauth.md §6.10, optional): a token the
-	// Bot Connector issued still cannot send the bot's replies elsewhere.
-	ServiceURLHosts []model.Host
-	// Tenants, when not empty, are the only Microsoft 365 tenants whose
-	// activities pass (channelData.tenant.id; botauth.md §6.12, optional).
-	Tenants []string
-}
-
-// GatewayLimits bounds what one client and all clients together may cost.
-type GatewayLimits struct {
-	MaxBodyBytes int64
-	// Rate is requests per second per source, Burst the bucket size.
-	Rate           float64
-	Burst          int
-	MaxSources     int
-	MaxConcurrent  int
-	MaxHeaderBytes int
-
-	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
-	// ShutdownGrace is how long a shutting-down gateway keeps accepting
-	// and serving (with Connection: close) while load balancers notice
-	// /readyz failing; ShutdownTimeout bounds the whole shutdown.
-	ShutdownGrace, ShutdownTimeout time.Duration
-	// BodyTimeout bounds the reading of an activity's body, which starts
-	// only once its token is verified.
-	BodyTimeout time.Duration
-	// MaxConns and MaxConnsPerSource cap the open connections, in all and
-	// per socket peer (trusted proxies are exempt from the latter).
-	MaxConns, MaxConnsPerSource int
-	// MaxInflightPerSource caps the requests of one source being served
-	// at once, before its token is checked.
-	MaxInflightPerSource int
-	// UnauthIdleTimeout closes a kept-alive connection that has not yet
-	// carried a request with a valid token after this long idle.
-	UnauthIdleTimeout time.Duration
-}
-
-// GatewayUpstreams are the bot instances, in named groups of which one is
-// active (blue-green).
-type GatewayUpstreams struct {
-	Active string
-	// Groups are sorted by name.
-	Groups         []GatewayGroup
-	CAFile         string
-	ConnectTimeout time.Duration
-	DrainTimeout   time.Duration
-	Health         GatewayHealth
-}
-
-// GatewayGroup is one named set of upstream bot instances.
-type GatewayGroup struct {
-	Name string
-	URLs []*url.URL
-}
-
-// GatewayHealth configures the active upstream health checks: a GET of Path
-// every Interval; Rise consecutive answers below 500 mark an upstream up,
-// Fall consecutive failures mark it down.
-type GatewayHealth struct {
-	Path              string
-	Interval, Timeout time.Duration
-	Rise, Fall        int
-}
-
-// Gateway defaults, each chosen for a Teams bot behind the gateway; see
-// docs/gateway.md for the reasoning.
-const (
-	DefaultGatewayListen      = ":8443"
-	DefaultGatewayAdminListen = "127.0.0.1:9090"
-	// DefaultGatewayMaxBody is generous for an activity (Teams messages
-	// are at most about 28 KiB of text; attachments are links).
-	DefaultGatewayMaxBody = 256 << 10
-	// MaxGatewayMaxBody is the activity parser's own ceiling.
-	MaxGatewayMaxBody = 1 << 20
-	// DefaultGatewayRate and Burst are per source address, and Teams sends
-	// every tenant's traffic from a few service addresses, so they are
-	// high.
-	DefaultGatewayRate          = 200
-	DefaultGatewayBurst         = 400
-	DefaultGatewayMaxSources    = 10000
-	DefaultGatewayMaxConcurrent = 1024
-	DefaultGatewayHeaderBytes   = 32 << 10
-	// DefaultGatewayReadHeaderTimeout stops slowloris (gateway-anchors.md
-	// §4: common values are 2–10 s).
-	DefaultGatewayReadHeaderTimeout = 5 * time.Second
-	DefaultGatewayReadTimeout       = 30 * time.Second
-	DefaultGatewayWriteTimeout      = 60 * time.Second
-	DefaultGatewayIdleTimeout       = 120 * time.Second
-	DefaultGatewayShutdownGrace     = 5 * time.Second
-	DefaultGatewayShutdownTimeout   = 30 * time.Second
-	DefaultGatewayConnectTimeout    = 5 * time.Second
-	DefaultGatewayDrainTimeout      = 30 * time.Second
-	DefaultGatewayHealthPath        = "/"
-	DefaultGatewayHealthInterval    = 5 * time.Second
-	DefaultGatewayHealthTimeout     = 2 * time.Second
-	DefaultGatewayHealthRise        = 2
-	DefaultGatewayHealthFall        = 2
-	// DefaultGatewayBodyTimeout: an activity of 256 KiB from the Bot
-	// Connector arrives in well under a second.
-	DefaultGatewayBodyTimeout = 10 * time.Second
-	// DefaultGatewayMaxConns stays far under the file limit Go raises
-	// itself to (the hard limit, commonly 524288 under systemd).
-	DefaultGatewayMaxConns = 16384
-	// DefaultGatewayMaxConnsPerSource: Teams sends from many addresses of
-	// its ranges, each with a few keep-alive connections.
-	DefaultGatewayMaxConnsPerSource    = 512
-	DefaultGatewayMaxInflightPerSource = 256
-	DefaultGatewayUnauthIdleTimeout    = 5 * time.Second
-)
 
 var gatewayAlgorithms = []string{"RS256", "RS384", "RS512"}
 
@@ -346,12 +146,16 @@ func (c *gatewayCompiler) errorf(path []string, format string, args ...any) {
 	c.ds.Errorf(c.at(path...), "gateway", format, args...)
 }
 
-func compileGateway(w *GatewayWire, at func(path ...string) diag.Pos) (*Gateway, diag.List) {
+// compile checks the wire section and fills in the defaults: the whole
+// configuration but the sources, which need the plan and the service tags
+// file (FromSection resolves them), and the file names, which are as
+// written.
+func compile(w *wireGateway, at func(path ...string) diag.Pos) (*Config, sourcesSpec, diag.List) {
 	c := &gatewayCompiler{at: at}
-	g := &Gateway{PlainHTTP: w.PlainHTTP, ReusePort: w.ReusePort}
+	g := &Config{PlainHTTP: w.PlainHTTP, ReusePort: w.ReusePort}
 
-	g.Listen = c.listen(w.Listen, DefaultGatewayListen, "listen")
-	g.AdminListen = c.listen(w.Admin.Listen, DefaultGatewayAdminListen, "admin", "listen")
+	g.Listen = c.listen(w.Listen, DefaultListen, "listen")
+	g.AdminListen = c.listen(w.Admin.Listen, DefaultAdminListen, "admin", "listen")
 	if g.Listen == g.AdminListen && !strings.HasSuffix(g.Listen, ":0") {
 		c.errorf([]string{"admin", "listen"}, "the admin listener %q must differ from the main listener", g.AdminListen)
 	}
@@ -363,7 +167,7 @@ func compileGateway(w *GatewayWire, at func(path ...string) diag.Pos) (*Gateway,
 	case !w.PlainHTTP && w.TLS == nil:
 		c.errorf(nil, "no tls: give tls.cert and tls.key, or plain_http: true to serve without TLS behind a TLS-terminating load balancer")
 	case w.TLS != nil:
-		g.TLS = GatewayTLS{CertFile: w.TLS.Cert, KeyFile: w.TLS.Key, ClientCAFile: w.TLS.ClientCA}
+		g.TLS = TLSConfig{CertFile: w.TLS.Cert, KeyFile: w.TLS.Key, ClientCAFile: w.TLS.ClientCA}
 		if w.TLS.Cert == "" {
 			c.errorf([]string{"tls"}, "tls.cert is required: the server certificate chain (PEM)")
 		}
@@ -373,12 +177,13 @@ func compileGateway(w *GatewayWire, at func(path ...string) diag.Pos) (*Gateway,
 		g.TLS.ReloadInterval = c.duration(w.TLS.ReloadInterval, time.Minute, true, "tls", "reload_interval")
 	}
 
-	if w.Mode == "" {
-		g.Mode = GatewayEnforce
-	} else if m, err := ParseGatewayMode(w.Mode); err != nil {
-		c.errorf([]string{"mode"}, "%v", err)
-	} else {
-		g.Mode = m
+	switch w.Mode {
+	case "", "enforce":
+		g.Mode = Enforce
+	case "report":
+		g.Mode = Report
+	default:
+		c.errorf([]string{"mode"}, "mode %q: want enforce or report", w.Mode)
 	}
 
 	if len(w.AppIDs) == 0 {
@@ -394,7 +199,7 @@ func compileGateway(w *GatewayWire, at func(path ...string) diag.Pos) (*Gateway,
 			c.errorf(p, "app id %q listed twice", id)
 		default:
 			seen[id] = true
-			g.AppIDs = append(g.AppIDs, id)
+			g.Auth.AppIDs = append(g.Auth.AppIDs, id)
 		}
 	}
 	for i, p := range w.Paths {
@@ -405,29 +210,29 @@ func compileGateway(w *GatewayWire, at func(path ...string) diag.Pos) (*Gateway,
 		g.Paths = append(g.Paths, p)
 	}
 
-	g.Sources = GatewaySources{
+	src := sourcesSpec{
 		Extra:           c.prefixes(w.Sources.Extra, "sources", "extra"),
 		Replace:         w.Sources.Replace,
 		ProxyProtocol:   w.Sources.ProxyProtocol,
 		ServiceTagsFile: w.Sources.ServiceTags,
 	}
-	g.Sources.TrustedProxies, g.Sources.TrustedTags = c.proxies(w.Sources.TrustedProxies, "sources", "trusted_proxies")
-	if len(g.Sources.TrustedTags) > 0 && g.Sources.ServiceTagsFile == "" {
-		c.errorf([]string{"sources", "trusted_proxies"}, "service tag %s in trusted_proxies needs sources.service_tags: the Azure service tags file (ServiceTags_Public_*.json) its prefixes come from", g.Sources.TrustedTags[0])
+	src.TrustedProxies, src.TrustedTags = c.proxies(w.Sources.TrustedProxies, "sources", "trusted_proxies")
+	if len(src.TrustedTags) > 0 && src.ServiceTagsFile == "" {
+		c.errorf([]string{"sources", "trusted_proxies"}, "service tag %s in trusted_proxies needs sources.service_tags: the Azure service tags file (ServiceTags_Public_*.json) its prefixes come from", src.TrustedTags[0])
 	}
 	for i, id := range w.Sources.FrontDoorIDs {
 		if !tenantID.MatchString(id) {
 			c.errorf([]string{"sources", "front_door_ids", strconv.Itoa(i)}, "front door id %q: want the profile's id, a GUID (the Front Door profile's Overview page, \"Front Door ID\")", id)
 			continue
 		}
-		g.Sources.FrontDoorIDs = append(g.Sources.FrontDoorIDs, strings.ToLower(id))
+		src.FrontDoorIDs = append(src.FrontDoorIDs, strings.ToLower(id))
 	}
-	for i, tag := range g.Sources.TrustedTags {
-		if strings.HasPrefix(strings.ToLower(tag), "azurefrontdoor.backend") && len(g.Sources.FrontDoorIDs) == 0 {
+	for i, tag := range src.TrustedTags {
+		if strings.HasPrefix(strings.ToLower(tag), "azurefrontdoor.backend") && len(src.FrontDoorIDs) == 0 {
 			c.errorf([]string{"sources", "trusted_proxies", strconv.Itoa(i)}, "trusting %s needs sources.front_door_ids: Front Door's backend addresses are shared by every Front Door customer, so only your profile's X-Azure-FDID tells your traffic from theirs", tag)
 		}
 	}
-	if len(g.Sources.FrontDoorIDs) > 0 && len(w.Sources.TrustedProxies) == 0 {
+	if len(src.FrontDoorIDs) > 0 && len(w.Sources.TrustedProxies) == 0 {
 		c.errorf([]string{"sources", "front_door_ids"}, "sources.front_door_ids needs sources.trusted_proxies: the Front Door ranges (the AzureFrontDoor.Backend service tag)")
 	}
 	if w.Sources.Replace && len(w.Sources.Extra) == 0 {
@@ -437,10 +242,10 @@ func compileGateway(w *GatewayWire, at func(path ...string) diag.Pos) (*Gateway,
 		c.errorf([]string{"sources", "proxy_protocol"}, "sources.proxy_protocol needs sources.trusted_proxies: a PROXY header is believed only from a trusted proxy")
 	}
 
-	g.BotAuth = c.botAuth(&w.BotAuth)
+	c.botAuth(&w.BotAuth, g)
 	g.Limits = c.limits(&w.Limits)
 	g.Upstreams = c.upstreams(&w.Upstreams)
-	return g, c.ds
+	return g, src, c.ds
 }
 
 // listen checks a host:port listen address whose host is an IP literal or
@@ -475,11 +280,11 @@ func (c *gatewayCompiler) proxies(in []string, path ...string) ([]netip.Prefix, 
 	var prefixes []netip.Prefix
 	var tags []string
 	for i, s := range in {
-		if _, err := catalog.ParsePrefix(s); err != nil && serviceTagName.MatchString(s) {
+		if _, err := model.ParsePrefix(s); err != nil && serviceTagName.MatchString(s) {
 			tags = append(tags, s)
 			continue
 		}
-		p, err := catalog.ParsePrefix(s)
+		p, err := model.ParsePrefix(s)
 		if err != nil {
 			c.errorf(append(path, strconv.Itoa(i)), "%v (or an Azure service tag such as AzureFrontDoor.Backend)", err)
 			continue
@@ -496,7 +301,7 @@ func (c *gatewayCompiler) proxies(in []string, path ...string) ([]netip.Prefix, 
 func (c *gatewayCompiler) prefixes(in []string, path ...string) []netip.Prefix {
 	var out []netip.Prefix
 	for i, s := range in {
-		p, err := catalog.ParsePrefix(s)
+		p, err := model.ParsePrefix(s)
 		if err != nil {
 			c.errorf(append(path, strconv.Itoa(i)), "%v", err)
 			continue
@@ -562,18 +367,22 @@ func (c *gatewayCompiler) positive(p *int, def, max int, path ...string) int {
 // tenantID is the form of a Microsoft Entra tenant id.
 var tenantID = regexp.MustCompile(`^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$`)
 
-func (c *gatewayCompiler) botAuth(w *gatewayBotAuthWire) GatewayBotAuth {
-	b := GatewayBotAuth{
-		Issuer:                w.Issuer,
-		MetadataURL:           w.MetadataURL,
-		CAFile:                w.CAFile,
-		AllowInsecureLoopback: w.AllowInsecureLoopback,
-		Channels:              w.Channels,
-		ClockSkew:             c.duration(w.ClockSkew, 0, false, "botauth", "clock_skew"),
-		RefreshInterval:       c.duration(w.RefreshInterval, 0, false, "botauth", "refresh_interval"),
-		MinRefetchInterval:    c.duration(w.MinRefetchInterval, 0, false, "botauth", "min_refetch_interval"),
-		CacheSize:             w.CacheSize,
+// botAuth checks the token validation settings into g.Auth (whose app ids
+// compile has set), g.AuthCAFile and g.Policy. Zero durations and cache
+// size are the validator's defaults.
+func (c *gatewayCompiler) botAuth(w *gatewayBotAuthWire, g *Config) {
+	b := &g.Auth
+	b.Issuer = w.Issuer
+	b.MetadataURL = w.MetadataURL
+	b.AllowInsecureLoopback = w.AllowInsecureLoopback
+	b.Channels = w.Channels
+	b.ClockSkew = c.duration(w.ClockSkew, 0, false, "botauth", "clock_skew")
+	b.RefreshInterval = c.duration(w.RefreshInterval, 0, false, "botauth", "refresh_interval")
+	b.MinRefetchInterval = c.duration(w.MinRefetchInterval, 0, false, "botauth", "min_refetch_interval")
+	if w.CacheSize != nil {
+		b.CacheSize = *w.CacheSize // 0: the validator's default
 	}
+	g.AuthCAFile = w.CAFile
 	if w.Issuer != "" {
 		if u, err := url.Parse(w.Issuer); err != nil || u.Scheme == "" || u.Host == "" {
 			c.errorf([]string{"botauth", "issuer"}, "issuer %q: want an absolute URL such as https://api.botframework.com", w.Issuer)
@@ -618,19 +427,18 @@ func (c *gatewayCompiler) botAuth(w *gatewayBotAuthWire) GatewayBotAuth {
 			c.errorf([]string{"botauth", "service_url_hosts", strconv.Itoa(i)}, "%v", err)
 			continue
 		}
-		b.ServiceURLHosts = append(b.ServiceURLHosts, host)
+		g.Policy.ServiceURLHosts = append(g.Policy.ServiceURLHosts, host)
 	}
 	for i, t := range w.Tenants {
 		if !tenantID.MatchString(t) {
 			c.errorf([]string{"botauth", "tenants", strconv.Itoa(i)}, "tenant %q: want a tenant id (a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47)", t)
 			continue
 		}
-		b.Tenants = append(b.Tenants, strings.ToLower(t))
+		g.Policy.Tenants = append(g.Policy.Tenants, strings.ToLower(t))
 	}
 	if w.CacheSize != nil && *w.CacheSize < 0 {
 		c.errorf([]string{"botauth", "cache_size"}, "cache size %d: want 0 (the default) or more", *w.CacheSize)
 	}
-	return b
 }
 
 // metadataURL checks the metadata URL as the validator will: https, or
@@ -657,26 +465,26 @@ func (c *gatewayCompiler) metadataURL(s string, insecure bool) {
 	}
 }
 
-func (c *gatewayCompiler) limits(w *gatewayLimitsWire) GatewayLimits {
-	l := GatewayLimits{
-		MaxBodyBytes:      c.size(w.MaxBody, DefaultGatewayMaxBody, MaxGatewayMaxBody, "limits", "max_body"),
-		Rate:              DefaultGatewayRate,
-		Burst:             c.positive(w.Burst, DefaultGatewayBurst, 1<<20, "limits", "burst"),
-		MaxSources:        c.positive(w.MaxSources, DefaultGatewayMaxSources, 10_000_000, "limits", "max_sources"),
-		MaxConcurrent:     c.positive(w.MaxConcurrent, DefaultGatewayMaxConcurrent, 1<<20, "limits", "max_concurrent"),
-		MaxHeaderBytes:    int(c.size(w.MaxHeaderBytes, DefaultGatewayHeaderBytes, 1<<20, "limits", "max_header_bytes")),
-		ReadHeaderTimeout: c.duration(w.ReadHeaderTimeout, DefaultGatewayReadHeaderTimeout, false, "limits", "read_header_timeout"),
-		ReadTimeout:       c.duration(w.ReadTimeout, DefaultGatewayReadTimeout, false, "limits", "read_timeout"),
-		WriteTimeout:      c.duration(w.WriteTimeout, DefaultGatewayWriteTimeout, false, "limits", "write_timeout"),
-		IdleTimeout:       c.duration(w.IdleTimeout, DefaultGatewayIdleTimeout, false, "limits", "idle_timeout"),
-		ShutdownGrace:     c.duration(w.ShutdownGrace, DefaultGatewayShutdownGrace, false, "limits", "shutdown_grace"),
-		ShutdownTimeout:   c.duration(w.ShutdownTimeout, DefaultGatewayShutdownTimeout, false, "limits", "shutdown_timeout"),
+func (c *gatewayCompiler) limits(w *gatewayLimitsWire) Limits {
+	l := Limits{
+		MaxBodyBytes:      c.size(w.MaxBody, DefaultMaxBodyBytes, maxBodyCeiling, "limits", "max_body"),
+		Rate:              DefaultRate,
+		Burst:             c.positive(w.Burst, DefaultBurst, 1<<20, "limits", "burst"),
+		MaxSources:        c.positive(w.MaxSources, DefaultMaxSources, 10_000_000, "limits", "max_sources"),
+		MaxConcurrent:     c.positive(w.MaxConcurrent, DefaultMaxConcurrent, 1<<20, "limits", "max_concurrent"),
+		MaxHeaderBytes:    int(c.size(w.MaxHeaderBytes, DefaultMaxHeaderBytes, 1<<20, "limits", "max_header_bytes")),
+		ReadHeaderTimeout: c.duration(w.ReadHeaderTimeout, DefaultReadHeaderTimeout, false, "limits", "read_header_timeout"),
+		ReadTimeout:       c.duration(w.ReadTimeout, DefaultReadTimeout, false, "limits", "read_timeout"),
+		WriteTimeout:      c.duration(w.WriteTimeout, DefaultWriteTimeout, false, "limits", "write_timeout"),
+		IdleTimeout:       c.duration(w.IdleTimeout, DefaultIdleTimeout, false, "limits", "idle_timeout"),
+		ShutdownGrace:     c.duration(w.ShutdownGrace, DefaultShutdownGrace, false, "limits", "shutdown_grace"),
+		ShutdownTimeout:   c.duration(w.ShutdownTimeout, DefaultShutdownTimeout, false, "limits", "shutdown_timeout"),
 
-		BodyTimeout:          c.duration(w.BodyTimeout, DefaultGatewayBodyTimeout, false, "limits", "body_timeout"),
-		MaxConns:             c.positive(w.MaxConns, DefaultGatewayMaxConns, 1<<22, "limits", "max_conns"),
-		MaxConnsPerSource:    c.positive(w.MaxConnsPerSource, DefaultGatewayMaxConnsPerSource, 1<<22, "limits", "max_conns_per_source"),
-		MaxInflightPerSource: c.positive(w.MaxInflightPerSource, DefaultGatewayMaxInflightPerSource, 1<<20, "limits", "max_inflight_per_source"),
-		UnauthIdleTimeout:    c.duration(w.UnauthIdleTimeout, DefaultGatewayUnauthIdleTimeout, false, "limits", "unauth_idle_timeout"),
+		BodyTimeout:          c.duration(w.BodyTimeout, DefaultBodyTimeout, false, "limits", "body_timeout"),
+		MaxConns:             c.positive(w.MaxConns, DefaultMaxConns, 1<<22, "limits", "max_conns"),
+		MaxConnsPerSource:    c.positive(w.MaxConnsPerSource, DefaultMaxConnsPerSource, 1<<22, "limits", "max_conns_per_source"),
+		MaxInflightPerSource: c.positive(w.MaxInflightPerSource, DefaultMaxInflightPerSrc, 1<<20, "limits", "max_inflight_per_source"),
+		UnauthIdleTimeout:    c.duration(w.UnauthIdleTimeout, DefaultUnauthIdleTimeout, false, "limits", "unauth_idle_timeout"),
 	}
 	if w.Rate != nil {
 		if *w.Rate <= 0 || *w.Rate > 1e6 {
@@ -697,22 +505,22 @@ func (c *gatewayCompiler) limits(w *gatewayLimitsWire) GatewayLimits {
 	return l
 }
 
-func (c *gatewayCompiler) upstreams(w *gatewayUpstreamWire) GatewayUpstreams {
-	u := GatewayUpstreams{
+func (c *gatewayCompiler) upstreams(w *gatewayUpstreamWire) Upstreams {
+	u := Upstreams{
 		Active:         w.Active,
 		CAFile:         w.CAFile,
-		ConnectTimeout: c.duration(w.ConnectTimeout, DefaultGatewayConnectTimeout, false, "upstreams", "connect_timeout"),
-		DrainTimeout:   c.duration(w.DrainTimeout, DefaultGatewayDrainTimeout, false, "upstreams", "drain_timeout"),
-		Health: GatewayHealth{
+		ConnectTimeout: c.duration(w.ConnectTimeout, DefaultConnectTimeout, false, "upstreams", "connect_timeout"),
+		DrainTimeout:   c.duration(w.DrainTimeout, DefaultDrainTimeout, false, "upstreams", "drain_timeout"),
+		Health: Health{
 			Path:     w.Health.Path,
-			Interval: c.duration(w.Health.Interval, DefaultGatewayHealthInterval, false, "upstreams", "health", "interval"),
-			Timeout:  c.duration(w.Health.Timeout, DefaultGatewayHealthTimeout, false, "upstreams", "health", "timeout"),
-			Rise:     c.positive(w.Health.Rise, DefaultGatewayHealthRise, 100, "upstreams", "health", "rise"),
-			Fall:     c.positive(w.Health.Fall, DefaultGatewayHealthFall, 100, "upstreams", "health", "fall"),
+			Interval: c.duration(w.Health.Interval, DefaultHealthInterval, false, "upstreams", "health", "interval"),
+			Timeout:  c.duration(w.Health.Timeout, DefaultHealthTimeout, false, "upstreams", "health", "timeout"),
+			Rise:     c.positive(w.Health.Rise, DefaultHealthRise, 100, "upstreams", "health", "rise"),
+			Fall:     c.positive(w.Health.Fall, DefaultHealthFall, 100, "upstreams", "health", "fall"),
 		},
 	}
 	if u.Health.Path == "" {
-		u.Health.Path = DefaultGatewayHealthPath
+		u.Health.Path = DefaultHealthPath
 	} else if !strings.HasPrefix(u.Health.Path, "/") {
 		c.errorf([]string{"upstreams", "health", "path"}, "health path %q: want an absolute path", u.Health.Path)
 	}
@@ -733,7 +541,7 @@ func (c *gatewayCompiler) upstreams(w *gatewayUpstreamWire) GatewayUpstreams {
 		if !validGroupName(name) {
 			c.errorf(p, "group name %q: want letters, digits, '-' or '_'", name)
 		}
-		grp := GatewayGroup{Name: name}
+		grp := Group{Name: name}
 		if len(w.Groups[name]) == 0 {
 			c.errorf(p, "group %q has no upstream URLs", name)
 		}
@@ -790,4 +598,147 @@ func upstreamURL(raw string) (*url.URL, error) {
 		return nil, fmt.Errorf("upstream %q: want scheme://host[:port][/path] with no user, query or fragment", raw)
 	}
 	return u, nil
+}
+
+// TokenRequirement is the catalog requirement of the flows whose sources
+// the gateway admits: a flow that carries a Bot Framework token to the bot
+// (the Teams service posting activities). The catalog's data chooses them,
+// not a flow id written here.
+const TokenRequirement = "bot-framework-jwt"
+
+// FromSection builds the gateway's configuration from the spec's gateway:
+// section and the spec's plan: the user's choices, checked, with the
+// defaults; the sources the plan admits (the rules whose flow has
+// TokenRequirement), plus or instead of the section's extra ranges; file
+// names resolved against the directory of specFile, every named file
+// present; service tags among the trusted proxies resolved from the
+// section's service tags file. Every problem is reported, positioned.
+func FromSection(sec yamlx.Section, specFile string, p *model.Plan) (*Config, diag.List) {
+	var ds diag.List
+	if sec.IsZero() {
+		ds.Errorf(sec.Doc.At(), "", "the spec has no gateway: section; serve needs one (see docs/gateway.md)")
+		return nil, ds
+	}
+	// What could be decoded is checked too: every problem at once.
+	var w wireGateway
+	ds.Append(sec.Decode(&w))
+	cfg, src, cds := compile(&w, sec.At)
+	ds.Append(cds)
+	cfg.Auth.Cloud = botauth.Cloud(p.Cloud)
+
+	at := sec.At
+	dir := filepath.Dir(specFile)
+	file := func(name string, path ...string) string {
+		if name == "" {
+			return ""
+		}
+		if !filepath.IsAbs(name) {
+			name = filepath.Join(dir, name)
+		}
+		if _, err := os.Stat(name); err != nil {
+			ds.Errorf(at(path...), "gateway", "%s: %q: %s", strings.Join(path, "."), name, diag.FileReason(err))
+		}
+		return name
+	}
+	cfg.AdminTokenFile = file(w.Admin.TokenFile, "admin", "token_file")
+	cfg.TLS.CertFile = file(cfg.TLS.CertFile, "tls", "cert")
+	cfg.TLS.KeyFile = file(cfg.TLS.KeyFile, "tls", "key")
+	cfg.TLS.ClientCAFile = file(cfg.TLS.ClientCAFile, "tls", "client_ca")
+	cfg.AuthCAFile = file(cfg.AuthCAFile, "botauth", "ca_file")
+	cfg.Upstreams.CAFile = file(cfg.Upstreams.CAFile, "upstreams", "ca_file")
+	if why := AdminExposure(cfg.AdminListen); why != "" && cfg.AdminTokenFile == "" {
+		ds.Errorf(at("admin", "listen"), "gateway", "admin listener %q %s: anyone who reaches it could switch upstreams and reload the configuration; give admin.token_file, or keep it on loopback", cfg.AdminListen, why)
+	}
+
+	var extra, trusted netipx.IPSetBuilder
+	for _, pr := range src.Extra {
+		extra.AddPrefix(pr)
+	}
+	for _, pr := range src.TrustedProxies {
+		trusted.AddPrefix(pr)
+	}
+	if len(src.TrustedTags) > 0 {
+		// A missing file is reported by file.
+		if tagFile := file(src.ServiceTagsFile, "sources", "service_tags"); exists(tagFile) {
+			ds.Append(addTags(&trusted, tagFile, src.TrustedTags, at("sources", "trusted_proxies")))
+		}
+	}
+	cfg.Sources.FrontDoorIDs = src.FrontDoorIDs
+	cfg.Sources.Extra, _ = extra.IPSet()
+	cfg.Sources.TrustedProxies, _ = trusted.IPSet()
+	cfg.Sources.ProxyProtocol = src.ProxyProtocol
+	if !src.Replace {
+		set, rule := TokenSources(p)
+		cfg.Sources.Plan, cfg.Sources.PlanRule = set, rule
+		if rule == "" && len(src.Extra) == 0 {
+			ds.Errorf(at(), "gateway", "nothing to admit: no flow of the plan carries a Bot Framework token to the bot (add the teams-messaging-bot integration), and gateway.sources.extra is empty")
+		} else if rule == "" {
+			ds.Warnf(at(), "gateway", "no flow of the plan carries a Bot Framework token to the bot (no teams-messaging-bot integration): only gateway.sources.extra is admitted")
+		}
+	}
+	for _, grp := range cfg.Upstreams.Groups {
+		for _, u := range grp.URLs {
+			if u.Scheme == "http" && !isLoopbackHost(u) {
+				ds.Warnf(at("upstreams", "groups", grp.Name), "gateway", "upstream %s is plain http off this host: the activity and its token cross the network unencrypted", u)
+			}
+		}
+	}
+	ds.Sort()
+	if ds.HasErrors() {
+		return nil, ds
+	}
+	return cfg, ds
+}
+
+// TokenSources returns the union of the sources of the plan's rules whose
+// flow has TokenRequirement, and the id of the first such flow (the rule
+// a source decision names), or "" when there is none.
+func TokenSources(p *model.Plan) (*netipx.IPSet, string) {
+	var b netipx.IPSetBuilder
+	rule := ""
+	for _, r := range p.Rules {
+		if !slices.Contains(r.Requirements, TokenRequirement) {
+			continue
+		}
+		if rule == "" {
+			rule = r.FlowID
+		}
+		b.AddSet(r.Source.IPSet())
+	}
+	s, _ := b.IPSet()
+	return s, rule
+}
+
+func isLoopbackHost(u *url.URL) bool {
+	h := u.Hostname()
+	if h == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(h)
+	return err == nil && a.Unmap().IsLoopback()
+}
+
+func exists(name string) bool {
+	_, err := os.Stat(name)
+	return err == nil
+}
+
+// addTags adds the prefixes of Azure service tags, read from a service
+// tags file, to b.
+func addTags(b *netipx.IPSetBuilder, file string, tags []string, at diag.Pos) diag.List {
+	data, ds := servicetag.ParseFile(file)
+	if ds.HasErrors() {
+		return ds
+	}
+	for _, name := range tags {
+		tag, err := data.Lookup(name)
+		if err != nil {
+			ds.Errorf(at, "gateway", "%v", err)
+			continue
+		}
+		for _, p := range tag.Prefixes {
+			b.AddPrefix(p)
+		}
+	}
+	return ds
 }

@@ -1,4 +1,4 @@
-package audit_test
+package eval_test
 
 import (
 	"fmt"
@@ -7,9 +7,11 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/teamsgate/teamsgate/internal/audit"
+	"github.com/teamsgate/teamsgate/internal/audit/eval"
+	"github.com/teamsgate/teamsgate/internal/audit/packet"
+	"github.com/teamsgate/teamsgate/internal/audit/ruleset"
 	"github.com/teamsgate/teamsgate/internal/model"
-	"github.com/teamsgate/teamsgate/internal/render"
+	"github.com/teamsgate/teamsgate/internal/view"
 )
 
 // A brute-force oracle for the set algebra and the evaluator: in a small
@@ -20,12 +22,12 @@ import (
 var (
 	oAddrs  = append(hostsOf("10.0.0.0/30"), hostsOf("2001:db8::/126")...)
 	oProtos = []uint8{1, 6, 17}
-	oStates = []audit.State{audit.StateNew, audit.StateEstablished}
+	oStates = []packet.State{packet.StateNew, packet.StateEstablished}
 )
 
 const oPorts = 4
 
-var oAll = audit.AddrSetOf(netip.MustParsePrefix("10.0.0.0/30"), netip.MustParsePrefix("2001:db8::/126"))
+var oAll = packet.AddrSetOf(netip.MustParsePrefix("10.0.0.0/30"), netip.MustParsePrefix("2001:db8::/126"))
 
 func hostsOf(p string) []netip.Addr {
 	pf := netip.MustParsePrefix(p)
@@ -39,21 +41,21 @@ func hostsOf(p string) []netip.Addr {
 // oPointsCache holds oPoints by interface pair. Every trial of the
 // oracles walks the same points, and building them (1.7 MB a time) was a
 // good part of a trial under -race.
-var oPointsCache sync.Map // [2]int → []audit.Packet
+var oPointsCache sync.Map // [2]int → []packet.Packet
 
 // oPoints enumerates the small space. ifaces are the two interface
 // classes each side may take. The slice is shared: callers must not
 // modify it.
-func oPoints(ifaces [2]int) []audit.Packet {
+func oPoints(ifaces [2]int) []packet.Packet {
 	if pts, ok := oPointsCache.Load(ifaces); ok {
-		return pts.([]audit.Packet)
+		return pts.([]packet.Packet)
 	}
 	pts, _ := oPointsCache.LoadOrStore(ifaces, enumPoints(ifaces))
-	return pts.([]audit.Packet)
+	return pts.([]packet.Packet)
 }
 
-func enumPoints(ifaces [2]int) []audit.Packet {
-	out := make([]audit.Packet, 0, len(oProtos)*len(oStates)*4*len(oAddrs)*len(oAddrs)*oPorts*oPorts)
+func enumPoints(ifaces [2]int) []packet.Packet {
+	out := make([]packet.Packet, 0, len(oProtos)*len(oStates)*4*len(oAddrs)*len(oAddrs)*oPorts*oPorts)
 	for _, pr := range oProtos {
 		for _, st := range oStates {
 			for _, in := range ifaces {
@@ -62,7 +64,7 @@ func enumPoints(ifaces [2]int) []audit.Packet {
 						for _, d := range oAddrs {
 							for sp := uint16(0); sp < oPorts; sp++ {
 								for dp := uint16(0); dp < oPorts; dp++ {
-									out = append(out, audit.Packet{Proto: pr, State: st, In: in, Out: o, Src: s, Dst: d, SPort: sp, DPort: dp})
+									out = append(out, packet.Packet{Proto: pr, State: st, In: in, Out: o, Src: s, Dst: d, SPort: sp, DPort: dp})
 								}
 							}
 						}
@@ -74,7 +76,7 @@ func enumPoints(ifaces [2]int) []audit.Packet {
 	return out
 }
 
-func randAddrSet(r *rand.Rand) audit.AddrSet {
+func randAddrSet(r *rand.Rand) packet.AddrSet {
 	var ps []netip.Prefix
 	for i := r.IntN(3); i >= 0; i-- {
 		a := oAddrs[r.IntN(len(oAddrs))]
@@ -82,7 +84,7 @@ func randAddrSet(r *rand.Rand) audit.AddrSet {
 		p, _ := a.Prefix(bits)
 		ps = append(ps, p)
 	}
-	return audit.AddrSetOf(ps...)
+	return packet.AddrSetOf(ps...)
 }
 
 // The random address sets stay inside the small space: prefixes of up to
@@ -103,19 +105,19 @@ func randPortSet(r *rand.Rand) model.PortSet {
 // randCube returns a random cube of the small space; each field is
 // the whole field with probability wide, so that cubes cover one another
 // often enough for shadowing to happen.
-func randCube(r *rand.Rand, wide float64) audit.Cube {
-	var ps audit.ProtoSet
+func randCube(r *rand.Rand, wide float64) packet.Cube {
+	var ps packet.ProtoSet
 	for ps.IsEmpty() {
 		for _, p := range oProtos {
 			if r.IntN(2) == 0 {
-				ps = ps.Or(audit.Protos(p))
+				ps = ps.Or(packet.Protos(p))
 			}
 		}
 	}
-	c := audit.Cube{
+	c := packet.Cube{
 		Proto: ps,
-		State: audit.StateSet(1 + r.IntN(3)),
-		In:    audit.IfaceSet(1 + r.IntN(3)), Out: audit.IfaceSet(1 + r.IntN(3)),
+		State: packet.StateSet(1 + r.IntN(3)),
+		In:    packet.IfaceSet(1 + r.IntN(3)), Out: packet.IfaceSet(1 + r.IntN(3)),
 		Src: randAddrSet(r), Dst: randAddrSet(r),
 		SPort: randPortSet(r), DPort: randPortSet(r),
 	}
@@ -123,10 +125,10 @@ func randCube(r *rand.Rand, wide float64) audit.Cube {
 	// inside it and the point-by-point oracle sees all of it.
 	full := func() bool { return r.Float64() < wide }
 	if full() {
-		c.Proto = audit.Protos(oProtos...)
+		c.Proto = packet.Protos(oProtos...)
 	}
 	if full() {
-		c.State = audit.StateSet(audit.StateNew | audit.StateEstablished)
+		c.State = packet.StateSet(packet.StateNew | packet.StateEstablished)
 	}
 	if full() {
 		c.Src = oAll
@@ -143,11 +145,11 @@ func randCube(r *rand.Rand, wide float64) audit.Cube {
 	return c
 }
 
-func randSpace(r *rand.Rand) audit.Space {
-	var s audit.Space
+func randSpace(r *rand.Rand) packet.Space {
+	var s packet.Space
 	for i := r.IntN(3); i >= 0; i-- {
 		if c := randCube(r, 0.2); !c.IsEmpty() {
-			s = s.Union(audit.Space{c})
+			s = s.Union(packet.Space{c})
 		}
 	}
 	return s
@@ -162,17 +164,17 @@ func randSpace(r *rand.Rand) audit.Space {
 // point reading (TestOracleBitmap checks that) at a fraction of the cost.
 type pointFilter struct {
 	proto        func(uint8) bool
-	state        func(audit.State) bool
+	state        func(packet.State) bool
 	in, out      func(class int) bool
 	src, dst     func(netip.Addr) bool
 	sport, dport func(uint16) bool
 }
 
 // cubeFilter makes the tests of Cube.Contains.
-func cubeFilter(c *audit.Cube) pointFilter {
+func cubeFilter(c *packet.Cube) pointFilter {
 	return pointFilter{
 		proto: c.Proto.Has,
-		state: func(st audit.State) bool { return c.State&audit.StateSet(st) != 0 },
+		state: func(st packet.State) bool { return c.State&packet.StateSet(st) != 0 },
 		in:    func(cl int) bool { return c.In&(1<<cl) != 0 },
 		out:   func(cl int) bool { return c.Out&(1<<cl) != 0 },
 		src:   c.Src.Contains, dst: c.Dst.Contains,
@@ -181,10 +183,10 @@ func cubeFilter(c *audit.Cube) pointFilter {
 }
 
 // matchFilter makes the tests of matches for one match of a line.
-func matchFilter(m *audit.Match, e *audit.Engine) pointFilter {
+func matchFilter(m *ruleset.Match, e *eval.Engine) pointFilter {
 	return pointFilter{
 		proto: m.Proto.Has,
-		state: func(st audit.State) bool { return audit.StateSet(st)&m.State != 0 },
+		state: func(st packet.State) bool { return packet.StateSet(st)&m.State != 0 },
 		in:    func(cl int) bool { return ifaceOK(m.In, cl, e) },
 		out:   func(cl int) bool { return ifaceOK(m.Out, cl, e) },
 		src:   m.Src.Contains, dst: m.Dst.Contains,
@@ -252,7 +254,7 @@ func eachPoint(f pointFilter, ifaces [2]int, fn func(k int)) {
 }
 
 // bitmap returns, for every point of oPoints(ifaces), whether s holds it.
-func bitmap(s audit.Space, ifaces [2]int) []bool {
+func bitmap(s packet.Space, ifaces [2]int) []bool {
 	out := make([]bool, len(oPoints(ifaces)))
 	for i := range s {
 		eachPoint(cubeFilter(&s[i]), ifaces, func(k int) { out[k] = true })
@@ -262,7 +264,7 @@ func bitmap(s audit.Space, ifaces [2]int) []bool {
 
 // lineBitmap returns, for every point of oPoints(ifaces), whether the line
 // matches it.
-func lineBitmap(l *audit.Line, ifaces [2]int, e *audit.Engine) []bool {
+func lineBitmap(l *ruleset.Line, ifaces [2]int, e *eval.Engine) []bool {
 	out := make([]bool, len(oPoints(ifaces)))
 	for i := range l.Matches {
 		eachPoint(matchFilter(&l.Matches[i], e), ifaces, func(k int) { out[k] = true })
@@ -271,8 +273,8 @@ func lineBitmap(l *audit.Line, ifaces [2]int, e *audit.Engine) []bool {
 }
 
 // chainHits returns the lineBitmap of every line, by chain and line.
-func chainHits(cfg *audit.Config, ifaces [2]int, e *audit.Engine) map[*audit.Chain][][]bool {
-	hits := map[*audit.Chain][][]bool{}
+func chainHits(cfg *ruleset.Config, ifaces [2]int, e *eval.Engine) map[*ruleset.Chain][][]bool {
+	hits := map[*ruleset.Chain][][]bool{}
 	for _, ch := range cfg.Chains {
 		for _, l := range ch.Lines {
 			hits[ch] = append(hits[ch], lineBitmap(l, ifaces, e))
@@ -308,11 +310,11 @@ func TestOracleBitmap(t *testing.T) {
 	lines, withIface, multi := 0, 0, 0
 	for trial := 0; lines < 30 || withIface < 5 || multi < 3; trial++ {
 		cfg := oracleConfig(r, 0.3)
-		e, err := audit.Compile(cfg, "i0", "i1")
+		e, err := eval.Compile(cfg, "i0", "i1")
 		if err != nil {
 			t.Fatal(err)
 		}
-		ifaces := [2]int{e.IfaceClass("i0"), e.IfaceClass("i1")}
+		ifaces := [2]int{e.Universe.Class("i0"), e.Universe.Class("i1")}
 		pts := oPoints(ifaces)
 		for _, ch := range cfg.Chains {
 			for _, l := range ch.Lines {
@@ -336,7 +338,7 @@ func TestOracleBitmap(t *testing.T) {
 
 // checkDisjoint verifies the Space invariant: cubes pairwise disjoint and
 // non-empty.
-func checkDisjoint(t *testing.T, what string, s audit.Space) {
+func checkDisjoint(t *testing.T, what string, s packet.Space) {
 	t.Helper()
 	for i := range s {
 		if s[i].IsEmpty() {
@@ -359,7 +361,7 @@ func TestSetAlgebraOracle(t *testing.T) {
 		a, b := randSpace(r), randSpace(r)
 		ba, bb := bitmap(a, ifaces), bitmap(b, ifaces)
 		inter, diff, union := a.Intersect(b), a.Subtract(b), a.Union(b)
-		for name, s := range map[string]audit.Space{"intersect": inter, "subtract": diff, "union": union} {
+		for name, s := range map[string]packet.Space{"intersect": inter, "subtract": diff, "union": union} {
 			checkDisjoint(t, name, s)
 		}
 		bi, bd, bu := bitmap(inter, ifaces), bitmap(diff, ifaces), bitmap(union, ifaces)
@@ -400,7 +402,7 @@ func TestAddrSetOracle(t *testing.T) {
 	for trial := 0; trial < 500; trial++ {
 		a, b := randAddrSet(r), randAddrSet(r)
 		ops := map[string]struct {
-			got  audit.AddrSet
+			got  packet.AddrSet
 			want func(x, y bool) bool
 		}{
 			"union":        {a.Union(b), func(x, y bool) bool { return x || y }},
@@ -427,31 +429,31 @@ func TestAddrSetOracle(t *testing.T) {
 
 // oracleConfig builds a random two-chain configuration over the small
 // space: a base chain and a user chain, with jumps, gotos and returns.
-func oracleConfig(r *rand.Rand, wide float64) *audit.Config {
-	base := &audit.Chain{Name: "base", Hook: "input", Family: audit.FamilyBoth}
-	user := &audit.Chain{Name: "user", Family: audit.FamilyBoth}
-	mk := func(ch *audit.Chain, i int) *audit.Line {
+func oracleConfig(r *rand.Rand, wide float64) *ruleset.Config {
+	base := &ruleset.Chain{Name: "base", Hook: "input", Family: ruleset.FamilyBoth}
+	user := &ruleset.Chain{Name: "user", Family: ruleset.FamilyBoth}
+	mk := func(ch *ruleset.Chain, i int) *ruleset.Line {
 		c := randCube(r, wide)
-		m := audit.Match{Proto: c.Proto, State: c.State, Src: c.Src, Dst: c.Dst, SPort: c.SPort, DPort: c.DPort}
+		m := ruleset.Match{Proto: c.Proto, State: c.State, Src: c.Src, Dst: c.Dst, SPort: c.SPort, DPort: c.DPort}
 		if r.IntN(3) == 0 {
-			m.In = []audit.IfaceCond{{Patterns: []string{"i0"}, Neg: r.IntN(2) == 0}}
+			m.In = []ruleset.IfaceCond{{Patterns: []string{"i0"}, Neg: r.IntN(2) == 0}}
 		}
 		if r.IntN(3) == 0 {
-			m.Out = []audit.IfaceCond{{Patterns: []string{"i1"}}}
+			m.Out = []ruleset.IfaceCond{{Patterns: []string{"i1"}}}
 		}
-		l := &audit.Line{ID: fmt.Sprintf("%s#%d", ch.Name, i+1), Chain: ch.Name, Index: i + 1, Matches: []audit.Match{m}}
-		acts := []audit.Action{audit.Accept, audit.Drop, audit.Continue, audit.Return}
+		l := &ruleset.Line{ID: fmt.Sprintf("%s#%d", ch.Name, i+1), Chain: ch.Name, Index: i + 1, Matches: []ruleset.Match{m}}
+		acts := []ruleset.Action{ruleset.Accept, ruleset.Drop, ruleset.Continue, ruleset.Return}
 		if ch == base {
-			acts = append(acts, audit.Jump, audit.Goto)
+			acts = append(acts, ruleset.Jump, ruleset.Goto)
 		}
 		l.Action = acts[r.IntN(len(acts))]
-		if l.Action == audit.Jump || l.Action == audit.Goto {
+		if l.Action == ruleset.Jump || l.Action == ruleset.Goto {
 			l.Target = user
 		}
 		if r.IntN(6) == 0 {
 			// a second match: the line matches the union
 			c2 := randCube(r, wide)
-			l.Matches = append(l.Matches, audit.Match{Proto: c2.Proto, State: c2.State, Src: c2.Src, Dst: c2.Dst, SPort: c2.SPort, DPort: c2.DPort})
+			l.Matches = append(l.Matches, ruleset.Match{Proto: c2.Proto, State: c2.State, Src: c2.Src, Dst: c2.Dst, SPort: c2.SPort, DPort: c2.DPort})
 		}
 		return l
 	}
@@ -461,19 +463,19 @@ func oracleConfig(r *rand.Rand, wide float64) *audit.Config {
 	for i, n := 0, r.IntN(5); i < n; i++ {
 		user.Lines = append(user.Lines, mk(user, i))
 	}
-	pol := audit.Accept
+	pol := ruleset.Accept
 	if r.IntN(2) == 0 {
-		pol = audit.Drop
+		pol = ruleset.Drop
 	}
-	base.Policy = &audit.Line{ID: "base policy", Chain: "base", Action: pol, Default: true, Matches: []audit.Match{audit.NewMatch()}}
-	return &audit.Config{Format: "oracle", Chains: []*audit.Chain{base, user}, Families: audit.FamilyBoth,
-		Paths: map[render.Direction][]*audit.Chain{render.Inbound: {base}}}
+	base.Policy = &ruleset.Line{ID: "base policy", Chain: "base", Action: pol, Default: true, Matches: []ruleset.Match{ruleset.NewMatch()}}
+	return &ruleset.Config{Format: "oracle", Chains: []*ruleset.Chain{base, user}, Families: ruleset.FamilyBoth,
+		Paths: map[view.Direction][]*ruleset.Chain{view.Inbound: {base}}}
 }
 
 // matches is the per-packet reading of a line, independent of cubes.
-func matches(l *audit.Line, p audit.Packet, u *audit.Engine) bool {
+func matches(l *ruleset.Line, p packet.Packet, u *eval.Engine) bool {
 	for _, m := range l.Matches {
-		if m.Proto.Has(p.Proto) && audit.StateSet(p.State)&m.State != 0 &&
+		if m.Proto.Has(p.Proto) && packet.StateSet(p.State)&m.State != 0 &&
 			m.Src.Contains(p.Src) && m.Dst.Contains(p.Dst) &&
 			m.SPort.Contains(p.SPort) && m.DPort.Contains(p.DPort) &&
 			ifaceOK(m.In, p.In, u) && ifaceOK(m.Out, p.Out, u) {
@@ -483,11 +485,11 @@ func matches(l *audit.Line, p audit.Packet, u *audit.Engine) bool {
 	return false
 }
 
-func ifaceOK(conds []audit.IfaceCond, class int, e *audit.Engine) bool {
+func ifaceOK(conds []ruleset.IfaceCond, class int, e *eval.Engine) bool {
 	for _, c := range conds {
 		hit := false
 		for _, pat := range c.Patterns {
-			if e.IfaceClass(pat) == class {
+			if e.Universe.Class(pat) == class {
 				hit = true
 			}
 		}
@@ -500,26 +502,26 @@ func ifaceOK(conds []audit.IfaceCond, class int, e *audit.Engine) bool {
 
 // interpret walks the chains for one packet, as iptables does: k is the
 // packet's index in the points, hits what chainHits returns.
-func interpret(ch *audit.Chain, k int, hits map[*audit.Chain][][]bool) (verdict audit.Action, line *audit.Line) {
+func interpret(ch *ruleset.Chain, k int, hits map[*ruleset.Chain][][]bool) (verdict ruleset.Action, line *ruleset.Line) {
 	h := hits[ch]
 	for i, l := range ch.Lines {
 		if !h[i][k] {
 			continue
 		}
 		switch l.Action {
-		case audit.Accept, audit.Drop:
+		case ruleset.Accept, ruleset.Drop:
 			return l.Action, l
-		case audit.Return:
-			return audit.Return, nil
-		case audit.Jump:
-			if v, ln := interpret(l.Target, k, hits); v != audit.Return {
+		case ruleset.Return:
+			return ruleset.Return, nil
+		case ruleset.Jump:
+			if v, ln := interpret(l.Target, k, hits); v != ruleset.Return {
 				return v, ln
 			}
-		case audit.Goto:
+		case ruleset.Goto:
 			return interpret(l.Target, k, hits)
 		}
 	}
-	return audit.Return, nil
+	return ruleset.Return, nil
 }
 
 func TestEvalOracle(t *testing.T) {
@@ -527,18 +529,18 @@ func TestEvalOracle(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for trial := 0; trial < 120; trial++ {
 		cfg := oracleConfig(r, 0.3)
-		e, err := audit.Compile(cfg, "i0", "i1")
+		e, err := eval.Compile(cfg, "i0", "i1")
 		if err != nil {
 			t.Fatal(err)
 		}
-		ifaces := [2]int{e.IfaceClass("i0"), e.IfaceClass("i1")}
+		ifaces := [2]int{e.Universe.Class("i0"), e.Universe.Class("i1")}
 		pts := oPoints(ifaces)
-		all := audit.Cube{Proto: audit.Protos(oProtos...), State: audit.StateSet(audit.StateNew | audit.StateEstablished),
-			In: 1<<e.IfaceClass("i0") | 1<<e.IfaceClass("i1"), Out: 1<<e.IfaceClass("i0") | 1<<e.IfaceClass("i1"),
-			Src:   audit.AddrSetOf(netip.MustParsePrefix("10.0.0.0/30"), netip.MustParsePrefix("2001:db8::/126")),
-			Dst:   audit.AddrSetOf(netip.MustParsePrefix("10.0.0.0/30"), netip.MustParsePrefix("2001:db8::/126")),
+		all := packet.Cube{Proto: packet.Protos(oProtos...), State: packet.StateSet(packet.StateNew | packet.StateEstablished),
+			In: 1<<e.Universe.Class("i0") | 1<<e.Universe.Class("i1"), Out: 1<<e.Universe.Class("i0") | 1<<e.Universe.Class("i1"),
+			Src:   packet.AddrSetOf(netip.MustParsePrefix("10.0.0.0/30"), netip.MustParsePrefix("2001:db8::/126")),
+			Dst:   packet.AddrSetOf(netip.MustParsePrefix("10.0.0.0/30"), netip.MustParsePrefix("2001:db8::/126")),
 			SPort: model.NewPortSet(model.PortRange{First: 0, Last: oPorts - 1}), DPort: model.NewPortSet(model.PortRange{First: 0, Last: oPorts - 1})}
-		frags := e.Eval(render.Inbound, audit.Space{all})
+		frags := e.Eval(view.Inbound, packet.Space{all})
 		// owner[k] is 1 + the index of the fragment holding pts[k] (see
 		// bitmap for the walk).
 		owner := make([]int, len(pts))
@@ -556,7 +558,7 @@ func TestEvalOracle(t *testing.T) {
 		hits := chainHits(cfg, ifaces, e)
 		for k := range pts {
 			v, line := interpret(base, k, hits)
-			if v == audit.Return {
+			if v == ruleset.Return {
 				v, line = base.Policy.Action, base.Policy
 			}
 			if owner[k] == 0 {
@@ -564,7 +566,7 @@ func TestEvalOracle(t *testing.T) {
 			}
 			got := &frags[owner[k]-1]
 			want := model.VerdictDeny
-			if v == audit.Accept {
+			if v == ruleset.Accept {
 				want = model.VerdictAllow
 			}
 			if got.Verdict != want || got.Lines[len(got.Lines)-1] != line {
@@ -587,19 +589,19 @@ func TestShadowOracle(t *testing.T) {
 		// A single chain without jumps, with small random cubes so that
 		// shadowing happens often.
 		for _, l := range base.Lines {
-			if l.Action == audit.Jump || l.Action == audit.Goto {
-				l.Action, l.Target = audit.Drop, nil
+			if l.Action == ruleset.Jump || l.Action == ruleset.Goto {
+				l.Action, l.Target = ruleset.Drop, nil
 			}
 		}
 		cfg.Chains = cfg.Chains[:1]
-		e, err := audit.Compile(cfg, "i0", "i1")
+		e, err := eval.Compile(cfg, "i0", "i1")
 		if err != nil {
 			t.Fatal(err)
 		}
-		ifaces := [2]int{e.IfaceClass("i0"), e.IfaceClass("i1")}
+		ifaces := [2]int{e.Universe.Class("i0"), e.Universe.Class("i1")}
 		pts := oPoints(ifaces)
 		hits := chainHits(cfg, ifaces, e)[base]
-		want := map[*audit.Line]bool{}
+		want := map[*ruleset.Line]bool{}
 		for i, l := range base.Lines {
 			reachable := false
 			for k := range pts {
@@ -608,7 +610,7 @@ func TestShadowOracle(t *testing.T) {
 				}
 				blocked := false
 				for j, o := range base.Lines[:i] {
-					if o.Action != audit.Continue && hits[j][k] {
+					if o.Action != ruleset.Continue && hits[j][k] {
 						blocked = true
 						break
 					}
@@ -626,15 +628,15 @@ func TestShadowOracle(t *testing.T) {
 		if len(gaveUp) > 0 {
 			t.Fatalf("trial %d: gave up on %d lines", trial, len(gaveUp))
 		}
-		got := map[*audit.Line]bool{}
+		got := map[*ruleset.Line]bool{}
 		for _, s := range sh {
 			got[s.Line] = true
 			// The blocking lines must really cover the line.
-			var cover audit.Space
+			var cover packet.Space
 			for _, b := range s.Blocking {
 				cover = cover.Union(e.MatchSpace(b))
 			}
-			if s.Reason == audit.BlockingLines && !cover.Covers(e.MatchSpace(s.Line)) {
+			if s.Reason == eval.BlockingLines && !cover.Covers(e.MatchSpace(s.Line)) {
 				t.Fatalf("trial %d: blocking lines of %s do not cover it", trial, s.Line.ID)
 			}
 		}

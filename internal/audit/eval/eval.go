@@ -1,14 +1,21 @@
-package audit
+// Package eval evaluates packet spaces against a configuration of the
+// auditor's IR (audit/ruleset): Compile lowers every line's matches into
+// cubes of the packet algebra (audit/packet), Eval walks a space down the
+// base chains of a direction and splits it by verdict and deciding lines,
+// and Shadowed finds the lines no packet reaches. It is the engine the
+// analysis (package audit) asks its questions of; it knows nothing of
+// plans, flows or findings.
+package eval
 
 import (
 	"fmt"
 	"net/netip"
 	"strings"
 
-	"go4.org/netipx"
-
+	"github.com/teamsgate/teamsgate/internal/audit/packet"
+	"github.com/teamsgate/teamsgate/internal/audit/ruleset"
 	"github.com/teamsgate/teamsgate/internal/model"
-	"github.com/teamsgate/teamsgate/internal/render"
+	"github.com/teamsgate/teamsgate/internal/view"
 )
 
 // maxDepth bounds chain nesting; iptables and nft refuse loops, and the
@@ -20,17 +27,16 @@ const maxDepth = 64
 // one interface Universe, ready to evaluate packet spaces. An Engine is not
 // safe for concurrent use.
 type Engine struct {
-	Config   *Config
-	Universe *Universe
-	lines    map[*Line]*cline
-	chains   map[*Chain]*cchain
-	texts    map[*netipx.IPSet]string
-	none     map[render.Direction]*Line
+	Config   *ruleset.Config
+	Universe *packet.Universe
+	lines    map[*ruleset.Line]*cline
+	chains   map[*ruleset.Chain]*cchain
+	none     map[view.Direction]*ruleset.Line
 }
 
 type cline struct {
-	l     *Line
-	space Space
+	l     *ruleset.Line
+	space packet.Space
 	box   box
 	// idx is the line's position in the configuration; gen marks it as
 	// seen by the current shadowing query.
@@ -38,13 +44,13 @@ type cline struct {
 }
 
 type cchain struct {
-	c     *Chain
+	c     *ruleset.Chain
 	lines []*cline
 }
 
 // Compile lowers the configuration's matches into cubes. ifaces names the
 // interfaces queries will use besides those the configuration mentions.
-func Compile(cfg *Config, ifaces ...string) (*Engine, error) {
+func Compile(cfg *ruleset.Config, ifaces ...string) (*Engine, error) {
 	pats := append([]string(nil), ifaces...)
 	for _, ch := range cfg.Chains {
 		for _, l := range ch.Lines {
@@ -58,17 +64,17 @@ func Compile(cfg *Config, ifaces ...string) (*Engine, error) {
 			}
 		}
 	}
-	u, ok := NewUniverse(pats)
-	if !ok {
-		return nil, fmt.Errorf("the configuration names more than %d distinct interfaces or interface wildcards", maxIfaceClasses-2)
+	u, err := packet.NewUniverse(pats)
+	if err != nil {
+		return nil, err
 	}
-	e := &Engine{Config: cfg, Universe: u, lines: map[*Line]*cline{}, chains: map[*Chain]*cchain{}}
+	e := &Engine{Config: cfg, Universe: u, lines: map[*ruleset.Line]*cline{}, chains: map[*ruleset.Chain]*cchain{}}
 	n := 0
 	for _, ch := range cfg.Chains {
 		cc := &cchain{c: ch}
 		for _, l := range ch.Lines {
 			n++
-			cl := &cline{l: l, space: e.MatchSpace(l), idx: n}
+			cl := &cline{l: l, space: e.matchSpace(l), idx: n}
 			cl.box = boxOf(cl.space)
 			e.lines[l] = cl
 			cc.lines = append(cc.lines, cl)
@@ -78,22 +84,31 @@ func Compile(cfg *Config, ifaces ...string) (*Engine, error) {
 	return e, nil
 }
 
-// MatchSpace returns the packets a line's matches select.
-func (e *Engine) MatchSpace(l *Line) Space {
-	var s Space
+// MatchSpace returns the packets a line's matches select. For a line of
+// the compiled configuration it is the space Compile made, which callers
+// must not modify.
+func (e *Engine) MatchSpace(l *ruleset.Line) packet.Space {
+	if cl, ok := e.lines[l]; ok {
+		return cl.space[:len(cl.space):len(cl.space)]
+	}
+	return e.matchSpace(l)
+}
+
+func (e *Engine) matchSpace(l *ruleset.Line) packet.Space {
+	var s packet.Space
 	for _, m := range l.Matches {
 		c, ok := e.cube(m)
 		if !ok {
 			continue
 		}
-		s = s.Union(Space{c})
+		s = s.Union(packet.Space{c})
 	}
 	return s
 }
 
-func (e *Engine) cube(m Match) (Cube, bool) {
+func (e *Engine) cube(m ruleset.Match) (packet.Cube, bool) {
 	if m.Never {
-		return Cube{}, false
+		return packet.Cube{}, false
 	}
 	in, out := e.Universe.All(), e.Universe.All()
 	for _, c := range m.In {
@@ -102,12 +117,12 @@ func (e *Engine) cube(m Match) (Cube, bool) {
 	for _, c := range m.Out {
 		out &= e.ifaceSet(c)
 	}
-	c := Cube{Proto: m.Proto, State: m.State, In: in, Out: out, Src: m.Src, Dst: m.Dst, SPort: m.SPort, DPort: m.DPort}
+	c := packet.Cube{Proto: m.Proto, State: m.State, In: in, Out: out, Src: m.Src, Dst: m.Dst, SPort: m.SPort, DPort: m.DPort}
 	return c, !c.IsEmpty()
 }
 
-func (e *Engine) ifaceSet(c IfaceCond) IfaceSet {
-	var s IfaceSet
+func (e *Engine) ifaceSet(c ruleset.IfaceCond) packet.IfaceSet {
+	var s packet.IfaceSet
 	for _, p := range c.Patterns {
 		s |= e.Universe.Match(p)
 	}
@@ -120,22 +135,22 @@ func (e *Engine) ifaceSet(c IfaceCond) IfaceSet {
 // Fragment is a part of an evaluated packet space and what the
 // configuration does with it.
 type Fragment struct {
-	Space   Space
+	Space   packet.Space
 	Verdict model.Verdict
 	// Lines: for a deny, the line (or policy) that dropped the packets; for
 	// an allow, the accepting line (or policy) of every chain crossed, in
 	// order. Empty when no chain filters the direction.
-	Lines []*Line
+	Lines []*ruleset.Line
 	// Unresolved lists lines that cannot be evaluated exactly and whose
 	// resolvable part matched these packets on their way: the verdict may
 	// differ depending on what they stand for.
-	Unresolved []*Line
+	Unresolved []*ruleset.Line
 }
 
 // Decider returns the line that decided the fragment: the dropping line,
 // or the last accepting line that is a rule rather than the policy of a
 // chain without rules.
-func (f Fragment) Decider() *Line {
+func (f Fragment) Decider() *ruleset.Line {
 	if len(f.Lines) == 0 {
 		return nil
 	}
@@ -156,8 +171,8 @@ func (f Fragment) Decider() *Line {
 }
 
 type touch struct {
-	space Space
-	line  *Line
+	space packet.Space
+	line  *ruleset.Line
 }
 
 type evalState struct {
@@ -166,26 +181,26 @@ type evalState struct {
 }
 
 type decided struct {
-	space  Space
+	space  packet.Space
 	accept bool
-	line   *Line
+	line   *ruleset.Line
 }
 
 // Eval evaluates a packet space against the base chains of a direction
 // and returns the fragments by verdict and deciding lines.
-func (e *Engine) Eval(dir render.Direction, q Space) []Fragment {
+func (e *Engine) Eval(dir view.Direction, q packet.Space) []Fragment {
 	st := &evalState{e: e}
 	alive := []Fragment{{Space: q, Verdict: model.VerdictAllow}}
 	if len(e.Config.Paths[dir]) == 0 {
 		// Nothing filters this direction: everything passes, and the
 		// finding names that fact as its rule.
-		alive[0].Lines = []*Line{e.unfiltered(dir)}
+		alive[0].Lines = []*ruleset.Line{e.unfiltered(dir)}
 	}
 	var out []Fragment
 	for _, ch := range e.Config.Paths[dir] {
 		cc := e.chains[ch]
-		dom := Cube{Proto: AllProtos(), State: AllStates, In: e.Universe.All(), Out: e.Universe.All(),
-			Src: ch.Family.addrs(), Dst: ch.Family.addrs(), SPort: allPorts, DPort: allPorts}
+		dom := packet.Cube{Proto: packet.AllProtos(), State: packet.AllStates, In: e.Universe.All(), Out: e.Universe.All(),
+			Src: ch.Family.Addrs(), Dst: ch.Family.Addrs(), SPort: packet.AllPorts(), DPort: packet.AllPorts()}
 		var next []Fragment
 		for _, f := range alive {
 			in := f.Space.IntersectCube(dom)
@@ -197,14 +212,14 @@ func (e *Engine) Eval(dir render.Direction, q Space) []Fragment {
 			}
 			dec, ret := st.run(cc, in, 0)
 			if len(ret) > 0 {
-				dec = append(dec, decided{space: ret, accept: ch.Policy.Action == Accept, line: ch.Policy})
+				dec = append(dec, decided{space: ret, accept: ch.Policy.Action == ruleset.Accept, line: ch.Policy})
 			}
 			for _, d := range dec {
 				if d.accept {
-					lines := append(append([]*Line(nil), f.Lines...), d.line)
+					lines := append(append([]*ruleset.Line(nil), f.Lines...), d.line)
 					next = append(next, Fragment{Space: d.space, Verdict: model.VerdictAllow, Lines: lines})
 				} else {
-					out = append(out, Fragment{Space: d.space, Verdict: model.VerdictDeny, Lines: []*Line{d.line}})
+					out = append(out, Fragment{Space: d.space, Verdict: model.VerdictDeny, Lines: []*ruleset.Line{d.line}})
 				}
 			}
 		}
@@ -224,14 +239,14 @@ func (e *Engine) Eval(dir render.Direction, q Space) []Fragment {
 
 // unfiltered returns the pseudo-line that stands for "no chain filters
 // this direction".
-func (e *Engine) unfiltered(dir render.Direction) *Line {
+func (e *Engine) unfiltered(dir view.Direction) *ruleset.Line {
 	if e.none == nil {
-		e.none = map[render.Direction]*Line{}
+		e.none = map[view.Direction]*ruleset.Line{}
 	}
 	if l, ok := e.none[dir]; ok {
 		return l
 	}
-	l := &Line{ID: fmt.Sprintf("(no %s chain: %s traffic is not filtered)", e.Config.Format, dir), Action: Accept, Default: true, Matches: []Match{NewMatch()}}
+	l := &ruleset.Line{ID: fmt.Sprintf("(no %s chain: %s traffic is not filtered)", e.Config.Format, dir), Action: ruleset.Accept, Default: true, Matches: []ruleset.Match{ruleset.NewMatch()}}
 	e.none[dir] = l
 	return l
 }
@@ -242,12 +257,12 @@ func (e *Engine) unfiltered(dir render.Direction) *Line {
 // bounding box it misses, and when a line matches part of it, the rest
 // goes on from the next line as separate cubes. No step copies the whole
 // space.
-func (st *evalState) run(cc *cchain, q Space, depth int) (dec []decided, ret Space) {
+func (st *evalState) run(cc *cchain, q packet.Space, depth int) (dec []decided, ret packet.Space) {
 	if depth > maxDepth {
-		return []decided{{space: q, accept: false, line: &Line{ID: cc.c.Name + " (chain nesting too deep)", Default: true}}}, nil
+		return []decided{{space: q, accept: false, line: &ruleset.Line{ID: cc.c.Name + " (chain nesting too deep)", Default: true}}}, nil
 	}
 	type item struct {
-		c    Cube
+		c    packet.Cube
 		from int
 	}
 	stack := make([]item, 0, len(q))
@@ -257,7 +272,7 @@ func (st *evalState) run(cc *cchain, q Space, depth int) (dec []decided, ret Spa
 	for len(stack) > 0 {
 		it := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		x := Space{it.c}
+		x := packet.Space{it.c}
 		xb := boxOf(x)
 		decidedHere := false
 		for i := it.from; i < len(cc.lines) && !decidedHere; i++ {
@@ -271,25 +286,25 @@ func (st *evalState) run(cc *cchain, q Space, depth int) (dec []decided, ret Spa
 			}
 			l := ln.l
 			if len(l.Unresolved) > 0 {
-				if l.Action != Continue {
+				if l.Action != ruleset.Continue {
 					st.touched = append(st.touched, touch{space: hit, line: l})
 				}
 				continue
 			}
-			if l.Action == Continue || (l.Action == Jump || l.Action == Goto) && l.Target == nil {
+			if l.Action == ruleset.Continue || (l.Action == ruleset.Jump || l.Action == ruleset.Goto) && l.Target == nil {
 				continue
 			}
-			var onward Space // packets that go on from the next line
+			var onward packet.Space // packets that go on from the next line
 			switch l.Action {
-			case Accept, Drop:
-				dec = append(dec, decided{space: hit, accept: l.Action == Accept, line: l})
-			case Return:
+			case ruleset.Accept, ruleset.Drop:
+				dec = append(dec, decided{space: hit, accept: l.Action == ruleset.Accept, line: l})
+			case ruleset.Return:
 				ret = append(ret, hit...)
-			case Jump:
+			case ruleset.Jump:
 				d, r := st.run(st.e.chains[l.Target], hit, depth+1)
 				dec = append(dec, d...)
 				onward = r
-			case Goto:
+			case ruleset.Goto:
 				d, r := st.run(st.e.chains[l.Target], hit, depth+1)
 				dec = append(dec, d...)
 				ret = append(ret, r...)
@@ -307,8 +322,8 @@ func (st *evalState) run(cc *cchain, q Space, depth int) (dec []decided, ret Spa
 	return dec, ret
 }
 
-func intersectSpaces(q, m Space) Space {
-	var out Space
+func intersectSpaces(q, m packet.Space) packet.Space {
+	var out packet.Space
 	for _, c := range m {
 		for _, x := range q {
 			if y, ok := x.Intersect(c); ok {
@@ -319,7 +334,7 @@ func intersectSpaces(q, m Space) Space {
 	return out
 }
 
-func overlapsSpace(a, b Space) bool {
+func overlapsSpace(a, b packet.Space) bool {
 	for _, c := range b {
 		if a.Overlaps(c) {
 			return true
@@ -328,7 +343,7 @@ func overlapsSpace(a, b Space) bool {
 	return false
 }
 
-func containsLine(ls []*Line, l *Line) bool {
+func containsLine(ls []*ruleset.Line, l *ruleset.Line) bool {
 	for _, x := range ls {
 		if x == l {
 			return true
@@ -356,28 +371,25 @@ func mergeFragments(fs []Fragment) []Fragment {
 			continue
 		}
 		idx[k] = len(out)
-		out = append(out, Fragment{Space: append(Space(nil), f.Space...), Verdict: f.Verdict, Lines: f.Lines})
+		out = append(out, Fragment{Space: append(packet.Space(nil), f.Space...), Verdict: f.Verdict, Lines: f.Lines})
 	}
 	return out
 }
 
 // Verdict returns the verdict for one packet and the fragment's lines, by
 // evaluating the single-packet space. Tests compare it with the kernel.
-func (e *Engine) Verdict(dir render.Direction, p Packet) Fragment {
-	c := Cube{
-		Proto: Protos(p.Proto), State: StateSet(p.State),
+func (e *Engine) Verdict(dir view.Direction, p packet.Packet) Fragment {
+	c := packet.Cube{
+		Proto: packet.Protos(p.Proto), State: packet.StateSet(p.State),
 		In: 1 << p.In, Out: 1 << p.Out,
-		Src: AddrSetOf(prefixOf(p.Src)), Dst: AddrSetOf(prefixOf(p.Dst)),
+		Src: packet.AddrSetOf(prefixOf(p.Src)), Dst: packet.AddrSetOf(prefixOf(p.Dst)),
 		SPort: model.NewPortSet(model.Port(p.SPort)), DPort: model.NewPortSet(model.Port(p.DPort)),
 	}
-	fs := e.Eval(dir, Space{c})
+	fs := e.Eval(dir, packet.Space{c})
 	if len(fs) == 0 {
 		return Fragment{Verdict: model.VerdictDeny}
 	}
 	return fs[0]
 }
-
-// IfaceClass returns the class index of an interface name, for Packet.
-func (e *Engine) IfaceClass(name string) int { return e.Universe.classOf(name) }
 
 func prefixOf(a netip.Addr) netip.Prefix { return netip.PrefixFrom(a, a.BitLen()) }

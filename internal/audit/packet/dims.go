@@ -1,6 +1,7 @@
-package audit
+package packet
 
 import (
+	"fmt"
 	"math/bits"
 	"sort"
 	"strconv"
@@ -135,7 +136,7 @@ func ProtoName(p uint8) string {
 	return strconv.Itoa(int(p))
 }
 
-// String describes the set: "any", "tcp", "tcp,udp", "not tcp".
+// String describes the set: "any", "tcp", "tcp,udp", "any except tcp".
 func (s ProtoSet) String() string {
 	switch n := s.Len(); {
 	case n == 0:
@@ -233,8 +234,9 @@ type ifaceClass struct {
 }
 
 // NewUniverse builds the classes for the given patterns (exact names, or
-// prefixes ending in "+" or "*"). "lo" is always a class.
-func NewUniverse(patterns []string) (*Universe, bool) {
+// prefixes ending in "+" or "*"). "lo" is always a class. It fails when
+// the patterns make more classes than an IfaceSet holds.
+func NewUniverse(patterns []string) (*Universe, error) {
 	seen := map[string]bool{}
 	u := &Universe{classes: []ifaceClass{{other: true}, {name: "lo"}}}
 	seen["lo"] = true
@@ -252,7 +254,10 @@ func NewUniverse(patterns []string) (*Universe, bool) {
 		seen[key] = true
 		u.classes = append(u.classes, ifaceClass{name: name, prefix: wild})
 	}
-	return u, len(u.classes) <= maxIfaceClasses
+	if len(u.classes) > maxIfaceClasses {
+		return nil, fmt.Errorf("the configuration names more than %d distinct interfaces or interface wildcards", maxIfaceClasses-2)
+	}
+	return u, nil
 }
 
 func splitIface(p string) (string, bool) {
@@ -282,7 +287,7 @@ func (u *Universe) Match(p string) IfaceSet {
 	name, wild := splitIface(p)
 	var s IfaceSet
 	if !wild {
-		return IfaceSet(1) << u.classOf(name)
+		return IfaceSet(1) << u.Class(name)
 	}
 	for i, c := range u.classes {
 		if !c.other && strings.HasPrefix(c.name, name) {
@@ -295,8 +300,9 @@ func (u *Universe) Match(p string) IfaceSet {
 	return s
 }
 
-// classOf returns the class holding an exact interface name.
-func (u *Universe) classOf(name string) int {
+// Class returns the class holding an exact interface name: the index of
+// its bit in an IfaceSet, and Packet's In and Out.
+func (u *Universe) Class(name string) int {
 	best, bestLen := 0, -1
 	for i, c := range u.classes {
 		switch {
@@ -371,5 +377,9 @@ func portsCover(a, b model.PortSet) bool {
 	return true
 }
 
-// allPorts is 0-65535 as an enumerated set.
+// AllPorts returns 0-65535 as an enumerated set (model.AnyPorts is the
+// plan's explicit "any"). The set is shared: callers must not modify its
+// ranges.
+func AllPorts() model.PortSet { return allPorts }
+
 var allPorts = model.NewPortSet(model.AllPorts)

@@ -1,4 +1,4 @@
-package render_test
+package view_test
 
 import (
 	"net/netip"
@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/teamsgate/teamsgate/internal/model"
-	"github.com/teamsgate/teamsgate/internal/render"
 	"github.com/teamsgate/teamsgate/internal/testutil"
+	"github.com/teamsgate/teamsgate/internal/view"
 )
 
 const pexipNoMgmt = `cloud: worldwide
@@ -20,9 +20,9 @@ integrations:
     parameters: { nsg-internal: true }
 `
 
-var addressOnly = render.Caps{Deny: true, AddressesOnly: true}
+var addressOnly = view.Caps{Deny: true, AddressesOnly: true}
 
-func ids(p render.Prepared) []string {
+func ids(p view.Prepared) []string {
 	var out []string
 	for _, it := range p.Items {
 		out = append(out, it.Rule.ID+"/"+it.Dir.String())
@@ -32,7 +32,7 @@ func ids(p render.Prepared) []string {
 
 func TestScope(t *testing.T) {
 	p := testutil.PlanBytes(t, pexipNoMgmt, "")
-	prep, ds := render.Prepare(p, "t", addressOnly, render.Options{Scope: "pexip-teams-connector/teams-connector-lb", FQDN: render.FQDNSkip})
+	prep, ds := view.Prepare(p, "t", addressOnly, view.Options{Scope: "pexip-teams-connector/teams-connector-lb", FQDN: view.FQDNSkip})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
@@ -41,23 +41,23 @@ func TestScope(t *testing.T) {
 	if got != want {
 		t.Errorf("scoped items %q, want %q", got, want)
 	}
-	if _, ds := render.Prepare(p, "t", addressOnly, render.Options{Scope: "bot"}); !strings.Contains(ds.String(), `--scope "bot" matches no rule of the plan (roles in this plan: conferencing-nodes, ocsp-responder, teams-connector-instances, teams-connector-lb, windows-update)`) {
+	if _, ds := view.Prepare(p, "t", addressOnly, view.Options{Scope: "bot"}); !strings.Contains(ds.String(), `--scope "bot" matches no rule of the plan (roles in this plan: conferencing-nodes, ocsp-responder, teams-connector-instances, teams-connector-lb, windows-update)`) {
 		t.Errorf("unknown scope: %s", ds)
 	}
 }
 
 func TestFQDNModes(t *testing.T) {
 	p := testutil.PlanBytes(t, "cloud: worldwide\nintegrations:\n  teams-messaging-bot:\n    roles: { bot: { addresses: [198.51.100.10] } }\n", "")
-	_, ds := render.Prepare(p, "t", addressOnly, render.Options{})
+	_, ds := view.Prepare(p, "t", addressOnly, view.Options{})
 	if !strings.Contains(ds.String(), "4 flows are given only by host names, which t cannot express") || !strings.Contains(ds.String(), "teams-messaging-bot.out.login (login.microsoftonline.com)") {
 		t.Errorf("default FQDN error: %s", ds)
 	}
-	prep, ds := render.Prepare(p, "t", addressOnly, render.Options{FQDN: render.FQDNSkip})
+	prep, ds := view.Prepare(p, "t", addressOnly, view.Options{FQDN: view.FQDNSkip})
 	if ds.HasErrors() || len(prep.Items) != 1 || len(prep.Header) != 4 {
 		t.Errorf("skip: %v %v %s", ids(prep), prep.Header, ds)
 	}
 	proxy := netip.MustParseAddrPort("192.0.2.3:3128")
-	prep, ds = render.Prepare(p, "t", addressOnly, render.Options{FQDN: render.FQDNViaProxy, Proxy: proxy})
+	prep, ds = view.Prepare(p, "t", addressOnly, view.Options{FQDN: view.FQDNViaProxy, Proxy: proxy})
 	if ds.HasErrors() || len(prep.Items) != 5 {
 		t.Fatalf("via proxy: %v %s", ids(prep), ds)
 	}
@@ -66,7 +66,7 @@ func TestFQDNModes(t *testing.T) {
 		t.Errorf("proxied rule %+v note %q", r, prep.Items[1].Note)
 	}
 	// A FQDN-capable target keeps the hosts.
-	prep, ds = render.Prepare(p, "t", render.Caps{FQDN: true}, render.Options{})
+	prep, ds = view.Prepare(p, "t", view.Caps{FQDN: true}, view.Options{})
 	if ds.HasErrors() || len(prep.Items) != 5 || len(prep.Items[1].Rule.Destination.Hosts) != 1 {
 		t.Errorf("fqdn target: %v %s", ids(prep), ds)
 	}
@@ -75,7 +75,7 @@ func TestFQDNModes(t *testing.T) {
 func TestServiceTags(t *testing.T) {
 	p := testutil.PlanBytes(t, pexipNoMgmt, "")
 	// AzureLoadBalancer has fixed prefixes and needs no data.
-	prep, ds := render.Prepare(p, "t", addressOnly, render.Options{Scope: "teams-connector-instances", FQDN: render.FQDNSkip})
+	prep, ds := view.Prepare(p, "t", addressOnly, view.Options{Scope: "teams-connector-instances", FQDN: view.FQDNSkip})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
@@ -87,12 +87,12 @@ func TestServiceTags(t *testing.T) {
 		}
 	}
 	calling := testutil.PlanBytes(t, "cloud: worldwide\nintegrations:\n  teams-calling-bot:\n    roles: { bot: { addresses: [198.51.100.20] } }\n    parameters: { azurecloud-only: true }\n", "")
-	_, ds = render.Prepare(calling, "t", addressOnly, render.Options{Scope: "bot", FQDN: render.FQDNSkip})
+	_, ds = view.Prepare(calling, "t", addressOnly, view.Options{Scope: "bot", FQDN: view.FQDNSkip})
 	if !strings.Contains(ds.String(), `t cannot express service tags: service tag "AzureCloud": no service tag data loaded (give --service-tags FILE)`) {
 		t.Errorf("tag without data: %s", ds)
 	}
 	// A target with tags keeps them.
-	prep, ds = render.Prepare(calling, "t", render.Caps{ServiceTags: true, Deny: true}, render.Options{Scope: "bot", FQDN: render.FQDNSkip})
+	prep, ds = view.Prepare(calling, "t", view.Caps{ServiceTags: true, Deny: true}, view.Options{Scope: "bot", FQDN: view.FQDNSkip})
 	if ds.HasErrors() || prep.Items[1].Rule.Source.ServiceTags[0] != "AzureCloud" {
 		t.Errorf("tag target: %s", ds)
 	}
@@ -100,7 +100,7 @@ func TestServiceTags(t *testing.T) {
 
 func TestDenyOnAllowOnlyTargets(t *testing.T) {
 	p := testutil.PlanBytes(t, pexipNoMgmt, "")
-	prep, ds := render.Prepare(p, "t", render.Caps{}, render.Options{Scope: "teams-connector-instances", FQDN: render.FQDNSkip})
+	prep, ds := view.Prepare(p, "t", view.Caps{}, view.Options{Scope: "teams-connector-instances", FQDN: view.FQDNSkip})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
@@ -115,7 +115,7 @@ func TestDenyOnAllowOnlyTargets(t *testing.T) {
 	// An allow that overlaps the deny makes the deny impossible to keep.
 	p.Rules = append(p.Rules, model.Rule{ID: "extra", Proto: model.ProtoTCP, Source: model.Target{Any: true}, SourcePorts: model.AnyPorts(),
 		Destination: model.Target{Role: "teams-connector-instances", Prefixes: []netip.Prefix{netip.MustParsePrefix("198.51.100.64/28")}}, DestPorts: model.MustParsePortSet("3000-4000")})
-	_, ds = render.Prepare(p, "t", render.Caps{}, render.Options{Scope: "teams-connector-instances", FQDN: render.FQDNSkip})
+	_, ds = view.Prepare(p, "t", view.Caps{}, view.Options{Scope: "teams-connector-instances", FQDN: view.FQDNSkip})
 	if !strings.Contains(ds.String(), "rule extra allows part of what this rule denies") {
 		t.Errorf("overlap: %s", ds)
 	}
@@ -123,7 +123,7 @@ func TestDenyOnAllowOnlyTargets(t *testing.T) {
 
 func TestHostsOnly(t *testing.T) {
 	p := testutil.PlanBytes(t, "cloud: worldwide\nintegrations:\n  teams-messaging-bot:\n    roles: { bot: { addresses: [198.51.100.10] } }\n", "")
-	prep, ds := render.Prepare(p, "t", render.Caps{FQDN: true, HostsOnly: true}, render.Options{})
+	prep, ds := view.Prepare(p, "t", view.Caps{FQDN: true, HostsOnly: true}, view.Options{})
 	if ds.HasErrors() || len(prep.Items) != 4 || !strings.Contains(prep.Header[0], "teams-messaging-bot.in.activity: not rendered") {
 		t.Errorf("hosts only: %v %v %s", ids(prep), prep.Header, ds)
 	}
