@@ -20,8 +20,6 @@ import (
 	"net/netip"
 	"strings"
 
-	"go4.org/netipx"
-
 	"github.com/teamsgate/teamsgate/internal/audit/eval"
 	"github.com/teamsgate/teamsgate/internal/audit/packet"
 	"github.com/teamsgate/teamsgate/internal/audit/ruleset"
@@ -50,6 +48,10 @@ type Options struct {
 	// arrives on and leaves by (nft iifname/oifname patterns). Empty means
 	// any interface but loopback.
 	InIfaces, OutIfaces []string
+	// ManagementPorts are the ports no host of the deployment may expose
+	// to the Internet, besides the ports of the plan's management flows;
+	// nil means DefaultManagementPorts, an empty list none.
+	ManagementPorts []ManagementPort
 	// NoShadow skips the shadowed-rule analysis.
 	NoShadow bool
 	// Progress, when set, is told how far the audit is: the stage and,
@@ -67,6 +69,9 @@ func Run(p *model.Plan, cfg *ruleset.Config, opt Options) (*Report, diag.List) {
 // RunContext is Run that stops between flows, and between stages, once ctx
 // is done; it then returns no report and ctx's error as a diagnostic.
 func RunContext(ctx context.Context, p *model.Plan, cfg *ruleset.Config, opt Options) (*Report, diag.List) {
+	if cfg.Groups != nil {
+		return runEstate(ctx, p, cfg, opt)
+	}
 	var ds diag.List
 	stopped := func() bool {
 		if err := ctx.Err(); err != nil {
@@ -80,7 +85,7 @@ func RunContext(ctx context.Context, p *model.Plan, cfg *ruleset.Config, opt Opt
 		ds.Errorf(diag.Pos{}, cfg.Format, "%v", err)
 		return nil, ds
 	}
-	prep, pds := view.Prepare(p, cfg.Format, view.Caps{FQDN: true, ServiceTags: true, Deny: true}, view.Options{Scope: opt.Scope})
+	prep, pds := view.Prepare(p, cfg.Format, view.Caps{FQDN: true, ServiceTags: true, Internet: true, Deny: true}, view.Options{Scope: opt.Scope})
 	if pds.HasErrors() {
 		return nil, pds.Errors()
 	}
@@ -89,6 +94,7 @@ func RunContext(ctx context.Context, p *model.Plan, cfg *ruleset.Config, opt Opt
 		Format: cfg.Format, Scope: opt.Scope, Cloud: p.Cloud, Catalog: p.CatalogVersion, Notes: append([]string(nil), cfg.Notes...),
 	}}
 	a.hosts = a.scopeHosts()
+	a.skipOutside(prep.Outside)
 	for _, it := range prep.Items {
 		a.addFlow(it, &ds)
 	}
@@ -107,6 +113,7 @@ func RunContext(ctx context.Context, p *model.Plan, cfg *ruleset.Config, opt Opt
 	}
 	a.progress("looking for traffic the plan does not require", 0, 0)
 	a.tooOpen()
+	a.exposed()
 	if !opt.NoShadow {
 		if stopped() {
 			return nil, ds
@@ -117,6 +124,7 @@ func RunContext(ctx context.Context, p *model.Plan, cfg *ruleset.Config, opt Opt
 	if stopped() {
 		return nil, ds
 	}
+	a.group()
 	a.rep.sort()
 	return a.rep, ds
 }
@@ -139,8 +147,9 @@ type auditor struct {
 	// and explicitly denies.
 	tolerated map[view.Direction]packet.Space
 	denied    map[view.Direction]packet.Space
-	// texts remembers how addrText describes each address set.
-	texts map[*netipx.IPSet]string
+	// texts remembers how addrText describes each address set, by its
+	// ranges.
+	texts map[string]string
 }
 
 // flow is one plan rule as packets, checked in one direction.
@@ -157,7 +166,8 @@ type flow struct {
 func (a *auditor) add(f Finding) { a.rep.Findings = append(a.rep.Findings, f) }
 
 // scopeHosts returns the deployment's machines the audit is about: the
-// scoped role's addresses, or every bound role's.
+// scoped role's addresses, or every bound role's but those the spec marks
+// outside the firewall.
 func (a *auditor) scopeHosts() packet.AddrSet {
 	integ, name, qualified := strings.Cut(a.opt.Scope, "/")
 	if !qualified {
@@ -166,7 +176,7 @@ func (a *auditor) scopeHosts() packet.AddrSet {
 	var ps []netip.Prefix
 	for key, t := range a.plan.Roles {
 		ki, kr, _ := strings.Cut(key, "/")
-		if a.opt.Scope != "" && (kr != name || (integ != "" && ki != integ)) {
+		if a.opt.Scope != "" && (kr != name || (integ != "" && ki != integ)) || a.opt.Scope == "" && t.Outside {
 			continue
 		}
 		ps = append(ps, t.Prefixes...)
@@ -175,7 +185,7 @@ func (a *auditor) scopeHosts() packet.AddrSet {
 }
 
 func (a *auditor) isDeployment(t model.Target, integ string) bool {
-	if t.Role == "" {
+	if t.Role == "" || t.Outside {
 		return false
 	}
 	_, ok := a.plan.Roles[integ+"/"+t.Role]
@@ -185,9 +195,15 @@ func (a *auditor) isDeployment(t model.Target, integ string) bool {
 // side resolves a plan rule's endpoint to addresses; hostOnly when it is
 // given by host names alone.
 func (a *auditor) side(t model.Target) (s packet.AddrSet, hostOnly bool, err error) {
-	if t.Any {
+	switch {
+	case t.Any:
 		s = packet.AllAddrs()
-	} else {
+	case t.Internet:
+		// The public Internet is the same set the NSG service tag
+		// Internet resolves to (ruleset.ServiceTags.Resolve), so a flow
+		// to it is exactly what AllowInternetOutBound allows.
+		s = packet.Internet().Union(packet.AddrSetOf(t.Prefixes...))
+	default:
 		s = packet.AddrSetOf(t.Prefixes...)
 	}
 	for _, name := range t.ServiceTags {

@@ -8,17 +8,16 @@ import (
 	"strconv"
 	"strings"
 
-	"go4.org/netipx"
-
 	"github.com/teamsgate/teamsgate/internal/audit/packet"
 	"github.com/teamsgate/teamsgate/internal/audit/ruleset"
 	"github.com/teamsgate/teamsgate/internal/model"
 )
 
-// describe turns cubes into PacketSets.
+// describe turns cubes into PacketSets, in as few sets as say the same
+// packets.
 func (a *auditor) describe(s packet.Space, limit int) []PacketSet {
 	var out []PacketSet
-	for i, c := range s {
+	for i, c := range s.Coalesce() {
 		if limit > 0 && i == limit {
 			break
 		}
@@ -69,26 +68,37 @@ func (a *auditor) packetSet(c packet.Cube) PacketSet {
 }
 
 // addrText is AddrSet.String, remembered per set: reports describe the
-// same few sets (the scoped hosts, a rule's sources) many times.
+// same few sets (the scoped hosts, a rule's sources) many times, each time
+// as a new value, so the sets are told apart by their ranges.
 func (a *auditor) addrText(s packet.AddrSet) string {
 	if s.IsEmpty() {
 		return s.String()
 	}
-	key := s.IPSet()
-	if t, ok := a.texts[key]; ok {
+	rr := s.Ranges()
+	key := make([]byte, 0, 33*len(rr))
+	for _, r := range rr {
+		f, t := r.From().As16(), r.To().As16()
+		fam := byte(4)
+		if r.From().Is6() {
+			fam = 6
+		}
+		key = append(append(append(key, fam), f[:]...), t[:]...)
+	}
+	if t, ok := a.texts[string(key)]; ok {
 		return t
 	}
 	t := s.String()
 	if a.texts == nil {
-		a.texts = map[*netipx.IPSet]string{}
+		a.texts = map[string]string{}
 	}
-	a.texts[key] = t
+	a.texts[string(key)] = t
 	return t
 }
 
 // spaceText describes a space, at most a few cubes.
 func (a *auditor) spaceText(s packet.Space) string {
 	const max = 4
+	s = s.Coalesce()
 	var parts []string
 	for _, ps := range a.describe(s, max) {
 		parts = append(parts, ps.Text)
@@ -97,6 +107,26 @@ func (a *auditor) spaceText(s packet.Space) string {
 		parts = append(parts, fmt.Sprintf("and %d more packet sets", len(s)-max))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// exceptText describes s, a part of whole, in the shorter of two ways:
+// its own packet sets, or whole less the rest ("tcp from any to H port
+// 443 except tcp from 52.112.0.0/14 to H port 443"), which says in one
+// line what the set arithmetic splits into many.
+func (a *auditor) exceptText(s, whole packet.Space) string {
+	s = s.Coalesce()
+	if len(s) < 2 || len(whole) == 0 {
+		return a.spaceText(s)
+	}
+	w := whole.Coalesce()
+	if len(w) != 1 {
+		return a.spaceText(s)
+	}
+	rest := w.Subtract(s).Coalesce()
+	if len(rest) == 0 || len(rest)+1 >= len(s) {
+		return a.spaceText(s)
+	}
+	return a.packetSet(w[0]).Text + " except " + a.spaceText(rest)
 }
 
 func (a *auditor) familyName(s packet.Space) string {

@@ -1,10 +1,12 @@
 package audit
 
 import (
-	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
+	"strconv"
 
+	"github.com/teamsgate/teamsgate/internal/audit/packet"
 	"github.com/teamsgate/teamsgate/internal/audit/ruleset"
 	"github.com/teamsgate/teamsgate/internal/diag"
 	"github.com/teamsgate/teamsgate/internal/model"
@@ -25,10 +27,16 @@ const (
 	// Mismatch: a rule that nearly carries a required flow: the other
 	// transport protocol, or a port range narrower than the plan's.
 	Mismatch Kind = "mismatch"
+	// Exposed: a management port of the deployment's hosts (SSH, RDP,
+	// WinRM, the catalog's management flows) reachable from the Internet.
+	Exposed Kind = "exposed"
 )
 
-// Severity ranks findings. Every finding makes the audit fail (exit 3);
-// the severity orders the report.
+// Kinds lists every kind of finding, in the order of the report.
+var Kinds = []Kind{Exposed, Missing, Mismatch, TooOpen, Shadowed, UnusedAcceptance}
+
+// Severity ranks findings: it orders the report, and the CLI's --fail-on
+// says from which severity a finding fails the audit (exit 3).
 type Severity string
 
 // The severities, in SARIF's vocabulary.
@@ -96,6 +104,41 @@ type Finding struct {
 	// Unresolved lists rules that cannot be evaluated exactly and that
 	// might change the outcome.
 	Unresolved []RuleRef `json:"unresolved"`
+	// Roles and Groups, in an estate audit (estate.go), are the roles whose
+	// hosts the finding is about and the security groups whose rules cause
+	// it.
+	Roles  []string `json:"roles,omitempty"`
+	Groups []string `json:"groups,omitempty"`
+	// Key names the finding in an accept file, KIND/NAME, and Fingerprint
+	// identifies its defect from one run to the next (fingerprint.go,
+	// docs/audit.md "Fingerprints").
+	Key         string `json:"key"`
+	Fingerprint string `json:"fingerprint"`
+	// Acceptance is the accept-file entry that accepted the finding (in
+	// Report.Accepted), that names it but had expired (Expired), or, for
+	// an unused-acceptance finding, that names nothing (accept.go).
+	Acceptance *Acceptance `json:"acceptance,omitempty"`
+	// Reference is the source of the flow's requirement, as the plan
+	// cites it ("001 §4b"), when the finding concerns a flow.
+	Reference string `json:"reference,omitempty"`
+	// Facts are the other effects of the same defect, folded into this
+	// finding so that one wrong rule is one finding: the near miss behind
+	// a blocked flow (a rule for UDP where TCP is required, a port range
+	// too narrow), and what that rule allows beyond the plan.
+	Facts []Fact `json:"facts"`
+
+	// space is, for a missing finding, the blocked packets; for a too-open
+	// one, the packets allowed beyond the plan (for group).
+	space packet.Space
+}
+
+// Fact is one effect of a defect within a finding: of the finding's own
+// kind or another, the rule concerned, what it does, and the packets.
+type Fact struct {
+	Kind    Kind        `json:"kind"`
+	Rule    *RuleRef    `json:"rule,omitempty"`
+	Message string      `json:"message"`
+	Packets []PacketSet `json:"packets"`
 }
 
 // FlowStatus is the outcome for one flow of the plan.
@@ -118,6 +161,10 @@ type FlowResult struct {
 	Detail    string     `json:"detail,omitempty"`
 	// AllowedBy lists the rules that allow (parts of) the flow.
 	AllowedBy []RuleRef `json:"allowed_by"`
+	// Role and Groups, in an estate audit, are the role the flow was
+	// checked at and the security groups it was checked through.
+	Role   string   `json:"role,omitempty"`
+	Groups []string `json:"groups,omitempty"`
 }
 
 // Report is the result of an audit.
@@ -134,6 +181,11 @@ type Report struct {
 	Notes []string `json:"notes"`
 	// Diagnostics are the parser's warnings about the configuration.
 	Diagnostics diag.List `json:"diagnostics"`
+	// Accepted are the findings an accept file accepted (Accept): out of
+	// Findings, not counted by Failed.
+	Accepted []Finding `json:"accepted"`
+	// AcceptFile is the accept file applied, if any.
+	AcceptFile string `json:"accept_file,omitempty"`
 }
 
 // Count returns the number of findings of a severity.
@@ -150,13 +202,19 @@ func (r *Report) Count(s Severity) int {
 // Clean reports whether the audit found nothing at all.
 func (r *Report) Clean() bool { return len(r.Findings) == 0 }
 
-// Failed reports whether the audit fails: an error or warning finding, or
-// with strict any finding. Notes (a rule shadowed by rules with the same
-// action, which changes nothing the firewall does) are reported without
-// failing the audit unless strict.
-func (r *Report) Failed(strict bool) bool {
+// Failed reports whether the audit fails at a level (--fail-on): whether
+// a finding is at least as severe as it. The CLI's default is
+// SevWarning: notes (a rule shadowed by rules with the same action, which
+// changes nothing the firewall does; an unused acceptance) are reported
+// without failing the audit. Accepted findings are not in Findings and
+// never count. An unknown level fails on every finding, closed.
+func (r *Report) Failed(at Severity) bool {
+	limit := slices.Index(Severities, at)
+	if limit < 0 {
+		limit = len(Severities)
+	}
 	for _, f := range r.Findings {
-		if strict || f.Severity != SevNote {
+		if i := slices.Index(Severities, f.Severity); i < 0 || i <= limit {
 			return true
 		}
 	}
@@ -166,34 +224,50 @@ func (r *Report) Failed(strict bool) bool {
 // sort orders findings by severity, kind, flow and rule, and flows by id,
 // so reports are deterministic.
 func (r *Report) sort() {
-	rank := map[Severity]int{SevError: 0, SevWarning: 1, SevNote: 2}
-	kind := map[Kind]int{Missing: 0, Mismatch: 1, TooOpen: 2, Shadowed: 3}
-	sort.SliceStable(r.Findings, func(i, j int) bool {
-		a, b := r.Findings[i], r.Findings[j]
-		if rank[a.Severity] != rank[b.Severity] {
-			return rank[a.Severity] < rank[b.Severity]
-		}
-		if kind[a.Kind] != kind[b.Kind] {
-			return kind[a.Kind] < kind[b.Kind]
-		}
-		if a.Flow != b.Flow {
-			return a.Flow < b.Flow
-		}
-		return ruleKey(a.Rule) < ruleKey(b.Rule)
-	})
+	sort.SliceStable(r.Findings, func(i, j int) bool { return findingLess(&r.Findings[i], &r.Findings[j]) })
 	sort.SliceStable(r.Flows, func(i, j int) bool {
 		if r.Flows[i].ID != r.Flows[j].ID {
 			return r.Flows[i].ID < r.Flows[j].ID
 		}
 		return r.Flows[i].Direction < r.Flows[j].Direction
 	})
+	r.fingerprint()
+}
+
+// findingLess orders findings by severity, kind, flow and rule.
+func findingLess(a, b *Finding) bool {
+	if sevRank(a.Severity) != sevRank(b.Severity) {
+		return sevRank(a.Severity) < sevRank(b.Severity)
+	}
+	if kindRank(a.Kind) != kindRank(b.Kind) {
+		return kindRank(a.Kind) < kindRank(b.Kind)
+	}
+	if a.Flow != b.Flow {
+		return a.Flow < b.Flow
+	}
+	return ruleKey(a.Rule) < ruleKey(b.Rule)
+}
+
+// kindRank is a kind's place in Kinds.
+func kindRank(k Kind) int {
+	for i, x := range Kinds {
+		if x == k {
+			return i
+		}
+	}
+	return len(Kinds)
 }
 
 func ruleKey(r *RuleRef) string {
 	if r == nil {
 		return ""
 	}
-	return fmt.Sprintf("%s\x00%06d\x00%s", r.Chain, r.Index, r.ID)
+	// the index zero-padded, so that keys order as the chain does
+	idx := strconv.Itoa(r.Index)
+	if len(idx) < 6 {
+		idx = "000000"[len(idx):] + idx
+	}
+	return r.Chain + "\x00" + idx + "\x00" + r.ID
 }
 
 // ref returns the reference to a line, for the report.

@@ -400,23 +400,31 @@ func genProbes(r *rand.Rand, tb *testbed, cfg *ruleset.Config, n int) []probe {
 // every rule is exercised, not only those random packets happen to hit.
 // e is the configuration compiled with the testbed's interfaces.
 func lineProbes(r *rand.Rand, tb *testbed, cfg *ruleset.Config, e *eval.Engine, perLine int) []probe {
+	var out []probe
+	for _, ch := range cfg.Chains {
+		for _, l := range ch.Lines {
+			out = append(out, probesIn(r, tb, e, e.MatchSpace(l), perLine)...)
+		}
+	}
+	return out
+}
+
+// probesIn makes up to n probes inside a space, as far as it lies in the
+// testbed's address pools.
+func probesIn(r *rand.Rand, tb *testbed, e *eval.Engine, s packet.Space, n int) []probe {
 	pool := packet.Cube{
 		Proto: packet.Protos(6, 17), State: packet.AllStates, In: e.Universe.All(), Out: e.Universe.All(),
 		Src: packet.NewAddrSet(tb.src), Dst: packet.NewAddrSet(tb.dst),
 		SPort: model.NewPortSet(model.PortRange{First: 1, Last: 65535}), DPort: model.NewPortSet(model.PortRange{First: 1, Last: 65535}),
 	}
+	sp := s.IntersectCube(pool)
 	var out []probe
-	for _, ch := range cfg.Chains {
-		for _, l := range ch.Lines {
-			sp := e.MatchSpace(l).IntersectCube(pool)
-			for i := 0; i < perLine && len(sp) > 0; i++ {
-				c := sp[r.IntN(len(sp))]
-				protos := c.Proto.List()
-				p := probe{proto: protos[r.IntN(len(protos))], src: randomIn(r, c.Src), dst: randomIn(r, c.Dst), sport: randomPort(r, c.SPort), dport: randomPort(r, c.DPort)}
-				if p.src != p.dst {
-					out = append(out, p)
-				}
-			}
+	for i := 0; i < n && len(sp) > 0; i++ {
+		c := sp[r.IntN(len(sp))]
+		protos := c.Proto.List()
+		p := probe{proto: protos[r.IntN(len(protos))], src: randomIn(r, c.Src), dst: randomIn(r, c.Dst), sport: randomPort(r, c.SPort), dport: randomPort(r, c.DPort)}
+		if p.src != p.dst {
+			out = append(out, p)
 		}
 	}
 	return out

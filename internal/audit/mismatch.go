@@ -6,6 +6,7 @@ package audit
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/teamsgate/teamsgate/internal/audit/eval"
 	"github.com/teamsgate/teamsgate/internal/audit/packet"
@@ -29,7 +30,7 @@ func (a *auditor) mismatches(f *flow, allowed, blocked []eval.Fragment, blockedS
 			if fr.Verdict != model.VerdictAllow || d == nil || d.Default {
 				continue
 			}
-			a.add(Finding{Kind: Mismatch, Severity: sev, Flow: r.ID, Direction: f.dir.String(), Rule: refPtr(d),
+			a.add(Finding{Kind: Mismatch, Severity: sev, Flow: r.ID, Direction: f.dir.String(), Rule: refPtr(d), Reference: r.Reference.Cite(),
 				Message: fmt.Sprintf("%s allows %s where the plan requires %s: %s", d, packet.ProtoName(other), r.Proto, a.spaceText(fr.Space)),
 				Packets: a.describe(fr.Space, 0)})
 		}
@@ -62,8 +63,11 @@ func (a *auditor) mismatches(f *flow, allowed, blocked []eval.Fragment, blockedS
 			if missingPorts.IsEmpty() {
 				continue
 			}
-			a.add(Finding{Kind: Mismatch, Severity: sev, Flow: r.ID, Direction: f.dir.String(), Rule: refPtr(d),
-				Message: fmt.Sprintf("%s allows ports %s, narrower than the plan's %s %s: %s is blocked", d, lp.Intersect(req), r.Proto, rg, missingPorts)})
+			msg := fmt.Sprintf("%s allows ports %s, narrower than the plan's %s %s: %s is blocked", d, lp.Intersect(req), r.Proto, rg, missingPorts)
+			if n := lp.Intersect(req).Len(); r.MinDestPorts > 0 && n < r.MinDestPorts {
+				msg += fmt.Sprintf("; %s requires at least %s ports for this range, and the rule allows %s", r.Reference.Cite(), thousands(r.MinDestPorts), thousands(n))
+			}
+			a.add(Finding{Kind: Mismatch, Severity: sev, Flow: r.ID, Direction: f.dir.String(), Rule: refPtr(d), Reference: r.Reference.Cite(), Message: msg})
 		}
 	}
 }
@@ -74,4 +78,14 @@ func linePorts(s packet.Space) model.PortSet {
 		p = p.Union(c.DPort)
 	}
 	return p
+}
+
+// thousands writes n with thousands separators, as the documents do
+// ("1,000 ports").
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

@@ -33,7 +33,7 @@ func (a *auditor) missing(f *flow, allowed, blocked []eval.Fragment, res *FlowRe
 	main := blocked[0]
 	msg := a.missingText(f, blocked, whole)
 	fd := Finding{Kind: Missing, Severity: sev, Flow: r.ID, Direction: f.dir.String(), Rule: refPtr(main.Decider()), Message: msg,
-		Packets: a.describe(blockedSpace, 0)}
+		Packets: a.describe(blockedSpace, 0), Reference: r.Reference.Cite(), space: blockedSpace}
 	for _, fr := range blocked[1:] {
 		fd.Blocking = append(fd.Blocking, ref(fr.Decider()))
 	}
@@ -97,7 +97,8 @@ func (a *auditor) hostFlow(it view.Item, d view.Direction, c packet.Cube) {
 		res.Status = FlowFail
 		msg := fmt.Sprintf("%s flow %s (%s) to %s is blocked: the configuration allows %s %s to no address at all (%s)",
 			d, r.ID, r.Purpose, hostList(r.Destination.Hosts), r.Proto, portText(c.DPort), lineName(blocked[0].Decider()))
-		fd := Finding{Kind: Missing, Severity: sev, Flow: r.ID, Direction: d.String(), Rule: refPtr(blocked[0].Decider()), Message: msg, Packets: a.describe(sp, 0)}
+		fd := Finding{Kind: Missing, Severity: sev, Flow: r.ID, Direction: d.String(), Rule: refPtr(blocked[0].Decider()), Message: msg, Packets: a.describe(sp, 0),
+			Reference: r.Reference.Cite(), space: sp}
 		for _, fr := range blocked[1:] {
 			fd.Blocking = append(fd.Blocking, ref(fr.Decider()))
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/teamsgate/teamsgate/internal/audit/eval"
 	"github.com/teamsgate/teamsgate/internal/audit/packet"
+	"github.com/teamsgate/teamsgate/internal/audit/ruleset"
 	"github.com/teamsgate/teamsgate/internal/model"
 	"github.com/teamsgate/teamsgate/internal/view"
 )
@@ -21,7 +22,7 @@ func (a *auditor) allowedDenied(f *flow, allowed []eval.Fragment, res *FlowResul
 	res.AllowedBy = nil
 	for _, fr := range allowed {
 		res.Status = FlowFail
-		a.add(Finding{Kind: TooOpen, Severity: SevError, Flow: r.ID, Direction: f.dir.String(), Rule: refPtr(fr.Decider()),
+		a.add(Finding{Kind: TooOpen, Severity: SevError, Flow: r.ID, Direction: f.dir.String(), Rule: refPtr(fr.Decider()), Reference: r.Reference.Cite(),
 			Message:    fmt.Sprintf("the plan denies this flow (%s) but %s allows %s", r.Purpose, lineName(fr.Decider()), a.spaceText(fr.Space)),
 			Packets:    a.describe(fr.Space, 0),
 			Unresolved: refs(fr.Unresolved)})
@@ -67,6 +68,7 @@ func (a *auditor) tooOpen() {
 			sp, _ := a.familySplit(c)
 			q = append(q, sp...)
 		}
+		all := q
 		q = q.Subtract(a.tolerated[d]).Subtract(a.denied[d])
 		if len(q) == 0 {
 			continue
@@ -76,10 +78,53 @@ func (a *auditor) tooOpen() {
 				continue
 			}
 			l := fr.Decider()
-			a.add(Finding{Kind: TooOpen, Severity: SevWarning, Direction: d.String(), Rule: refPtr(l),
-				Message:    fmt.Sprintf("%s allows %s traffic the plan does not require: %s", lineName(l), d, a.spaceText(fr.Space)),
+			var whole packet.Space
+			if l != nil {
+				whole = a.e.MatchSpace(l).Intersect(all)
+			}
+			if a.platformDefault(l) {
+				a.rep.Notes = append(a.rep.Notes, fmt.Sprintf("%s, a default rule of the platform, allows %s traffic the plan does not require: %s (a deny rule above it narrows it)",
+					lineName(l), d, a.exceptText(fr.Space, whole)))
+				continue
+			}
+			sev, why := tooOpenSeverity(fr.Space)
+			a.add(Finding{Kind: TooOpen, Severity: sev, Direction: d.String(), Rule: refPtr(l),
+				Message:    fmt.Sprintf("%s allows %s traffic the plan does not require%s: %s", lineName(l), d, why, a.exceptText(fr.Space, whole)),
 				Packets:    a.describe(fr.Space, 0),
-				Unresolved: refs(fr.Unresolved)})
+				Unresolved: refs(fr.Unresolved),
+				space:      fr.Space})
 		}
 	}
+}
+
+// platformDefault reports whether a line is a rule the platform puts in
+// every configuration (Azure's default security rules, AWS's implied
+// default egress rule), rather than a chain policy or a rule the user
+// wrote. What such a rule allows beyond the plan is the platform's
+// baseline, which the configuration did not write: it is listed in the
+// report's notes, not as a finding (docs/audit.md, "Platform defaults").
+func (a *auditor) platformDefault(l *ruleset.Line) bool {
+	if l == nil || !l.Default {
+		return false
+	}
+	for _, ch := range a.e.Config.Chains {
+		if ch.Policy == l {
+			return false
+		}
+	}
+	return true
+}
+
+// tooOpenSeverity ranks traffic a rule allows beyond the plan by its risk:
+// a warning, but a note when the traffic is only ICMP (no service listens
+// on it). Exposed management ports are errors (exposed.go), whatever rule
+// allows them.
+func tooOpenSeverity(s packet.Space) (Severity, string) {
+	icmp := packet.Protos(1, 58)
+	for _, c := range s {
+		if !icmp.Covers(c.Proto) {
+			return SevWarning, ""
+		}
+	}
+	return SevNote, " (ICMP only)"
 }

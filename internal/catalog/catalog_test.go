@@ -167,6 +167,52 @@ flows:
 	}
 }
 
+// TestInternetEndpoint: "internet: true" is the public Internet, as a
+// flow's endpoint and as a role's default; the roles of 002's services on
+// the Internet default to it (docs/catalog.md, "Which flows go to the
+// Internet, which to any").
+func TestInternetEndpoint(t *testing.T) {
+	overlay := fstest.MapFS{"integrations/x.yaml": {Data: []byte(`integration: teams-messaging-bot
+roles:
+  crl: { description: "CRL distribution points", default: { internet: true }, default_note: "n" }
+flows:
+  - id: teams-messaging-bot.out.crl
+    from: { role: bot }
+    to: { role: crl }
+    ports: "80"
+    purpose: "certificate revocation lists"
+    reference: { section: "local" }
+  - id: teams-messaging-bot.out.web
+    from: { role: bot }
+    to: { internet: true }
+    ports: "443"
+    purpose: "a service on the Internet"
+    reference: { section: "local" }
+`)}}
+	c, ds := Load(Source{FS: EmbeddedFS(), Name: "catalog"}, Source{FS: overlay, Name: "overlay"})
+	if len(ds) > 0 {
+		t.Fatalf("diagnostics: %s", ds)
+	}
+	in := c.Integrations["teams-messaging-bot"]
+	if d := in.Roles["crl"].Default; d == nil || d.Kind != model.EndpointInternet || d.String() != "internet" {
+		t.Errorf("role default = %+v, want the public Internet", d)
+	}
+	if f := in.Flow("teams-messaging-bot.out.web"); f == nil || f.Destination.Kind != model.EndpointInternet {
+		t.Errorf("flow destination = %+v, want the public Internet", f)
+	}
+	pexip := c.Integrations["pexip-teams-connector"]
+	for _, role := range []string{"ocsp-responder", "windows-update"} {
+		if d := pexip.Roles[role].Default; d == nil || d.Kind != model.EndpointInternet {
+			t.Errorf("%s default = %+v, want the public Internet", role, d)
+		}
+	}
+	for _, id := range []string{"pexip-teams-connector.rdp-deny", "pexip-teams-connector.any-to-cn.dial-instructions"} {
+		if f := pexip.Flow(id); f.Source.Kind != model.EndpointAny {
+			t.Errorf("%s: source %s, want any", id, f.Source)
+		}
+	}
+}
+
 func TestBadCatalog(t *testing.T) {
 	tests := []struct {
 		name, file, data, want string
@@ -175,6 +221,10 @@ func TestBadCatalog(t *testing.T) {
 		{name: "unknown role", file: "integrations/x.yaml", data: "integration: teams-messaging-bot\nflows:\n  - id: teams-messaging-bot.y\n    from: { role: nobody }\n    to: { any: true }\n    ports: \"1\"\n    purpose: p\n    reference: { section: s }\n", want: `unknown role "nobody"`},
 		{name: "bad port", file: "integrations/x.yaml", data: "integration: teams-messaging-bot\nflows:\n  - id: teams-messaging-bot.y\n    from: { any: true }\n    to: { any: true }\n    ports: \"70000\"\n    purpose: p\n    reference: { section: s }\n", want: `x.yaml:6:12: teams-messaging-bot.y: port range "70000": port 70000 out of range 0-65535`},
 		{name: "two endpoint kinds", file: "integrations/x.yaml", data: "integration: teams-messaging-bot\nflows:\n  - id: teams-messaging-bot.y\n    from: { any: true, role: bot }\n    to: { any: true }\n    ports: \"1\"\n    purpose: p\n    reference: { section: s }\n", want: `exactly one of`},
+		{name: "internet with another kind", file: "integrations/x.yaml", data: "integration: teams-messaging-bot\nflows:\n  - id: teams-messaging-bot.y\n    from: { role: bot }\n    to: { internet: true, hosts: [a.example.com] }\n    ports: \"1\"\n    purpose: p\n    reference: { section: s }\n", want: `x.yaml:5:9: teams-messaging-bot.y: an endpoint needs exactly one of any, internet, role, set, hosts, service_tag or m365 (found 2)`},
+		{name: "internet and any", file: "integrations/x.yaml", data: "integration: teams-messaging-bot\nroles:\n  bot: { default: { internet: true, any: true } }\n", want: `exactly one of any, internet, role`},
+		{name: "internet not a bool", file: "integrations/x.yaml", data: "integration: teams-messaging-bot\nflows:\n  - id: teams-messaging-bot.y\n    from: { role: bot }\n    to: { internet: public }\n    ports: \"1\"\n    purpose: p\n    reference: { section: s }\n", want: `x.yaml:5:21: flows[0].to.internet: want true or false, got "public"`},
+		{name: "internet misspelt", file: "integrations/x.yaml", data: "integration: teams-messaging-bot\nflows:\n  - id: teams-messaging-bot.y\n    from: { role: bot }\n    to: { internets: true }\n    ports: \"1\"\n    purpose: p\n    reference: { section: s }\n", want: `unknown key "internets" (did you mean "internet"?)`},
 		{name: "derived without reason", file: "integrations/x.yaml", data: "integration: teams-messaging-bot\nflows:\n  - id: teams-messaging-bot.y\n    from: { any: true }\n    to: { any: true }\n    ports: \"1\"\n    purpose: p\n    status: derived\n    reference: { section: s }\n", want: `needs a status_reason`},
 		{name: "host bits", file: "catalog.yaml", data: "address_sets:\n  teams-service:\n    values:\n      worldwide: { prefixes: [52.112.0.1/14] }\n", want: `host bits set (did you mean 52.112.0.0/14?)`},
 		{name: "malformed yaml", file: "catalog.yaml", data: "address_sets: [\n", want: `overlay/catalog.yaml:1:15: unclosed [ opened here: the file ends before its ]`},

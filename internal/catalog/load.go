@@ -361,6 +361,10 @@ func compileEndpoint(w *wireEndpoint, at func(...string) diag.Pos, subject strin
 		n++
 		ep.Kind = model.EndpointAny
 	}
+	if w.Internet {
+		n++
+		ep = model.Endpoint{Kind: model.EndpointInternet}
+	}
 	if w.Role != "" {
 		n++
 		ep = model.Endpoint{Kind: model.EndpointRole, Name: w.Role}
@@ -390,7 +394,7 @@ func compileEndpoint(w *wireEndpoint, at func(...string) diag.Pos, subject strin
 		ep = model.Endpoint{Kind: model.EndpointM365, Name: w.M365}
 	}
 	if n != 1 {
-		ds.Errorf(at(), subject, "an endpoint needs exactly one of any, role, set, hosts, service_tag or m365 (found %d)", n)
+		ds.Errorf(at(), subject, "an endpoint needs exactly one of any, internet, role, set, hosts, service_tag or m365 (found %d)", n)
 	}
 	if w.Narrow != nil {
 		nep, nds := compileEndpoint(w.Narrow, func(p ...string) diag.Pos { return at(append([]string{"narrow"}, p...)...) }, subject)

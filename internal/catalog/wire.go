@@ -102,6 +102,7 @@ type wireFlow struct {
 
 type wireEndpoint struct {
 	Any        bool          `yaml:"any"`
+	Internet   bool          `yaml:"internet"` // the public Internet (model.EndpointInternet)
 	Role       string        `yaml:"role"`
 	Set        string        `yaml:"set"`
 	Hosts      []string      `yaml:"hosts"`

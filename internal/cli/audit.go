@@ -11,13 +11,12 @@ import (
 	"github.com/teamsgate/teamsgate/internal/audit/formats"
 	"github.com/teamsgate/teamsgate/internal/audit/report"
 	"github.com/teamsgate/teamsgate/internal/diag"
-	"github.com/teamsgate/teamsgate/internal/servicetag"
 	"github.com/teamsgate/teamsgate/internal/suggest"
 	"github.com/teamsgate/teamsgate/internal/view"
 )
 
 type auditArgs struct {
-	config      string
+	configs     []string
 	format      string
 	scope       string
 	serviceTags string
@@ -30,6 +29,9 @@ type auditArgs struct {
 	inIfaces    []string
 	outIfaces   []string
 	strict      bool
+	failOn      string
+	accept      string
+	mgmtPorts   string
 }
 
 func newAuditCmd(e *env) *cobra.Command {
@@ -50,7 +52,10 @@ Findings: missing (a required flow is denied, wholly or partly, and by which
 rule), too-open (traffic to or from the scoped hosts the plan does not
 require, as exact address and port sets), shadowed (a rule no packet can
 reach), mismatch (the other protocol, or a narrower port range, than the
-plan's). --scope ROLE audits the host firewall of one role exactly as
+plan's), exposed (a management port of the deployment's hosts, SSH, RDP,
+WinRM or a catalog management flow's, open to the Internet: an error
+whatever the plan says; --management-ports changes the list). What one
+wrong rule causes is one finding, the rest its facts. --scope ROLE audits the host firewall of one role exactly as
 render --scope renders it (iptables INPUT/OUTPUT, nft input/output hooks,
 NSG and AWS inbound/outbound); without it the perimeter view is audited
 (iptables FORWARD, nft forward hook; NSG and AWS check each flow inbound at
@@ -58,20 +63,29 @@ a role of the spec it goes to and outbound at one it comes from). The
 semantics per format and the JSON schema are in docs/audit.md.
 
 Output formats (-o): text (default), json (schema in docs/audit.md), sarif
-(SARIF 2.1.0), junit (one test case per required flow). Exit code 3 means
-the audit found an error or a warning (with --strict, also a note: a rule
-shadowed by rules with the same action); 1 means the input could not be
-audited.`,
+(SARIF 2.1.0), junit (one test case per required flow). Every finding has a
+fingerprint that stays the same from run to run while the rules around it
+change.
+
+--accept FILE lists findings someone accepted (by key or fingerprint, with
+a reason, who, and a day it expires): they are reported as accepted and
+fail nothing until then. Exit code 3 means the audit found a finding at
+least as severe as --fail-on: error, warning (the default: errors and
+warnings fail, notes do not) or note (a rule shadowed by rules with the same
+action, an accept-file entry that matches nothing); --strict is the former
+spelling of --fail-on note. 1 means the input could not be audited.`,
 		Example: `  teamsgate audit examples/messaging-bot.yaml --config testdata/data/iptables-save.batfish-example-host1.iptables --scope bot --fqdn-skip
   teamsgate audit examples/messaging-bot.yaml --config testdata/data/azure-nsg-arm-export.batfish-VM1-nsg.json --format azure-nsg --scope bot --fqdn-via-proxy 192.0.2.3:3128
-  cat testdata/data/iptables-save.batfish-example-host1.iptables | teamsgate audit examples/messaging-bot.yaml --config - --scope bot -o sarif`,
+  cat testdata/data/iptables-save.batfish-example-host1.iptables | teamsgate audit examples/messaging-bot.yaml --config - --scope bot -o sarif
+  teamsgate audit examples/estate/aws.yaml --config examples/estate/security-groups.json
+  teamsgate audit examples/messaging-bot.yaml --config subnet=examples/estate/subnet-nsg.json --config nic=testdata/data/azure-nsg-arm-export.batfish-VM1-nsg.json --scope bot`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: specCompletion,
-		Annotations:       map[string]string{annotFindings: "findings: the configuration does not satisfy the plan (an error or a warning; with --strict, a note too)"},
+		Annotations:       map[string]string{annotFindings: "findings: the configuration does not satisfy the plan (a finding at least as severe as --fail-on, by default an error or a warning; accepted findings never count)"},
 	}
 	catDir := catalogFlag(c)
 	f := c.Flags()
-	f.StringVar(&a.config, "config", "", "the configuration to audit (\"-\" for standard input)")
+	f.StringArrayVar(&a.configs, "config", nil, "the configuration to audit (\"-\" for standard input); twice for an Azure subnet NSG and network interface NSG on one path: subnet=FILE and nic=FILE")
 	f.StringVar(&a.format, "format", "", "format of the configuration: "+strings.Join(formats.Names, ", ")+" (default: recognised from the content)")
 	f.StringVar(&a.scope, "scope", "", "audit the host firewall of one role (\"bot\" or \"teams-calling-bot/bot\"), as render --scope renders it")
 	f.StringVar(&a.serviceTags, "service-tags", "", "Azure ServiceTags_Public JSON (gzip or plain), to resolve service tags other than VirtualNetwork, Internet and AzureLoadBalancer")
@@ -83,11 +97,16 @@ audited.`,
 	f.BoolVar(&a.fqdnSkip, "fqdn-skip", false, "leave flows given only by host names unchecked, as render --fqdn-skip leaves them out (default: check that their service is allowed to some address)")
 	f.StringArrayVar(&a.inIfaces, "in-iface", nil, "interface the deployment's traffic arrives on (repeatable; default: any but loopback)")
 	f.StringArrayVar(&a.outIfaces, "out-iface", nil, "interface the deployment's traffic leaves by (repeatable; default: any but loopback)")
-	f.BoolVar(&a.strict, "strict", false, "fail (exit 3) on notes too: rules shadowed by rules with the same action")
+	f.BoolVar(&a.strict, "strict", false, "the former spelling of --fail-on note")
+	f.StringVar(&a.failOn, "fail-on", string(audit.SevWarning), "the least severe finding that fails the audit (exit 3): error, warning or note")
+	f.StringVar(&a.mgmtPorts, "management-ports", "tcp/22,tcp/3389,udp/3389,tcp/5985-5986", "ports no host of the deployment may expose to the Internet, besides the ports of the catalog's management flows: PROTO/PORTS,... (SSH, RDP, WinRM by default; \"none\" for only the catalog's)")
+	f.StringVar(&a.accept, "accept", "", "YAML file of accepted findings (docs/audit.md): each is reported as accepted and fails nothing until it expires")
 	_ = c.RegisterFlagCompletionFunc("format", fixedCompletion(formats.Names...))
 	_ = c.RegisterFlagCompletionFunc("output", fixedCompletion(report.Formats...))
 	_ = c.RegisterFlagCompletionFunc("scope", roleCompletion)
 	_ = c.MarkFlagFilename("service-tags", "json", "gz")
+	_ = c.RegisterFlagCompletionFunc("fail-on", fixedCompletion(severityNames()...))
+	_ = c.MarkFlagFilename("accept", "yaml", "yml")
 	c.RunE = func(c *cobra.Command, args []string) error {
 		return runAudit(c, e, *catDir, args[0], a)
 	}
@@ -95,19 +114,37 @@ audited.`,
 }
 
 func runAudit(c *cobra.Command, e *env, catDir, specFile string, a auditArgs) error {
-	if a.config == "" {
+	if len(a.configs) == 0 {
 		return inputError(fmt.Errorf("--config FILE is required (the configuration to audit)"))
 	}
-	if a.config == "-" && specFile == "-" {
+	if a.stdinConfig() && specFile == "-" {
 		return inputError(fmt.Errorf("the spec and --config cannot both be read from standard input"))
 	}
 	if err := checkFormat(a.output, report.Formats...); err != nil {
 		return err
 	}
+	failOn, err := failLevel(c, a)
+	if err != nil {
+		return inputError(err)
+	}
+	if a.accept == "-" && (a.stdinConfig() || specFile == "-") {
+		return inputError(fmt.Errorf("only one of the spec, --config and --accept can be read from standard input"))
+	}
+	var accepted []audit.Acceptance
+	if a.accept != "" {
+		if accepted, err = loadAccept(e, a.accept); err != nil {
+			return inputError(err)
+		}
+	}
 	if a.format != "" && !validName(a.format, formats.Names) {
 		return inputError(fmt.Errorf("unknown configuration format %q%s (want %s)", a.format, suggest.Hint(a.format, formats.Names), strings.Join(formats.Names, ", ")))
 	}
 	opt := audit.Options{Scope: a.scope, InIfaces: a.inIfaces, OutIfaces: a.outIfaces}
+	if c.Flags().Changed("management-ports") {
+		if opt.ManagementPorts, err = audit.ParseManagementPorts(a.mgmtPorts); err != nil {
+			return inputError(fmt.Errorf("--management-ports: %v", err))
+		}
+	}
 	if a.fqdnSkip {
 		if a.proxy != "" {
 			return inputError(fmt.Errorf("--fqdn-skip and --fqdn-via-proxy exclude each other"))
@@ -138,37 +175,10 @@ func runAudit(c *cobra.Command, e *env, catDir, specFile string, a auditArgs) er
 	}
 	prog := e.progress("audit")
 	defer prog.done()
-	prog.update("reading the configuration", 0, 0)
-	data, err := e.readInput("--config", a.config, maxConfigBytes)
+	cfg, name, ds, err := e.readAuditConfig(c, a, pl.Spec.Audit, &opt, members, prog.update)
 	if err != nil {
-		return inputError(err)
-	}
-	name := a.config
-	if name == "-" {
-		name = "<stdin>"
-	}
-	format := a.format
-	if format == "" {
-		if format, err = formats.Detect(data); err != nil {
-			return inputError(fmt.Errorf("%s: %w", name, err))
-		}
-	}
-	if err := auditFlagsFor(c, format); err != nil {
-		return inputError(err)
-	}
-	if a.serviceTags != "" {
-		data, ds := servicetag.ParseFile(a.serviceTags)
-		if ds.HasErrors() {
-			return inputError(ds.Err())
-		}
-		opt.Tags.Data = data
-	}
-	if err := c.Context().Err(); err != nil {
 		return err
 	}
-	prog.update("parsing the "+format+" configuration", 0, 0)
-	cfg, ds := formats.Parse(format, data, formats.Options{Tags: opt.Tags, Members: members, Groups: a.groups})
-	ds = ds.WithFile(name)
 	if ds.HasErrors() || cfg == nil {
 		ds.Sort()
 		return inputError(ds.Err())
@@ -184,13 +194,40 @@ func runAudit(c *cobra.Command, e *env, catDir, specFile string, a auditArgs) er
 	prog.done()
 	rep.Config = name
 	rep.Diagnostics = append(append(pl.Warnings, ds.Warnings()...), rds.Warnings()...)
+	if a.accept != "" {
+		rep.Accept(inputName(a.accept), accepted, e.now)
+	}
 	if err := report.Write(e.stdout, rep, a.output); err != nil {
 		return err
 	}
-	if rep.Failed(a.strict) {
+	if rep.Failed(failOn) {
 		return findings()
 	}
 	return nil
+}
+
+func severityNames() []string {
+	var out []string
+	for _, s := range audit.Severities {
+		out = append(out, string(s))
+	}
+	return out
+}
+
+// failLevel resolves --fail-on and --strict, its former spelling for
+// note.
+func failLevel(c *cobra.Command, a auditArgs) (audit.Severity, error) {
+	if !validName(a.failOn, severityNames()) {
+		return "", fmt.Errorf("--fail-on %q: want %s", a.failOn, strings.Join(severityNames(), ", "))
+	}
+	level := audit.Severity(a.failOn)
+	if a.strict {
+		if c.Flags().Changed("fail-on") && level != audit.SevNote {
+			return "", fmt.Errorf("--strict means --fail-on note, which --fail-on %s contradicts: give one of them", level)
+		}
+		level = audit.SevNote
+	}
+	return level, nil
 }
 
 // auditFlagsFor refuses the flags that do not apply to a configuration

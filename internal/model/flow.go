@@ -107,7 +107,16 @@ type Reference struct {
 	Row     string
 }
 
-// String renders "doc §section".
+// Cite renders the short citation, "doc §section": "001 §4b Inbound/ingress
+// rules for calling bot".
+func (r Reference) Cite() string {
+	if r.Section == "" {
+		return r.Doc
+	}
+	return r.Doc + " §" + r.Section
+}
+
+// String renders "doc (title) §section".
 func (r Reference) String() string {
 	s := r.Doc
 	if r.Title != "" {
@@ -190,10 +199,16 @@ const (
 	// in the cloud's endpoint data; the plan expands it into one rule per
 	// set and protocol.
 	EndpointM365
+	// EndpointInternet is the public Internet (Internet()): where a
+	// service on the Internet, bound to no addresses, is reached (an OCSP
+	// responder, Windows Update). Unlike any, it leaves out private,
+	// loopback, multicast and other special-use space, as an Azure NSG's
+	// Internet service tag does.
+	EndpointInternet
 )
 
 func (k EndpointKind) String() string {
-	return [...]string{"any", "role", "set", "hosts", "service-tag", "m365"}[k]
+	return [...]string{"any", "role", "set", "hosts", "service-tag", "m365", "internet"}[k]
 }
 
 // Endpoint is one side of a catalog flow, not yet resolved to addresses.
@@ -213,6 +228,8 @@ func (e Endpoint) String() string {
 	switch e.Kind {
 	case EndpointAny:
 		return "any"
+	case EndpointInternet:
+		return "internet"
 	case EndpointHosts:
 		hs := make([]string, len(e.Hosts))
 		for i, h := range e.Hosts {

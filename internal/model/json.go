@@ -29,6 +29,7 @@ type targetJSON struct {
 	Hosts       []string `json:"hosts"`
 	ServiceTags []string `json:"service_tags"`
 	Any         bool     `json:"any"`
+	Internet    bool     `json:"internet"`
 }
 
 type ruleJSON struct {
@@ -80,6 +81,7 @@ func (t Target) toJSON() targetJSON {
 		Hosts:       strs[Host](t.Hosts),
 		ServiceTags: tags,
 		Any:         t.Any,
+		Internet:    t.Internet,
 	}
 }
 

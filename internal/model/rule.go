@@ -11,7 +11,7 @@ import (
 
 // Target is a resolved side of a planned rule: the role or set it came
 // from, and concretely the prefixes, host patterns and service tags it
-// stands for, or any address.
+// stands for, or any address, or the public Internet.
 type Target struct {
 	Role        string // the spec role, when the side is a part of the deployment
 	Set         string // the catalog address set or M365 endpoint set it came from
@@ -19,16 +19,30 @@ type Target struct {
 	Hosts       []Host
 	ServiceTags []string
 	Any         bool
+	// Internet is the public Internet (Internet(): the unicast space less
+	// special-use blocks), where a service on the Internet bound to no
+	// addresses is reached; an Azure NSG calls it the service tag
+	// Internet. Any, when also set, includes it.
+	Internet bool
+	// Outside marks a role the spec places outside the firewall being
+	// rendered or audited (management workstations, an Event Hub, nodes on
+	// another site): the perimeter view treats its addresses as a peer, not
+	// as machines the firewall protects.
+	Outside bool
 }
 
 // IPSet returns the set of the target's prefixes. Any gives every IPv4 and
-// IPv6 address; host patterns and service tags contribute nothing (they are
-// resolved by whoever can: a DNS-aware target, or service-tag data).
+// IPv6 address, Internet the public Internet; host patterns and service
+// tags contribute nothing (they are resolved by whoever can: a DNS-aware
+// target, or service-tag data).
 func (t Target) IPSet() *netipx.IPSet {
 	var b netipx.IPSetBuilder
 	if t.Any {
 		b.AddPrefix(netip.MustParsePrefix("0.0.0.0/0"))
 		b.AddPrefix(netip.MustParsePrefix("::/0"))
+	}
+	if t.Internet {
+		b.AddSet(Internet())
 	}
 	for _, p := range t.Prefixes {
 		b.AddPrefix(p)
@@ -38,15 +52,15 @@ func (t Target) IPSet() *netipx.IPSet {
 }
 
 // HasAddresses reports whether the target names any concrete address:
-// prefixes or any.
-func (t Target) HasAddresses() bool { return t.Any || len(t.Prefixes) > 0 }
+// prefixes, any or the public Internet.
+func (t Target) HasAddresses() bool { return t.Any || t.Internet || len(t.Prefixes) > 0 }
 
 // Families reports the address families the target's addresses belong to.
 // known is false when the target has no concrete address (host names or
 // service tags only): its family is decided later, by DNS or by the tag's
-// data. Any is both families.
+// data. Any and the public Internet are both families.
 func (t Target) Families() (v4, v6, known bool) {
-	if t.Any {
+	if t.Any || t.Internet {
 		return true, true, true
 	}
 	for _, p := range t.Prefixes {
@@ -87,7 +101,7 @@ func CommonFamily(a, b Target) bool {
 
 // IsEmpty reports whether the target names nothing at all.
 func (t Target) IsEmpty() bool {
-	return !t.Any && len(t.Prefixes) == 0 && len(t.Hosts) == 0 && len(t.ServiceTags) == 0
+	return !t.Any && !t.Internet && len(t.Prefixes) == 0 && len(t.Hosts) == 0 && len(t.ServiceTags) == 0
 }
 
 // Rule is a flow resolved for one deployment: every endpoint bound to
@@ -105,9 +119,13 @@ type Rule struct {
 	SourcePorts PortSet
 	Destination Target
 	DestPorts   PortSet
-	App         string
-	Purpose     string
-	Notes       string
+	// MinDestPorts is the fewest destination ports the requirement allows
+	// (a ports parameter's minimum, as 001 §4b sets 1,000 media ports); 0
+	// when the source sets none.
+	MinDestPorts int
+	App          string
+	Purpose      string
+	Notes        string
 	// Condition is the flow's condition, which held for this deployment.
 	Condition    Condition
 	Required     bool

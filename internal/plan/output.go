@@ -53,6 +53,9 @@ func Describe(t model.Target, max int) string {
 	if t.Any {
 		items = append(items, "any")
 	}
+	if t.Internet {
+		items = append(items, "internet")
+	}
 	if max > 0 && len(items) > max {
 		items = append(items[:max:max], fmt.Sprintf("+%d more", len(items)-max))
 	}
@@ -68,11 +71,7 @@ func Describe(t model.Target, max int) string {
 }
 
 func ref(r model.Rule) string {
-	s := r.Reference.Doc
-	if r.Reference.Section != "" {
-		s += " §" + r.Reference.Section
-	}
-	return s
+	return r.Reference.Cite()
 }
 
 // WriteTable writes the plan as an aligned table for people, followed by

@@ -130,6 +130,9 @@ func (b *builder) flow(f *model.Flow) {
 	r := b.rule(f, f.ID)
 	r.Source, r.Destination = src.target, dst.target
 	r.SourcePorts, r.DestPorts = sp, dp
+	if p := b.in.Params[f.DestPorts.Param]; p != nil && f.DestPorts.Param != "" {
+		r.MinDestPorts = p.MinPorts
+	}
 	for _, s := range []side{src, dst} {
 		if s.status > r.Status {
 			r.Status, r.StatusReason = s.status, s.reason
@@ -153,7 +156,7 @@ func (b *builder) families(r *model.Rule) bool {
 		return true
 	}
 	for _, t := range []*model.Target{&r.Source, &r.Destination} {
-		if t.Role == "" && len(t.Hosts) > 0 && !t.Any {
+		if t.Role == "" && len(t.Hosts) > 0 && !t.Any && !t.Internet {
 			b.ds.Warnf(b.pos(), r.ID, "the addresses of %s share no address family with the other side (%s); the rule goes by its host names only", withFamily(*t), other(r, t).FamilyLabel())
 			t.Prefixes = nil
 			return true
@@ -261,6 +264,8 @@ func (b *builder) endpoint(f *model.Flow, ep model.Endpoint) side {
 	switch ep.Kind {
 	case model.EndpointAny:
 		return side{target: model.Target{Any: true}, ok: true}
+	case model.EndpointInternet:
+		return side{target: model.Target{Internet: true}, ok: true}
 	case model.EndpointHosts:
 		return side{target: model.Target{Hosts: ep.Hosts}, ok: true}
 	case model.EndpointServiceTag:

@@ -152,6 +152,7 @@ func TestJSONSchema(t *testing.T) {
 		Hosts       []string `json:"hosts"`
 		ServiceTags []string `json:"service_tags"`
 		Any         bool     `json:"any"`
+		Internet    bool     `json:"internet"`
 	}
 	var doc struct {
 		CatalogVersion string `json:"catalog_version"`
@@ -187,8 +188,14 @@ func TestJSONSchema(t *testing.T) {
 	if doc.CatalogVersion == "" || doc.Cloud != "worldwide" || len(doc.Rules) != len(p.Rules) {
 		t.Errorf("header: %q %q %d rules", doc.CatalogVersion, doc.Cloud, len(doc.Rules))
 	}
-	var sig, eh bool
+	var sig, eh, ocsp bool
 	for _, r := range doc.Rules {
+		if r.ID == "pexip-teams-connector.instance-to-ocsp" {
+			ocsp = true
+			if !r.Destination.Internet || r.Destination.Any || r.Destination.Role != "ocsp-responder" || len(r.Destination.CIDRs) != 0 || r.Source.Internet {
+				t.Errorf("OCSP rule: destination %+v, source internet %v; want the role ocsp-responder as the public Internet", r.Destination, r.Source.Internet)
+			}
+		}
 		if r.ID == "pexip-teams-connector.cn-to-lb.signaling" {
 			sig = true
 			got := []any{r.Protocol, r.Source.Role, r.Source.CIDRs, r.SourcePorts, r.Destination.Role, r.DestinationPorts, r.Status, r.Required}
@@ -207,7 +214,7 @@ func TestJSONSchema(t *testing.T) {
 			t.Errorf("%s: list fields must be [] not null", r.ID)
 		}
 	}
-	if !sig || !eh {
+	if !sig || !eh || !ocsp {
 		t.Errorf("rules missing from JSON")
 	}
 }

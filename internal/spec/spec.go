@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -28,6 +29,18 @@ type wireSpec struct {
 	// Gateway is kept raw: package ingress owns the section (its wire
 	// types, checks and defaults).
 	Gateway yaml.Node `yaml:"gateway"`
+	Audit   wireAudit `yaml:"audit"`
+}
+
+// wireAudit is the audit: section: how the auditor finds the deployment's
+// roles in a configuration that covers more than one host (docs/audit.md,
+// "Estate audits").
+type wireAudit struct {
+	AWS wireAuditAWS `yaml:"aws"`
+}
+
+type wireAuditAWS struct {
+	RoleTag string `yaml:"role_tag"`
 }
 
 type wireIntegration struct {
@@ -38,6 +51,7 @@ type wireIntegration struct {
 type wireRole struct {
 	Addresses []string `yaml:"addresses"`
 	Hosts     []string `yaml:"hosts"`
+	Outside   bool     `yaml:"outside"`
 }
 
 // Spec is a compiled deployment spec.
@@ -50,9 +64,27 @@ type Spec struct {
 	// Gateway is the gateway: section of `teamsgate serve`, as written:
 	// package ingress decodes it (IsZero when the spec has none).
 	Gateway yamlx.Section
+	// Audit holds how the auditor maps a configuration that covers many
+	// hosts onto the spec's roles.
+	Audit Audit
 
 	doc yamlx.Doc
 }
+
+// Audit is the audit: section of a spec.
+type Audit struct {
+	// AWSRoleTag is the tag key (audit.aws.role_tag) whose value on a
+	// security group names the roles the group protects: role references
+	// as --scope takes them ("INTEGRATION/ROLE" or "ROLE"), separated by
+	// spaces. Empty when the spec gives none.
+	AWSRoleTag string
+	// AWSRoleTagPos is where the spec gives it, for messages.
+	AWSRoleTagPos diag.Pos
+}
+
+// maxTagKey is the longest tag key AWS allows (Amazon EC2 User Guide, "Tag
+// restrictions": 128 Unicode characters).
+const maxTagKey = 128
 
 // Use is one integration in a deployment: its role bindings and its
 // parameters, defaults filled in.
@@ -117,6 +149,7 @@ func Parse(data []byte, file string, cat *catalog.Catalog) (*Spec, diag.List) {
 		ds.Append(uds)
 		s.Uses = append(s.Uses, u)
 	}
+	s.Audit = compileAudit(w.Audit, doc, &ds)
 	if w.Gateway.Kind != 0 {
 		// The document's own node, not yaml.v3's copy: positions and
 		// the checks already made stay with it.
@@ -141,7 +174,7 @@ func compileUse(in *catalog.Integration, w wireIntegration, doc yamlx.Doc) (*Use
 			continue
 		}
 		wr := w.Roles[rn]
-		t := model.Target{Role: rn}
+		t := model.Target{Role: rn, Outside: wr.Outside}
 		at := func(p ...string) diag.Pos { return doc.At(append(append(base, "roles", rn), p...)...) }
 		for i, a := range wr.Addresses {
 			p, err := model.ParsePrefix(a)
@@ -197,17 +230,43 @@ func compileUse(in *catalog.Integration, w wireIntegration, doc yamlx.Doc) (*Use
 }
 
 // onlyUnknownKeys reports whether a role mapping has keys and none of them
-// is addresses or hosts.
+// is known (addresses, hosts, outside).
 func onlyUnknownKeys(n *yaml.Node) bool {
 	if n == nil || n.Kind != yaml.MappingNode || len(n.Content) == 0 {
 		return false
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if k := n.Content[i].Value; k == "addresses" || k == "hosts" {
+		if k := n.Content[i].Value; k == "addresses" || k == "hosts" || k == "outside" {
 			return false
 		}
 	}
 	return true
+}
+
+// compileAudit checks the audit: section.
+func compileAudit(w wireAudit, doc yamlx.Doc, ds *diag.List) Audit {
+	a := Audit{AWSRoleTag: w.AWS.RoleTag}
+	if !present(doc, "audit", "aws") {
+		return a
+	}
+	a.AWSRoleTagPos = doc.At("audit", "aws", "role_tag")
+	switch key := strings.TrimSpace(w.AWS.RoleTag); {
+	case !present(doc, "audit", "aws", "role_tag"):
+		ds.Errorf(doc.At("audit", "aws"), "audit.aws", "no role_tag given (want the tag key whose value on a security group names the roles it protects, e.g. role_tag: teamsgate:role)")
+	case key == "":
+		ds.Errorf(a.AWSRoleTagPos, "audit.aws", "role_tag is empty (want a tag key, e.g. teamsgate:role)")
+	case key != w.AWS.RoleTag:
+		ds.Errorf(a.AWSRoleTagPos, "audit.aws", "role_tag %q has spaces at its ends; AWS tag keys are matched exactly", w.AWS.RoleTag)
+	case utf8.RuneCountInString(key) > maxTagKey:
+		ds.Errorf(a.AWSRoleTagPos, "audit.aws", "role_tag is %d characters; an AWS tag key has at most %d", utf8.RuneCountInString(key), maxTagKey)
+	}
+	return a
+}
+
+// present reports whether the document has a value at path (Lookup
+// returns the deepest existing ancestor when it has not).
+func present(doc yamlx.Doc, path ...string) bool {
+	return doc.Lookup(path...) != doc.Lookup(path[:len(path)-1]...)
 }
 
 func paramValue(p *catalog.Param, raw any) (catalog.Value, error) {

@@ -36,6 +36,11 @@ type Caps struct {
 	FQDN bool
 	// ServiceTags: Azure service tags as sources or destinations.
 	ServiceTags bool
+	// Internet: a native notion of the public Internet (model.Internet:
+	// the unicast space less special-use blocks), as an Azure NSG's
+	// service tag Internet. A target without it gets the set's prefixes,
+	// per family, through Target.IPSet, and a note on each rule saying so.
+	Internet bool
 	// Deny: explicit deny rules. A target without them is allow-only with
 	// a default deny; a plan deny is then kept by leaving it out, provided
 	// no allow overlaps it.
@@ -137,6 +142,10 @@ type Prepared struct {
 	// Header holds warnings for the output's header: skipped flows, rules
 	// left to the default deny, unbound defaults.
 	Header []string
+	// Outside lists the rules a perimeter view leaves out because they do
+	// not cross the firewall: no end of theirs is behind it, and one is a
+	// role the spec marks outside (outside.go).
+	Outside []Item
 }
 
 // proxyTargets lists the targets that can express host-name flows, for
@@ -149,6 +158,9 @@ func Prepare(p *model.Plan, target string, caps Caps, opt Options) (Prepared, di
 	var out Prepared
 	items, sds := scope(p, opt.Scope)
 	ds.Append(sds)
+	if opt.Scope == "" {
+		items, out.Outside = perimeter(items, &out.Header)
+	}
 	var fqdnFlows []string
 	for _, it := range items {
 		r := &it.Rule
@@ -174,6 +186,9 @@ func Prepare(p *model.Plan, target string, caps Caps, opt Options) (Prepared, di
 		if caps.HostsOnly {
 			out.Items = append(out.Items, it)
 			continue
+		}
+		if !caps.Internet && (r.Source.Internet || r.Destination.Internet) {
+			it.Note = joinNote(it.Note, internetNote)
 		}
 		if !caps.FQDN {
 			hostOnly := false
@@ -253,6 +268,8 @@ func describe(t model.Target) string {
 		return t.Set
 	case t.Any:
 		return "any"
+	case t.Internet:
+		return "the public Internet"
 	}
 	var l []string
 	for i, p := range t.Prefixes {
@@ -263,6 +280,17 @@ func describe(t model.Target) string {
 		l = append(l, p.String())
 	}
 	return strings.Join(l, " ")
+}
+
+// internetNote says, in a rule's comment, that the public Internet is
+// written out as its prefixes.
+const internetNote = "public Internet, special-use blocks left out"
+
+func joinNote(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
 }
 
 func hostList(hs []model.Host) string {

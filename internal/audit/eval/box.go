@@ -81,3 +81,15 @@ func (a box) meets(b box) bool {
 		!b.src[1].less(a.src[0]) && !a.src[1].less(b.src[0]) &&
 		a.proto.Overlaps(b.proto)
 }
+
+// holds reports whether the box may hold the packet p, whose addresses'
+// keys are src and dst.
+func (a box) holds(p packet.Packet, src, dst addrKey) bool {
+	return !a.empty &&
+		a.state&packet.StateSet(p.State) != 0 && a.in&(1<<p.In) != 0 && a.out&(1<<p.Out) != 0 &&
+		a.dp[0] <= p.DPort && p.DPort <= a.dp[1] &&
+		a.sp[0] <= p.SPort && p.SPort <= a.sp[1] &&
+		!dst.less(a.dst[0]) && !a.dst[1].less(dst) &&
+		!src.less(a.src[0]) && !a.src[1].less(src) &&
+		a.proto.Has(p.Proto)
+}

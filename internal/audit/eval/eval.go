@@ -36,6 +36,7 @@ type Engine struct {
 
 type cline struct {
 	l     *ruleset.Line
+	cc    *cchain // the chain holding the line
 	space packet.Space
 	box   box
 	// idx is the line's position in the configuration; gen marks it as
@@ -74,7 +75,7 @@ func Compile(cfg *ruleset.Config, ifaces ...string) (*Engine, error) {
 		cc := &cchain{c: ch}
 		for _, l := range ch.Lines {
 			n++
-			cl := &cline{l: l, space: e.matchSpace(l), idx: n}
+			cl := &cline{l: l, cc: cc, space: e.matchSpace(l), idx: n}
 			cl.box = boxOf(cl.space)
 			e.lines[l] = cl
 			cc.lines = append(cc.lines, cl)
@@ -178,6 +179,14 @@ type touch struct {
 type evalState struct {
 	e       *Engine
 	touched []touch
+	// pick, when set, gives the lines of a chain that may match a space, in
+	// order (the shadowing analysis's index); otherwise every line is
+	// walked.
+	pick func(cc *cchain, q packet.Space) []*cline
+	// limit, when positive, bounds the cubes run walks (steps counts
+	// them); past it, run stops and sets over.
+	limit, steps int
+	over         bool
 }
 
 type decided struct {
@@ -199,8 +208,7 @@ func (e *Engine) Eval(dir view.Direction, q packet.Space) []Fragment {
 	var out []Fragment
 	for _, ch := range e.Config.Paths[dir] {
 		cc := e.chains[ch]
-		dom := packet.Cube{Proto: packet.AllProtos(), State: packet.AllStates, In: e.Universe.All(), Out: e.Universe.All(),
-			Src: ch.Family.Addrs(), Dst: ch.Family.Addrs(), SPort: packet.AllPorts(), DPort: packet.AllPorts()}
+		dom := e.domain(ch.Family)
 		var next []Fragment
 		for _, f := range alive {
 			in := f.Space.IntersectCube(dom)
@@ -237,6 +245,13 @@ func (e *Engine) Eval(dir view.Direction, q packet.Space) []Fragment {
 	return out
 }
 
+// domain returns the cube of every address of the families, on both
+// sides: what a base chain of those families sees.
+func (e *Engine) domain(f ruleset.Family) packet.Cube {
+	return packet.Cube{Proto: packet.AllProtos(), State: packet.AllStates, In: e.Universe.All(), Out: e.Universe.All(),
+		Src: f.Addrs(), Dst: f.Addrs(), SPort: packet.AllPorts(), DPort: packet.AllPorts()}
+}
+
 // unfiltered returns the pseudo-line that stands for "no chain filters
 // this direction".
 func (e *Engine) unfiltered(dir view.Direction) *ruleset.Line {
@@ -265,18 +280,28 @@ func (st *evalState) run(cc *cchain, q packet.Space, depth int) (dec []decided, 
 		c    packet.Cube
 		from int
 	}
+	lines := cc.lines
+	if st.pick != nil {
+		lines = st.pick(cc, q)
+	}
 	stack := make([]item, 0, len(q))
 	for i := len(q) - 1; i >= 0; i-- {
 		stack = append(stack, item{q[i], 0})
 	}
 	for len(stack) > 0 {
+		if st.limit > 0 {
+			if st.steps++; st.steps > st.limit {
+				st.over = true
+				return dec, ret
+			}
+		}
 		it := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		x := packet.Space{it.c}
 		xb := boxOf(x)
 		decidedHere := false
-		for i := it.from; i < len(cc.lines) && !decidedHere; i++ {
-			ln := cc.lines[i]
+		for i := it.from; i < len(lines) && !decidedHere; i++ {
+			ln := lines[i]
 			if !ln.box.meets(xb) {
 				continue
 			}
@@ -379,17 +404,21 @@ func mergeFragments(fs []Fragment) []Fragment {
 // Verdict returns the verdict for one packet and the fragment's lines, by
 // evaluating the single-packet space. Tests compare it with the kernel.
 func (e *Engine) Verdict(dir view.Direction, p packet.Packet) Fragment {
-	c := packet.Cube{
-		Proto: packet.Protos(p.Proto), State: packet.StateSet(p.State),
-		In: 1 << p.In, Out: 1 << p.Out,
-		Src: packet.AddrSetOf(prefixOf(p.Src)), Dst: packet.AddrSetOf(prefixOf(p.Dst)),
-		SPort: model.NewPortSet(model.Port(p.SPort)), DPort: model.NewPortSet(model.Port(p.DPort)),
-	}
-	fs := e.Eval(dir, packet.Space{c})
+	fs := e.Eval(dir, pointSpace(p))
 	if len(fs) == 0 {
 		return Fragment{Verdict: model.VerdictDeny}
 	}
 	return fs[0]
+}
+
+// pointSpace returns the space of one packet.
+func pointSpace(p packet.Packet) packet.Space {
+	return packet.Space{{
+		Proto: packet.Protos(p.Proto), State: packet.StateSet(p.State),
+		In: 1 << p.In, Out: 1 << p.Out,
+		Src: packet.AddrSetOf(prefixOf(p.Src)), Dst: packet.AddrSetOf(prefixOf(p.Dst)),
+		SPort: model.NewPortSet(model.Port(p.SPort)), DPort: model.NewPortSet(model.Port(p.DPort)),
+	}}
 }
 
 func prefixOf(a netip.Addr) netip.Prefix { return netip.PrefixFrom(a, a.BitLen()) }

@@ -8,14 +8,19 @@ package eval
 // whether one of them has a different action. For an order-free union (AWS
 // security groups) the question becomes whether the other rules cover the
 // line, which makes it redundant.
+//
+// Batfish asks it of one filter. Here "before it" is every line a packet
+// crosses on its way to the line (reach.go): the earlier lines of its
+// chain, those before the jumps and gotos that lead to the chain, up to
+// the base chains, and the base chains of the same hook that run first. A
+// user chain no base chain leads to, whatever the packet, is one finding
+// for the chain rather than one per line.
 
 import (
 	"math/bits"
-	"sort"
 
 	"github.com/teamsgate/teamsgate/internal/audit/packet"
 	"github.com/teamsgate/teamsgate/internal/audit/ruleset"
-	"github.com/teamsgate/teamsgate/internal/model"
 )
 
 // ShadowReason says why a line is unreachable.
@@ -26,59 +31,122 @@ const (
 	BlockingLines ShadowReason = "blocking-lines"
 	Unmatchable   ShadowReason = "unmatchable"
 	Redundant     ShadowReason = "redundant"
+	// NoPath: no jump or goto that leads to the line's chain matches any
+	// of its packets (no line blocks them; none is sent there).
+	NoPath ShadowReason = "no-path"
+	// UnusedChain: no base chain leads to the chain, by jumps and gotos,
+	// whatever the packet; the Shadow stands for every line of the chain.
+	UnusedChain ShadowReason = "unused-chain"
 )
 
 // Shadow is a line that no packet reaches.
 type Shadow struct {
 	Line   *ruleset.Line
 	Reason ShadowReason
-	// Blocking lists the earlier lines (for a union: the other lines) that
-	// together cover the line.
+	// Blocking lists the lines that together stop every packet of the
+	// line before it (for a union: the other lines that cover it): earlier
+	// lines of its chain, lines of the chains that lead to it, of the
+	// chains those jump to, and of base chains that run before its own.
 	Blocking []*ruleset.Line
+	// Chain is the chain of an UnusedChain finding; Line is then its first
+	// line.
+	Chain *ruleset.Chain
 	// DifferentAction: some blocking line has another action, so the line
 	// states an intent the configuration does not carry out.
 	DifferentAction bool
 }
 
-// subtractBudget bounds the cubes one shadowing check may hold. A check
-// that would exceed it stops and treats the line as reachable (the analysis
-// never reports a line it has not proven unreachable).
-const subtractBudget = 20000
+// String describes the shadow in one line, for tests and logs: the line
+// (for an unused chain, the chain), the reason, and the blocking lines
+// after "by".
+func (s Shadow) String() string {
+	w := s.Line.ID
+	if s.Reason == UnusedChain {
+		w = s.Chain.Name
+	}
+	w += " " + string(s.Reason)
+	for i, b := range s.Blocking {
+		if i == 0 {
+			w += " by " + b.ID
+		} else {
+			w += ", " + b.ID
+		}
+	}
+	return w
+}
 
 // Shadowed returns every unreachable line of the configuration, in chain
 // and line order. Default lines (policies, platform defaults) are never
-// reported, and lines that cannot be evaluated exactly are left out.
+// reported, and lines that cannot be evaluated exactly are left out; a
+// chain no base chain leads to is reported once, as its first line.
 func (e *Engine) Shadowed() (out []Shadow, gaveUp []*ruleset.Line) {
+	r := e.reachability()
 	for _, ch := range e.Config.Chains {
 		cc := e.chains[ch]
-		if ch.Union {
+		switch {
+		case ch.Union:
 			o, g := e.redundant(cc)
 			out, gaveUp = append(out, o...), append(gaveUp, g...)
 			continue
+		case !r.used[ch]:
+			if len(ch.Lines) > 0 {
+				out = append(out, Shadow{Line: ch.Lines[0], Reason: UnusedChain, Chain: ch})
+			}
+			continue
 		}
-		idx := newLineIndex()
 		for _, ln := range cc.lines {
-			l := ln.l
-			if len(l.Unresolved) == 0 {
-				if !l.Default {
-					switch sh, ok, budget := e.shadowOf(ln, idx.candidates(ln.space)); {
-					case budget:
-						gaveUp = append(gaveUp, l)
-					case ok:
-						out = append(out, sh)
-					}
-				}
-				if l.Action.Terminal() {
-					idx.add(ln)
-				}
+			if len(ln.l.Unresolved) > 0 || ln.l.Default {
+				continue
+			}
+			switch sh, ok, budget := r.shadowOf(ln); {
+			case budget:
+				gaveUp = append(gaveUp, ln.l)
+			case ok:
+				out = append(out, sh)
 			}
 		}
 	}
 	return out, gaveUp
 }
 
-// shadowOf checks one line against the candidate lines before it.
-func (e *Engine) shadowOf(ln *cline, cands []*cline) (sh Shadow, shadowed, budget bool) {
+// shadowOf checks one line of a first-match chain.
+func (r *reachability) shadowOf(ln *cline) (sh Shadow, shadowed, budget bool) {
+	if len(ln.space) == 0 {
+		return Shadow{Line: ln.l, Reason: Unmatchable}, true, false
+	}
+	q := r.query(nil)
+	if q.lineReached(ln) {
+		return Shadow{}, false, q.gaveUp
+	}
+	if len(q.blocking) == 0 || !r.query([]*ruleset.Line{}).lineReached(ln) {
+		// Unreachable even when no line stops a packet: the lines that
+		// overlap it are beside the point. In a base chain, its match
+		// holds no packet of the chain's families.
+		if r.base[ln.cc.c] {
+			return Shadow{Line: ln.l, Reason: Unmatchable}, true, false
+		}
+		return Shadow{Line: ln.l, Reason: NoPath}, true, false
+	}
+	blocking := minimise(q.blocking, func(keep []*ruleset.Line) bool {
+		return !r.query(keep).lineReached(ln)
+	})
+	return blocked(ln.l, BlockingLines, blocking), true, false
+}
+
+// blocked makes the Shadow of a line its blocking lines cover.
+func blocked(l *ruleset.Line, why ShadowReason, blocking []*ruleset.Line) Shadow {
+	sh := Shadow{Line: l, Reason: why, Blocking: blocking}
+	for _, b := range blocking {
+		if b.Action != l.Action {
+			sh.DifferentAction = true
+		}
+	}
+	return sh
+}
+
+// coverOf checks whether the lines cands, which overlap the line, cover
+// it (for an order-free union).
+func (e *Engine) coverOf(ln *cline, cands []*cline) (sh Shadow, shadowed, budget bool) {
 	if len(ln.space) == 0 {
 		return Shadow{Line: ln.l, Reason: Unmatchable}, true, false
 	}
@@ -106,14 +174,17 @@ func (e *Engine) shadowOf(ln *cline, cands []*cline) (sh Shadow, shadowed, budge
 	if len(rest) > 0 {
 		return Shadow{}, false, false
 	}
-	blocking = e.minimise(ln.space, blocking)
-	sh = Shadow{Line: ln.l, Reason: BlockingLines, Blocking: blocking}
-	for _, b := range blocking {
-		if b.Action != ln.l.Action {
-			sh.DifferentAction = true
+	blocking = minimise(blocking, func(keep []*ruleset.Line) bool {
+		rest := ln.space
+		for _, l := range keep {
+			rest = rest.Subtract(e.lines[l].space)
+			if len(rest) == 0 || len(rest) > subtractBudget {
+				break
+			}
 		}
-	}
-	return sh, true, false
+		return len(rest) == 0
+	})
+	return blocked(ln.l, Redundant, blocking), true, false
 }
 
 // maxMinimise bounds the blocking lists minimise works on; longer ones are
@@ -122,26 +193,17 @@ const maxMinimise = 64
 
 // minimise drops blocking lines the others make unnecessary, earliest
 // first, so that broad early lines (a conntrack rule, a drop of invalid
-// packets) are named only when the coverage needs them. The result is a
-// minimal (not necessarily minimum) set of blocking lines.
-func (e *Engine) minimise(s packet.Space, blocking []*ruleset.Line) []*ruleset.Line {
+// packets) are named only when the coverage needs them: covers says
+// whether a set of lines still blocks the line. The result is a minimal
+// (not necessarily minimum) set of blocking lines.
+func minimise(blocking []*ruleset.Line, covers func([]*ruleset.Line) bool) []*ruleset.Line {
 	if len(blocking) < 2 || len(blocking) > maxMinimise {
 		return blocking
 	}
 	keep := append([]*ruleset.Line(nil), blocking...)
 	for i := 0; i < len(keep) && len(keep) > 1; {
-		rest := s
-		for j, l := range keep {
-			if j == i {
-				continue
-			}
-			rest = rest.Subtract(e.lines[l].space)
-			if len(rest) == 0 || len(rest) > subtractBudget {
-				break
-			}
-		}
-		if len(rest) == 0 {
-			keep = append(keep[:i:i], keep[i+1:]...)
+		if without := append(keep[:i:i], keep[i+1:]...); covers(without) {
+			keep = without
 			continue
 		}
 		i++
@@ -214,126 +276,14 @@ func (e *Engine) redundant(cc *cchain) (out []Shadow, gaveUp []*ruleset.Line) {
 				cands = append(cands, o)
 			}
 		}
-		sh, ok, budget := e.shadowOf(ln, cands)
+		sh, ok, budget := e.coverOf(ln, cands)
 		switch {
 		case budget:
 			gaveUp = append(gaveUp, ln.l)
 		case ok:
-			if sh.Reason == BlockingLines {
-				sh.Reason = Redundant
-			}
 			dropped[ln] = true
 			out = append(out, sh)
 		}
 	}
 	return out, gaveUp
-}
-
-// lineIndex finds the earlier lines whose match may overlap a space.
-// Lines whose destination ports are few (at most fineMax) are filed under
-// each port; lines with more ports under coarse buckets of 256 ports; the
-// rest in a list every query scans. Candidates then pass a bounding-box
-// test before any set operation. This keeps the shadowing pass near-linear
-// for large rule sets of distinct services.
-type lineIndex struct {
-	fine   map[uint16][]*cline
-	coarse [256][]*cline
-	wide   []*cline
-	gen    int
-}
-
-const (
-	fineMax     = 64
-	wideBuckets = 16
-)
-
-func newLineIndex() *lineIndex {
-	return &lineIndex{fine: map[uint16][]*cline{}}
-}
-
-func portsOfSpace(s packet.Space) model.PortSet {
-	var p model.PortSet
-	for _, c := range s {
-		p = p.Union(c.DPort)
-	}
-	return p
-}
-
-func bucketsOf(ps model.PortSet) ([]int, bool) {
-	var bs []int
-	last := -1
-	for _, r := range ps.Ranges() {
-		for b := int(r.First) >> 8; b <= int(r.Last)>>8; b++ {
-			if b != last {
-				bs = append(bs, b)
-				last = b
-				if len(bs) > wideBuckets {
-					return nil, false
-				}
-			}
-		}
-	}
-	return bs, true
-}
-
-func (x *lineIndex) add(ln *cline) {
-	ps := portsOfSpace(ln.space)
-	if ps.Len() <= fineMax {
-		for _, r := range ps.Ranges() {
-			for p := int(r.First); p <= int(r.Last); p++ {
-				x.fine[uint16(p)] = append(x.fine[uint16(p)], ln)
-			}
-		}
-		return
-	}
-	bs, ok := bucketsOf(ps)
-	if !ok {
-		x.wide = append(x.wide, ln)
-		return
-	}
-	for _, b := range bs {
-		x.coarse[b] = append(x.coarse[b], ln)
-	}
-}
-
-// candidates returns the indexed lines overlapping s, in insertion order.
-func (x *lineIndex) candidates(s packet.Space) []*cline {
-	ps := portsOfSpace(s)
-	sb := boxOf(s)
-	x.gen++
-	var out []*cline
-	consider := func(ls []*cline) {
-		for _, c := range ls {
-			if c.gen == x.gen {
-				continue
-			}
-			c.gen = x.gen
-			if c.box.meets(sb) && overlapsSpace(s, c.space) {
-				out = append(out, c)
-			}
-		}
-	}
-	if ps.Len() <= 4*fineMax {
-		for _, r := range ps.Ranges() {
-			for p := int(r.First); p <= int(r.Last); p++ {
-				consider(x.fine[uint16(p)])
-			}
-		}
-	} else {
-		for _, ls := range x.fine {
-			consider(ls)
-		}
-	}
-	if bs, ok := bucketsOf(ps); ok {
-		for _, b := range bs {
-			consider(x.coarse[b])
-		}
-	} else {
-		for _, ls := range x.coarse {
-			consider(ls)
-		}
-	}
-	consider(x.wide)
-	sort.Slice(out, func(i, j int) bool { return out[i].idx < out[j].idx })
-	return out
 }

@@ -31,6 +31,8 @@ type Options struct {
 	Tags    ruleset.ServiceTags
 	Members map[string][]netip.Prefix
 	Groups  []string
+	// RoleTag reads an AWS export as an estate (awssg.Options.RoleTag).
+	RoleTag string
 }
 
 // Parse parses a configuration of the given format.
@@ -44,7 +46,7 @@ func Parse(format string, data []byte, opt Options) (*ruleset.Config, diag.List)
 	case "azure-nsg":
 		return azurensg.Parse(data, azurensg.Options{Tags: opt.Tags})
 	case "aws-sg":
-		return awssg.Parse(data, awssg.Options{Members: opt.Members, Groups: opt.Groups})
+		return awssg.Parse(data, awssg.Options{Members: opt.Members, Groups: opt.Groups, RoleTag: opt.RoleTag})
 	case "iptables":
 		return iptables.Parse(data)
 	case "nftables":

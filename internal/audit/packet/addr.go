@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"go4.org/netipx"
+
+	"github.com/teamsgate/teamsgate/internal/model"
 )
 
 // AddrSet is an immutable set of IPv4 and IPv6 addresses: a netipx.IPSet
@@ -58,7 +60,15 @@ var (
 	allAddrs   = AddrSetOf(allV4, allV6)
 	allV4Addrs = AddrSetOf(allV4)
 	allV6Addrs = AddrSetOf(allV6)
+	internet   = NewAddrSet(model.Internet())
+	// the public Internet of each family, for Strings
+	publicOf = map[bool]AddrSet{false: internet.Intersect(allV4Addrs), true: internet.Intersect(allV6Addrs)}
 )
+
+// Internet is the public Internet (model.Internet: the unicast space less
+// the special-use blocks), the one set both a plan's Internet endpoint and
+// an NSG's service tag Internet stand for.
+func Internet() AddrSet { return internet }
 
 // IPSet returns the set as a netipx.IPSet (never nil). A non-empty set
 // returns the same IPSet every time, so that it can key a cache.
@@ -222,8 +232,11 @@ func (a AddrSet) Last() netip.Addr { return a.rr[len(a.rr)-1].To() }
 const maxListed = 16
 
 // Strings describes the set for people, per address family: "any IPv4"
-// for a whole family ("any" for both), "any IPv4 except P…" when the
-// complement is shorter than the set itself, otherwise the prefixes.
+// for a whole family ("any" for both), "public IPv4" for the family's
+// public Internet ("public Internet" for both), "any IPv4 except P…" or
+// "public IPv4 except P…" when what the set leaves out of the family, or
+// of its public Internet, is shorter than the set itself, otherwise the
+// prefixes.
 func (a AddrSet) Strings() []string {
 	if a.IsEmpty() {
 		return []string{"none"}
@@ -242,9 +255,19 @@ func (a AddrSet) Strings() []string {
 			out = append(out, name)
 			continue
 		}
+		pub, pubName := publicOf[fam.First().Is6()], "public "+strings.TrimPrefix(name, "any ")
+		if part.Equal(pub) {
+			out = append(out, pubName)
+			continue
+		}
 		in := part.Prefixes()
 		if len(in) > 2 {
 			ex := fam.Difference(part).Prefixes()
+			if pub.Covers(part) {
+				if exPub := pub.Difference(part).Prefixes(); len(exPub) < len(ex) {
+					ex, name = exPub, pubName
+				}
+			}
 			if len(ex) < len(in) && len(ex) <= maxListed {
 				out = append(out, name+" except "+joinPrefixes(ex))
 				continue
@@ -260,6 +283,9 @@ func (a AddrSet) Strings() []string {
 	}
 	if len(out) == 2 && out[0] == "any IPv4" && out[1] == "any IPv6" {
 		return []string{"any"}
+	}
+	if len(out) == 2 && out[0] == "public IPv4" && out[1] == "public IPv6" {
+		return []string{"public Internet"}
 	}
 	return out
 }

@@ -237,3 +237,90 @@ func (c Cube) Contains(p Packet) bool {
 		c.SPort.Contains(p.SPort) && c.DPort.Contains(p.DPort) &&
 		c.Src.Contains(p.Src) && c.Dst.Contains(p.Dst)
 }
+
+// coalesceLimit bounds the cubes Coalesce works on: it compares every pair,
+// and a space for people to read has a handful.
+const coalesceLimit = 256
+
+// Coalesce returns the same set of packets in fewer cubes where it can:
+// two cubes equal in every field but one are one cube whose field is the
+// union of theirs (disjoint cubes stay disjoint). It is for describing a
+// space to people, where a set split along a field that does not matter
+// ("tcp from A port 0-1023", "tcp from A port 1024-65535") reads as one
+// ("tcp from A"). A space of more than coalesceLimit cubes is returned as
+// it is.
+func (s Space) Coalesce() Space {
+	if len(s) < 2 || len(s) > coalesceLimit {
+		return s
+	}
+	out := append(Space(nil), s...)
+	for merged := true; merged; {
+		merged = false
+		for i := 0; i < len(out); i++ {
+			for j := i + 1; j < len(out); j++ {
+				if c, ok := join(out[i], out[j]); ok {
+					out[i] = c
+					out = append(out[:j], out[j+1:]...)
+					merged = true
+					j--
+				}
+			}
+		}
+	}
+	return out
+}
+
+// join returns the cube that is exactly a ∪ b, when a and b differ in one
+// field only. It compares the fields first (cheap) and builds the one
+// union only when they differ in exactly one.
+func join(a, b Cube) (Cube, bool) {
+	const (
+		fProto = iota
+		fState
+		fIn
+		fOut
+		fSrc
+		fDst
+		fSPort
+		fDPort
+	)
+	field := -1
+	for i, same := range [...]func() bool{
+		fProto: func() bool { return a.Proto == b.Proto },
+		fState: func() bool { return a.State == b.State },
+		fIn:    func() bool { return a.In == b.In },
+		fOut:   func() bool { return a.Out == b.Out },
+		fSrc:   func() bool { return a.Src.Equal(b.Src) },
+		fDst:   func() bool { return a.Dst.Equal(b.Dst) },
+		fSPort: func() bool { return a.SPort.Equal(b.SPort) },
+		fDPort: func() bool { return a.DPort.Equal(b.DPort) },
+	} {
+		if same() {
+			continue
+		}
+		if field >= 0 {
+			return Cube{}, false
+		}
+		field = i
+	}
+	c := a
+	switch field {
+	case fProto:
+		c.Proto = a.Proto.Or(b.Proto)
+	case fState:
+		c.State = a.State | b.State
+	case fIn:
+		c.In = a.In | b.In
+	case fOut:
+		c.Out = a.Out | b.Out
+	case fSrc:
+		c.Src = a.Src.Union(b.Src)
+	case fDst:
+		c.Dst = a.Dst.Union(b.Dst)
+	case fSPort:
+		c.SPort = a.SPort.Union(b.SPort)
+	case fDPort:
+		c.DPort = a.DPort.Union(b.DPort)
+	}
+	return c, true
+}

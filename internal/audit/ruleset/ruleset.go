@@ -13,6 +13,7 @@ package ruleset
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/teamsgate/teamsgate/internal/audit/packet"
 	"github.com/teamsgate/teamsgate/internal/diag"
@@ -116,7 +117,7 @@ func NewMatch() Match {
 // matches (a union; usually one), its action, and where it came from.
 type Line struct {
 	// ID names the line for people and tools: "filter/INPUT#3", an NSG
-	// rule name, "sg-0123 ingress[2]".
+	// rule name, "sg-0123 ingress#3".
 	ID string
 	// Chain is the name of the chain holding the line.
 	Chain string
@@ -189,6 +190,79 @@ type Config struct {
 	// Notes explains the assumptions the lowering made (implied default
 	// rules, ignored tables), for the report.
 	Notes []string
+	// Groups, when set, holds parts of the configuration that are attached
+	// to hosts each on its own (the security groups of an account-wide AWS
+	// export), with the roles each protects. Paths is then empty: the
+	// auditor evaluates, per role, the groups that protect it together
+	// (Attach).
+	Groups []*Group
+	// RoleTag is the tag whose value on a group names the roles it
+	// protects (the spec's audit.aws.role_tag), for messages.
+	RoleTag string
+}
+
+// Group is a part of a configuration attached to hosts on its own: an AWS
+// security group of an estate export.
+type Group struct {
+	// ID and Name identify the group ("sg-0123…", its GroupName).
+	ID, Name string
+	Pos      diag.Pos
+	// Roles are the roles the group protects, as the value of its role tag
+	// names them: "INTEGRATION/ROLE" or "ROLE", as --scope takes them.
+	Roles []string
+	// RolesPos is where that value is, for diagnostics.
+	RolesPos diag.Pos
+	// Chains are the group's own chains per direction; Attach makes them
+	// base chains.
+	Chains map[view.Direction]*Chain
+	// Notes are the assumptions the lowering made for this group.
+	Notes []string
+}
+
+// Label names a group for messages: its id, and its name when it has one.
+func (g *Group) Label() string {
+	if g.Name == "" || g.Name == g.ID {
+		return g.ID
+	}
+	return fmt.Sprintf("%s (%s)", g.ID, g.Name)
+}
+
+// Attach returns the configuration of hosts that have every group of gs
+// attached. Security groups are allow-only and attached groups are one
+// union (EC2 documentation, "Security group rules": traffic is allowed when
+// any rule of any attached group allows it), so each direction becomes one
+// Union chain holding the lines of every group, and what none allows falls
+// to the platform's implicit deny, named after the groups.
+func (c *Config) Attach(gs []*Group) *Config {
+	out := &Config{Format: c.Format, Directional: c.Directional, Families: c.Families, NoSourcePorts: c.NoSourcePorts,
+		Paths: map[view.Direction][]*Chain{}, RoleTag: c.RoleTag}
+	ids := make([]string, len(gs))
+	for i, g := range gs {
+		ids[i] = g.ID
+		out.Notes = append(out.Notes, g.Notes...)
+	}
+	label := strings.Join(ids, "+")
+	for _, d := range []view.Direction{view.Inbound, view.Outbound, view.Forward} {
+		var u *Chain
+		for _, g := range gs {
+			gc := g.Chains[d]
+			if gc == nil {
+				continue
+			}
+			if u == nil {
+				u = &Chain{Name: label + " " + gc.Name, Hook: gc.Hook, Family: gc.Family, Union: true, Pos: gc.Pos}
+			}
+			u.Family |= gc.Family
+			u.Lines = append(u.Lines, gc.Lines...)
+		}
+		if u == nil {
+			continue
+		}
+		u.Policy = &Line{ID: u.Name + " (no rule allows it)", Chain: u.Name, Pos: u.Pos, Action: Drop, Default: true, Matches: []Match{NewMatch()}}
+		out.Chains = append(out.Chains, u)
+		out.Paths[d] = []*Chain{u}
+	}
+	return out
 }
 
 // Lines returns every line of every chain, for tools.

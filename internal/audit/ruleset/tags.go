@@ -28,27 +28,19 @@ type ServiceTags struct {
 // service tags").
 var azureHostIP = netip.MustParsePrefix("168.63.129.16/32")
 
-// nonPublic are the special-purpose ranges of RFC 6890 that are not
-// reachable on the public internet, excluded from the Internet tag. The
-// documentation ranges (RFC 5737, RFC 3849) are kept, because examples bind
-// roles to them in place of public addresses.
-var nonPublic = packet.AddrSetOf(
-	netip.MustParsePrefix("0.0.0.0/8"), netip.MustParsePrefix("10.0.0.0/8"),
-	netip.MustParsePrefix("100.64.0.0/10"), netip.MustParsePrefix("127.0.0.0/8"),
-	netip.MustParsePrefix("169.254.0.0/16"), netip.MustParsePrefix("172.16.0.0/12"),
-	netip.MustParsePrefix("192.168.0.0/16"), netip.MustParsePrefix("224.0.0.0/3"),
-	netip.MustParsePrefix("::/128"), netip.MustParsePrefix("::1/128"),
-	netip.MustParsePrefix("fc00::/7"), netip.MustParsePrefix("fe80::/10"),
-	netip.MustParsePrefix("ff00::/8"),
-)
-
 // Resolve returns the addresses of a tag (case-insensitive; the classic
 // spellings INTERNET, VIRTUAL_NETWORK and AZURE_LOADBALANCER are accepted).
 //
 //   - VirtualNetwork: the prefixes given, otherwise unresolvable.
-//   - Internet: every public address outside VirtualNetwork ("The IP address
-//     space that's outside the virtual network and reachable by the public
-//     internet").
+//   - Internet: the public Internet (packet.Internet, model.Internet: the
+//     unicast space less the special-use blocks of the IANA registries),
+//     less VirtualNetwork when it is known ("The IP address space that's
+//     outside the virtual network and reachable by the public internet",
+//     Microsoft Learn, "Virtual network service tags"). It is the very set
+//     a plan's Internet endpoint stands for, so a flow to the Internet is
+//     exactly what AllowInternetOutBound allows. Microsoft publishes no
+//     prefixes for the tag; the special-use blocks are what "reachable by
+//     the public internet" excludes by definition.
 //   - AzureLoadBalancer: 168.63.129.16.
 //   - any other tag: from the service-tags file.
 func (t ServiceTags) Resolve(name string) (packet.AddrSet, error) {
@@ -59,7 +51,7 @@ func (t ServiceTags) Resolve(name string) (packet.AddrSet, error) {
 		}
 		return packet.AddrSetOf(t.VirtualNetwork...), nil
 	case "internet":
-		s := packet.AllAddrs().Difference(nonPublic)
+		s := packet.Internet()
 		if t.VirtualNetwork != nil {
 			s = s.Difference(packet.AddrSetOf(t.VirtualNetwork...))
 		}

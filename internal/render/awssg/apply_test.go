@@ -44,7 +44,8 @@ func envName(key string) string {
 	return "SG_" + string(b)
 }
 
-// newApplyEnv renders an example spec, writes the files into a directory
+// newApplyEnv renders an example spec (or a spec file: a path ending in
+// .yaml), writes the files into a directory
 // whose name has a space, and the stub's state with one default group per
 // rendered group.
 func newApplyEnv(t *testing.T, example string, opts view.Options) *applyEnv {
@@ -158,8 +159,8 @@ func TestApplyFromAnotherDirectory(t *testing.T) {
 		if c.wantErr {
 			continue
 		}
-		t.Run(c.example+"/"+c.variant, func(t *testing.T) {
-			e := newApplyEnv(t, c.example, c.options())
+		t.Run(c.name()+"/"+c.variant, func(t *testing.T) {
+			e := newApplyEnv(t, c.path(), c.options())
 			if code, stderr := e.run(t); code != 0 {
 				t.Fatalf("apply.sh exited %d:\n%s", code, stderr)
 			}
@@ -187,7 +188,7 @@ func TestApplyStopsSafely(t *testing.T) {
 		{name: "scoped", scope: "teams-connector-instances"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			e := newApplyEnv(t, "pexip", view.Options{Scope: c.scope, FQDN: view.FQDNSkip})
+			e := newApplyEnv(t, specPath(pexipBound), view.Options{Scope: c.scope, FQDN: view.FQDNSkip})
 			e.cwd = filepath.Dir(e.script)
 			if code, stderr := e.run(t); code != 0 {
 				t.Fatalf("apply.sh exited %d:\n%s", code, stderr)
@@ -211,7 +212,7 @@ func TestApplyStopsSafely(t *testing.T) {
 // (a VPC without an IPv6 block) or without any, under the older and the
 // newer EC2 API, is no error.
 func TestApplyDefaultRuleAlreadyGone(t *testing.T) {
-	e := newApplyEnv(t, "pexip", view.Options{FQDN: view.FQDNSkip})
+	e := newApplyEnv(t, specPath(pexipBound), view.Options{FQDN: view.FQDNSkip})
 	for _, api := range []string{"notfound", "unknown"} {
 		for _, egress := range [][]aws.Rule{defaultEgress[:1], {}} {
 			t.Run(fmt.Sprintf("%s/%d-default-rules", api, len(egress)), func(t *testing.T) {
@@ -233,7 +234,7 @@ func TestApplyDefaultRuleAlreadyGone(t *testing.T) {
 // TestApplyTwice: a second run stops at its first authorization, which
 // AWS answers with InvalidPermission.Duplicate, and changes nothing.
 func TestApplyTwice(t *testing.T) {
-	e := newApplyEnv(t, "pexip", view.Options{FQDN: view.FQDNSkip})
+	e := newApplyEnv(t, specPath(pexipBound), view.Options{FQDN: view.FQDNSkip})
 	if code, stderr := e.run(t); code != 0 {
 		t.Fatalf("first run exited %d:\n%s", code, stderr)
 	}
@@ -252,7 +253,7 @@ func TestApplyTwice(t *testing.T) {
 // TestApplyChecksBeforeChanging: a missing group id or JSON file stops
 // apply.sh before its first call.
 func TestApplyChecksBeforeChanging(t *testing.T) {
-	e := newApplyEnv(t, "pexip", view.Options{FQDN: view.FQDNSkip})
+	e := newApplyEnv(t, specPath(pexipBound), view.Options{FQDN: view.FQDNSkip})
 	last := envName("pexip-teams-connector.management")
 	if _, ok := e.ids[last]; !ok {
 		t.Fatalf("no group %s in %v", last, e.ids)

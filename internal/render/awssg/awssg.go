@@ -146,6 +146,10 @@ func (r *Renderer) Render(p *model.Plan, opt view.Options) (render.Output, diag.
 			ds.Errorf(diag.Pos{}, rule.ID, "%s: %v", Name, err)
 			continue
 		}
+		if err := internetFits(rule, len(perms)); err != nil {
+			ds.Errorf(diag.Pos{}, rule.ID, "%s: %v", Name, err)
+			continue
+		}
 		if rule.Proto.HasPorts() && !rule.SourcePorts.IsAny() && !rule.SourcePorts.IsEphemeral() {
 			warnings = append(warnings, fmt.Sprintf("%s: source ports %s widened to any: a security group rule has no source port", rule.ID, rule.SourcePorts))
 		}
@@ -260,7 +264,46 @@ func peers(t model.Target) []netip.Prefix {
 	if t.Any {
 		return []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
 	}
+	if t.Internet {
+		return t.IPSet().Prefixes()
+	}
 	return t.Prefixes
+}
+
+// internetFits refuses a peer that is the public Internet when its
+// prefixes cannot fit a security group: it is one rule per prefix and port
+// range (116 IPv4 prefixes, more than the 60 rules per direction and family
+// of the default quota, for a single port), and a security group, which
+// has no deny rule, cannot write it as 0.0.0.0/0 less the special-use
+// blocks either. Rendering 0.0.0.0/0 instead would also let the flow reach
+// private space (the VPC itself); the render fails closed and says how to
+// narrow the flow.
+func internetFits(r *model.Rule, portRanges int) error {
+	peer := r.Destination
+	if r.Source.Internet {
+		peer = r.Source
+	}
+	if !peer.Internet {
+		return nil
+	}
+	n := map[int]int{}
+	for _, p := range peer.IPSet().Prefixes() {
+		n[family(p)] += portRanges
+	}
+	fam, most := 4, n[4]
+	if n[6] > most {
+		fam, most = 6, n[6]
+	}
+	if most < maxRules {
+		return nil
+	}
+	what, hint := "the public Internet", "give the flow's addresses in the spec"
+	if peer.Role != "" {
+		what = fmt.Sprintf("role %s is the public Internet (its default)", peer.Role)
+		hint = fmt.Sprintf("bind %s to the addresses the flow goes to (integrations.%s.roles.%s.addresses)", peer.Role, r.Integration, peer.Role)
+	}
+	return fmt.Errorf("%s: %d IPv4 and %d IPv6 prefixes, one rule each per port range (%d IPv%d rules here), where a security group holds %d per direction and family (Amazon VPC quotas); with no deny rule, a group cannot write it as any address less the special-use blocks either: %s, or render this flow for azure-nsg, azure-firewall, nftables, iptables or kubernetes",
+		what, n[4]/portRanges, n[6]/portRanges, most, fam, maxRules, hint)
 }
 
 func family(p netip.Prefix) int {

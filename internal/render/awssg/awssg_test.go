@@ -24,26 +24,53 @@ import (
 
 var proxy = netip.MustParseAddrPort("192.0.2.3:3128")
 
-// goldenCase is one render of an example spec; its files are compared with
-// testdata/EXAMPLE.VARIANT/.
+// goldenCase is one render of an example spec, or of a variant of it in
+// testdata/specs/; its files are compared with testdata/NAME.VARIANT/,
+// NAME being the spec's.
 type goldenCase struct {
 	example string
+	spec    string // a spec of testdata/specs/ standing in for the example
 	variant string
 	scope   string
 	fqdn    view.FQDNMode
 	wantErr bool
 }
 
+// pexipBound is examples/pexip.yaml with the OCSP responders and Windows
+// Update servers bound: a security group cannot hold the public Internet,
+// their default.
+const pexipBound = "pexip-bound"
+
 var goldenCases = []goldenCase{
 	{example: "messaging-bot", variant: "default", wantErr: true},
 	{example: "messaging-bot", variant: "bot", scope: "bot", fqdn: view.FQDNViaProxy},
 	{example: "calling-bot", variant: "default", wantErr: true},
-	{example: "pexip", variant: "perimeter", fqdn: view.FQDNSkip},
-	{example: "pexip", variant: "teams-connector-instances", scope: "teams-connector-instances", fqdn: view.FQDNViaProxy},
+	{example: "pexip", variant: "default", fqdn: view.FQDNSkip, wantErr: true},
+	{example: "pexip", spec: pexipBound, variant: "perimeter", fqdn: view.FQDNSkip},
+	{example: "pexip", spec: pexipBound, variant: "teams-connector-instances", scope: "teams-connector-instances", fqdn: view.FQDNViaProxy},
 	{example: "teamspro", variant: "clients", scope: "clients", fqdn: view.FQDNViaProxy},
-	{example: "combined", variant: "teams-connector-instances", scope: "teams-connector-instances", fqdn: view.FQDNSkip},
+	{example: "combined", variant: "teams-connector-instances", scope: "teams-connector-instances", fqdn: view.FQDNSkip, wantErr: true},
 	{example: "combined", variant: "messaging-bot", scope: "teams-messaging-bot/bot", fqdn: view.FQDNViaProxy},
 }
+
+// name is the golden directory's prefix: the spec's name.
+func (c goldenCase) name() string {
+	if c.spec != "" {
+		return c.spec
+	}
+	return c.example
+}
+
+// path is the spec file the case renders.
+func (c goldenCase) path() string {
+	if c.spec != "" {
+		return specPath(c.spec)
+	}
+	return testutil.ExamplePath(c.example)
+}
+
+// specPath is the path of a spec of testdata/specs/.
+func specPath(name string) string { return filepath.Join("testdata", "specs", name+".yaml") }
 
 func (c goldenCase) options() view.Options {
 	opt := view.Options{Scope: c.scope, FQDN: c.fqdn}
@@ -57,9 +84,9 @@ func TestGolden(t *testing.T) {
 	covered := map[string]bool{}
 	for _, c := range goldenCases {
 		covered[c.example] = true
-		t.Run(c.example+"/"+c.variant, func(t *testing.T) {
-			dir := filepath.Join("testdata", c.example+"."+c.variant)
-			out, ds := awssg.New().Render(testutil.Plan(t, testutil.ExamplePath(c.example), ""), c.options())
+		t.Run(c.name()+"/"+c.variant, func(t *testing.T) {
+			dir := filepath.Join("testdata", c.name()+"."+c.variant)
+			out, ds := awssg.New().Render(testutil.Plan(t, c.path(), ""), c.options())
 			if c.wantErr {
 				if !ds.HasErrors() {
 					t.Fatal("render succeeded, want an error")
@@ -76,7 +103,7 @@ func TestGolden(t *testing.T) {
 					checkInput(t, name, b)
 				}
 			}
-			again, _ := awssg.New().Render(testutil.Plan(t, testutil.ExamplePath(c.example), ""), c.options())
+			again, _ := awssg.New().Render(testutil.Plan(t, c.path(), ""), c.options())
 			for name, b := range out.Files {
 				if !bytes.Equal(b, again.Files[name]) {
 					t.Errorf("%s: rendering twice gave different output", name)
@@ -191,7 +218,7 @@ func permissions(t *testing.T, out render.Output, name string) []types.IpPermiss
 }
 
 func TestPerimeterOneGroupPerRole(t *testing.T) {
-	out, ds := awssg.New().Render(testutil.Plan(t, testutil.ExamplePath("pexip"), ""), view.Options{FQDN: view.FQDNSkip})
+	out, ds := awssg.New().Render(testutil.Plan(t, specPath(pexipBound), ""), view.Options{FQDN: view.FQDNSkip})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
@@ -205,9 +232,14 @@ func TestPerimeterOneGroupPerRole(t *testing.T) {
 		"pexip-teams-connector.conferencing-nodes.egress.json",
 		"pexip-teams-connector.conferencing-nodes.ingress.json",
 		"pexip-teams-connector.management.egress.json",
+		// Roles bound to addresses are machines of the deployment, with a
+		// group each: the OCSP responders and update servers of
+		// testdata/specs/pexip-bound.yaml too.
+		"pexip-teams-connector.ocsp-responder.ingress.json",
 		"pexip-teams-connector.teams-connector-instances.egress.json",
 		"pexip-teams-connector.teams-connector-instances.ingress.json",
 		"pexip-teams-connector.teams-connector-lb.ingress.json",
+		"pexip-teams-connector.windows-update.ingress.json",
 	}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("files (-want +got):\n%s", diff)
@@ -215,7 +247,7 @@ func TestPerimeterOneGroupPerRole(t *testing.T) {
 }
 
 func TestPermissionShape(t *testing.T) {
-	out, ds := awssg.New().Render(testutil.Plan(t, testutil.ExamplePath("pexip"), ""), view.Options{Scope: "teams-connector-instances", FQDN: view.FQDNSkip})
+	out, ds := awssg.New().Render(testutil.Plan(t, specPath(pexipBound), ""), view.Options{Scope: "teams-connector-instances", FQDN: view.FQDNSkip})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}
@@ -243,7 +275,9 @@ func TestPermissionShape(t *testing.T) {
 }
 
 func TestDenyLeftToDefault(t *testing.T) {
-	out, ds := awssg.New().Render(testutil.Plan(t, testutil.ExamplePath("combined"), ""), view.Options{Scope: "teams-connector-instances", FQDN: view.FQDNSkip})
+	// No management addresses: the plan denies RDP to the instances.
+	p := testutil.PlanBytes(t, "cloud: worldwide\nintegrations:\n  pexip-teams-connector:\n    roles:\n      conferencing-nodes: { addresses: [203.0.113.10] }\n      teams-connector-lb: { addresses: [198.51.100.40] }\n      teams-connector-instances: { addresses: [198.51.100.64/28] }\n      ocsp-responder: { addresses: [192.0.2.80] }\n      windows-update: { addresses: [203.0.113.128/26] }\n", "")
+	out, ds := awssg.New().Render(p, view.Options{Scope: "teams-connector-instances", FQDN: view.FQDNSkip})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}

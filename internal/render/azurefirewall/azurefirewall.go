@@ -269,9 +269,7 @@ func sources(t model.Target, opt view.Options) ([]string, error) {
 		return []string{"*"}, nil
 	}
 	var b netipx.IPSetBuilder
-	for _, p := range t.Prefixes {
-		b.AddPrefix(p)
-	}
+	b.AddSet(t.IPSet())
 	for _, name := range t.ServiceTags {
 		tag, err := opt.ServiceTags.Lookup(name)
 		if err != nil {
@@ -281,10 +279,10 @@ func sources(t model.Target, opt view.Options) ([]string, error) {
 			b.AddPrefix(p)
 		}
 	}
-	if len(t.Prefixes) == 0 && len(t.ServiceTags) == 0 {
+	if !t.HasAddresses() && len(t.ServiceTags) == 0 {
 		return nil, fmt.Errorf("the source is given only by host names; Azure Firewall matches sources by address: bind the role to addresses")
 	}
-	if len(t.ServiceTags) == 0 {
+	if len(t.ServiceTags) == 0 && !t.Internet {
 		return prefixStrings(t.Prefixes), nil
 	}
 	s, err := b.IPSet()
@@ -295,12 +293,19 @@ func sources(t model.Target, opt view.Options) ([]string, error) {
 }
 
 // destinations lists the address part of a rule's destination: "*",
-// prefixes and service tags.
+// prefixes and service tags. The public Internet is its prefixes: the
+// service tag Internet is an NSG's, not usable in Azure Firewall rules
+// (Microsoft Learn, "Virtual network service tags", the column "Azure
+// Firewall"), and the firewall's "*" would also match private space.
 func destinations(t model.Target) []string {
 	if t.Any {
 		return []string{"*"}
 	}
-	return append(prefixStrings(t.Prefixes), t.ServiceTags...)
+	ps := t.Prefixes
+	if t.Internet {
+		ps = t.IPSet().Prefixes()
+	}
+	return append(prefixStrings(ps), t.ServiceTags...)
 }
 
 func prefixStrings(ps []netip.Prefix) []string {

@@ -80,10 +80,11 @@ func (*Renderer) Description() string {
 	return "Azure network security group: ARM template and az network nsg rule create script"
 }
 
-// Caps implements render.Renderer: addresses, ports and service tags, with
-// explicit denies; no host names.
+// Caps implements render.Renderer: addresses, ports and service tags
+// (among them Internet, the public Internet), with explicit denies; no host
+// names.
 func (*Renderer) Caps() view.Caps {
-	return view.Caps{ServiceTags: true, Deny: true, AddressesOnly: true, Reads: view.ChoiceFQDN}
+	return view.Caps{ServiceTags: true, Internet: true, Deny: true, AddressesOnly: true, Reads: view.ChoiceFQDN}
 }
 
 // Direction values of a security rule.
@@ -344,6 +345,9 @@ func ports(p model.Proto, s model.PortSet) ([]string, error) {
 	return s.Strings(), nil
 }
 
+// internetTag is the service tag of the public Internet (model.Internet).
+const internetTag = "Internet"
+
 // sides splits a rule side into the alternatives an NSG rule can hold.
 func sides(t model.Target) ([]side, error) {
 	if t.Any {
@@ -369,8 +373,15 @@ func sides(t model.Target) ([]side, error) {
 	for _, tag := range t.ServiceTags {
 		out = append(out, side{label: tag, addrs: []string{tag}, open: true})
 	}
+	if t.Internet {
+		// The NSG's own name for the public Internet: "The IP address
+		// space that's outside the virtual network and reachable by the
+		// public internet" (Microsoft Learn, "Virtual network service
+		// tags"), both address families, one address prefix.
+		out = append(out, side{label: internetTag, addrs: []string{internetTag}, open: true})
+	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("no address, service tag or any")
+		return nil, fmt.Errorf("no address, service tag, Internet or any")
 	}
 	return out, nil
 }

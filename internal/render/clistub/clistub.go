@@ -163,14 +163,19 @@ func FailEach(t testing.TB, what string, clean []statefile.Call, fail func(k int
 	}
 }
 
-// Render renders an example spec with r, failing the test on error
-// diagnostics, and writes the files into a new directory whose name has a
-// space. It returns the output, that directory, and another directory to
-// run the script from: a script must work wherever the user put it and
-// from wherever it is run.
+// Render renders an example spec (or, for a name ending in .yaml, the
+// spec file of that path) with r, failing the test on error diagnostics,
+// and writes the files into a new directory whose name has a space. It
+// returns the output, that directory, and another directory to run the
+// script from: a script must work wherever the user put it and from
+// wherever it is run.
 func Render(t testing.TB, r render.Renderer, example string, opts view.Options) (out render.Output, dir, cwd string) {
 	t.Helper()
-	out, ds := r.Render(testutil.Plan(t, testutil.ExamplePath(example), ""), opts)
+	spec := example
+	if !strings.HasSuffix(spec, ".yaml") {
+		spec = testutil.ExamplePath(example)
+	}
+	out, ds := r.Render(testutil.Plan(t, spec, ""), opts)
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}

@@ -65,7 +65,10 @@ type kernelCase struct {
 	tags   bool // expand service tags from testdata/servicetags.json
 	// extraSources are client addresses probed on top of the plan's.
 	extraSources []netip.Addr
-	checks       []check
+	// extraHosts are addresses the host (server) namespace holds on top
+	// of the plan's destinations, for checks that must be dropped there.
+	extraHosts []netip.Addr
+	checks     []check
 }
 
 var kernelCases = []kernelCase{
@@ -126,6 +129,25 @@ var kernelCases = []kernelCase{
 			{why: "RDP to an instance from the management network", proto: "tcp", src: "192.0.2.5", dst: "198.51.100.65", dport: 3389, want: true},
 			{why: "RDP to an instance from elsewhere", proto: "tcp", src: "203.0.113.250", dst: "198.51.100.65", dport: 3389, want: false},
 			{why: "media to an instance over IPv6", proto: "udp", src: "2001:db8:113::10", sport: 45000, dst: "2001:db8:64::1", dport: 52000, want: true},
+		},
+	},
+	{
+		// The Teams Connector's flows to services on the Internet: the
+		// roles ocsp-responder and windows-update are left at their
+		// default, the public Internet. The server holds the first address
+		// of each family of the Internet set (1.0.0.1, 2000::1: public
+		// addresses, inside the test's own namespaces only) and private
+		// and special-use addresses that "any" would have let through.
+		name: "pexip-internet", spec: "pexip", inside: []string{"ocsp-responder", "windows-update"},
+		extraHosts: []netip.Addr{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("100.64.0.1"), netip.MustParseAddr("fd00::1")},
+		checks: []check{
+			{why: "OCSP to a public address", proto: "tcp", src: "198.51.100.65", dst: "1.0.0.1", dport: 80, want: true},
+			{why: "Windows Update to a public address", proto: "tcp", src: "198.51.100.65", dst: "1.0.0.1", dport: 443, want: true},
+			{why: "Windows Update to a public address over IPv6", proto: "tcp", src: "2001:db8:64::1", dst: "2000::1", dport: 443, want: true},
+			{why: "OCSP to a private address", proto: "tcp", src: "198.51.100.65", dst: "10.0.0.1", dport: 80, want: false},
+			{why: "Windows Update to shared address space", proto: "tcp", src: "198.51.100.65", dst: "100.64.0.1", dport: 443, want: false},
+			{why: "Windows Update to a unique-local address", proto: "tcp", src: "2001:db8:64::1", dst: "fd00::1", dport: 443, want: false},
+			{why: "a public address on another port", proto: "tcp", src: "198.51.100.65", dst: "1.0.0.1", dport: 8080, want: false},
 		},
 	},
 }
@@ -197,7 +219,7 @@ func runCase(t *testing.T, c kernelCase, r render.Renderer) {
 	if len(probed) == 0 {
 		t.Fatal("no rule of the plan to probe")
 	}
-	hosts := hostAddrs(probed)
+	hosts := append(hostAddrs(probed), c.extraHosts...)
 	// The test's own checks first, so that they win over equal derived
 	// probes; then the probes derived from the plan.
 	var probes []probe

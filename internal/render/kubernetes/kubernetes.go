@@ -78,7 +78,7 @@ type policy struct {
 // npRule is one ingress or egress rule of a NetworkPolicy.
 type npRule struct {
 	comment string
-	peers   []netip.Prefix // nil with any: 0.0.0.0/0 and ::/0
+	peers   []ipBlock // nil with any: 0.0.0.0/0 and ::/0
 	ports   []npPort
 }
 
@@ -235,12 +235,31 @@ func hostList(hs []model.Host) string {
 	return strings.Join(s, " ")
 }
 
-// peers is the addresses of a rule side; nil for any.
-func peers(t model.Target) []netip.Prefix {
+// ipBlock is a network policy peer: a prefix, less the prefixes of except
+// (IPBlock, networking.k8s.io/v1).
+type ipBlock struct {
+	cidr   netip.Prefix
+	except []netip.Prefix
+}
+
+// peers is the addresses of a rule side; nil for any. The public Internet
+// is an ipBlock per family with the special-use blocks as its except list
+// (0.0.0.0/0 less 14 prefixes, 2000::/3 less 4): exactly the set, in a few
+// lines where its prefixes would be some 160.
+func peers(t model.Target) []ipBlock {
 	if t.Any {
 		return nil
 	}
-	return t.Prefixes
+	var out []ipBlock
+	if t.Internet {
+		for _, ib := range model.InternetBlocks() {
+			out = append(out, ipBlock{cidr: ib.Prefix, except: ib.Except})
+		}
+	}
+	for _, p := range t.Prefixes {
+		out = append(out, ipBlock{cidr: p})
+	}
+	return out
 }
 
 // policyPorts renders a rule's protocol and destination ports. A network
@@ -339,13 +358,19 @@ func writePorts(b *strings.Builder, indent string, ports []npPort) {
 
 // writePeers writes the first key of a rule, "- from:" or "- to:", at
 // indent, and its ipBlock peers under it.
-func writePeers(b *strings.Builder, indent, key string, ps []netip.Prefix) {
+func writePeers(b *strings.Builder, indent, key string, ps []ipBlock) {
 	b.WriteString(indent + "- " + key + ":\n")
 	if ps == nil {
-		ps = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
+		ps = []ipBlock{{cidr: netip.MustParsePrefix("0.0.0.0/0")}, {cidr: netip.MustParsePrefix("::/0")}}
 	}
 	for _, p := range ps {
-		fmt.Fprintf(b, "%s    - ipBlock:\n%s        cidr: %s\n", indent, indent, q(p.String()))
+		fmt.Fprintf(b, "%s    - ipBlock:\n%s        cidr: %s\n", indent, indent, q(p.cidr.String()))
+		if len(p.except) > 0 {
+			fmt.Fprintf(b, "%s        except:\n", indent)
+			for _, e := range p.except {
+				fmt.Fprintf(b, "%s          - %s\n", indent, q(e.String()))
+			}
+		}
 	}
 }
 

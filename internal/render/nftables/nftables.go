@@ -393,6 +393,10 @@ func groupKey(label string, t model.Target) string {
 
 func baseLabel(t model.Target) string {
 	switch {
+	case isInternet(t):
+		// One set for every rule to the public Internet, whichever role
+		// left at that default it stands for.
+		return "internet"
 	case t.Role != "":
 		return t.Role
 	case t.Set != "":
@@ -416,7 +420,7 @@ func newSetNamer(items []view.Item) *setNamer {
 			}
 			base := baseLabel(t)
 			q := base
-			if t.Role != "" {
+			if t.Role != "" && !isInternet(t) {
 				q = it.Rule.Integration + "_" + base
 			}
 			k := groupKey(base, t)
@@ -467,15 +471,22 @@ func (n *setNamer) name(r model.Rule, t model.Target, v6 bool) string {
 	}
 	if _, ok := n.sets[name]; !ok {
 		label := baseLabel(t)
-		if t.Role != "" {
+		switch {
+		case isInternet(t):
+			label = "the public Internet: the unicast space less the special-use blocks (IANA special-purpose registries)"
+		case t.Role != "":
 			label = "role " + t.Role + " (" + r.Integration + ")"
-		} else if t.Set != "" {
+		case t.Set != "":
 			label = "address set " + t.Set
 		}
 		n.sets[name] = &addrSet{name: name, label: label, v6: v6, prefixes: split(t).of(v6)}
 	}
 	return name
 }
+
+// isInternet reports whether a target is the public Internet and nothing
+// else (a role left at that default).
+func isInternet(t model.Target) bool { return t.Internet && len(t.Prefixes) == 0 }
 
 func (n *setNamer) sorted() []*addrSet {
 	out := make([]*addrSet, 0, len(n.sets))

@@ -107,12 +107,16 @@ func (r *Renderer) Render(p *model.Plan, opt view.Options) (render.Output, diag.
 			ds.Errorf(diag.Pos{}, rule.ID, "%s: %v", Name, err)
 			continue
 		}
-		if !rule.Source.Any && len(rule.Source.Prefixes) == 0 {
+		if !rule.Source.HasAddresses() {
 			ds.Errorf(diag.Pos{}, rule.ID, "%s: the source is given only by host names (%s); Squid admits clients by address: bind the role to addresses", Name, hostList(rule.Source.Hosts))
 			continue
 		}
 		var src []netip.Prefix
-		if !rule.Source.Any {
+		switch {
+		case rule.Source.Any:
+		case rule.Source.Internet:
+			src = rule.Source.IPSet().Prefixes()
+		default:
 			src = rule.Source.Prefixes
 		}
 		key := fmt.Sprint(src, connect, http)

@@ -5,7 +5,9 @@
 // groups are stateful and allow-only; an instance's traffic is allowed when
 // any rule of any of its groups allows it (the order of rules does not
 // matter), and everything else is denied. Each group of the file is taken
-// as attached to the audited hosts unless Options.Groups selects some. A
+// as attached to the audited hosts unless Options.Groups selects some, or
+// Options.RoleTag reads the file as an estate of groups each attached to
+// the hosts of the roles its tag names (estate.go). A
 // rule that references another security group or a managed prefix list
 // matches the members of that group or list, which the output does not
 // hold: such rules are reported as unresolvable unless Options.Members
@@ -37,6 +39,11 @@ type Options struct {
 	// Groups selects the groups attached to the audited hosts, by id or
 	// name; empty means every group in the file.
 	Groups []string
+	// RoleTag, when set, reads the file as an estate (estate.go): every
+	// group kept apart, in Config.Groups, with the roles the value of its
+	// tag RoleTag names; the auditor checks each role through the union of
+	// its groups. Groups must then be empty.
+	RoleTag string
 }
 
 var groupFields = []string{"Description", "GroupId", "GroupName", "IpPermissions", "IpPermissionsEgress", "OwnerId", "Tags", "VpcId", "SecurityGroupArn"}
@@ -89,6 +96,10 @@ func Parse(data []byte, opt Options) (*ruleset.Config, diag.List) {
 			continue
 		}
 		selected++
+		if opt.RoleTag != "" {
+			p.estateGroup(g, id, name)
+			continue
+		}
 		p.group(g, id)
 	}
 	for _, want := range opt.Groups {
@@ -98,6 +109,10 @@ func Parse(data []byte, opt Options) (*ruleset.Config, diag.List) {
 	}
 	if selected == 0 && len(opt.Groups) == 0 {
 		p.ds.Errorf(groups.Pos, groups.Path, "the file holds no security group")
+	}
+	if opt.RoleTag != "" {
+		p.estate(groups)
+		return p.cfg, p.ds
 	}
 	for _, ch := range []*ruleset.Chain{p.in, p.out} {
 		ch.Policy = &ruleset.Line{ID: ch.Name + " (no rule allows it)", Chain: ch.Name, Action: ruleset.Drop, Default: true, Matches: []ruleset.Match{ruleset.NewMatch()}}
@@ -171,7 +186,7 @@ func (p *parser) group(g *jsonpos.Value, id string) {
 			continue
 		}
 		for i, perm := range perms.Items {
-			p.permission(perm, fmt.Sprintf("%s %s[%d]", id, dir.label, i), dir.chain, dir.label == "ingress")
+			p.permission(perm, fmt.Sprintf("%s %s#%d", id, dir.label, i+1), dir.chain, dir.label == "ingress")
 		}
 	}
 }

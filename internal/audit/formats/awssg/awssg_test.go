@@ -40,10 +40,10 @@ func TestRealSample(t *testing.T) {
 		t.Fatal(ds)
 	}
 	audittest.Check(t, cfg, []audittest.Case{
-		{Dir: "in", Packet: "tcp 192.0.2.1:40000 > 10.0.0.4:443", Want: "allow", By: "sg-6c4d1408 ingress[2]"},
+		{Dir: "in", Packet: "tcp 192.0.2.1:40000 > 10.0.0.4:443", Want: "allow", By: "sg-6c4d1408 ingress#3"},
 		{Dir: "in", Packet: "tcp 192.0.2.1:40000 > 10.0.0.4:3389", Want: "deny", By: "ingress (no rule allows it)"},
 		{Dir: "in", Packet: "udp 192.0.2.1:40000 > 10.0.0.4:443", Want: "deny"},
-		{Dir: "out", Packet: "udp 10.0.0.4:40000 > 192.0.2.1:53", Want: "allow", By: "sg-6c4d1408 egress[0]"},
+		{Dir: "out", Packet: "udp 10.0.0.4:40000 > 192.0.2.1:53", Want: "allow", By: "sg-6c4d1408 egress#1"},
 		// IpRanges is IPv4 only: the -1 rule to 0.0.0.0/0 does not allow IPv6
 		{Dir: "out", Packet: "udp [2001:db8::4]:40000 > [2001:db8::1]:53", Want: "deny"},
 	})
@@ -66,14 +66,14 @@ func TestUnion(t *testing.T) {
 		t.Fatal(ds)
 	}
 	audittest.Check(t, cfg, []audittest.Case{
-		{Dir: "in", Packet: "tcp 52.113.0.1:40000 > 198.51.100.20:443", Want: "allow", By: "sg-1 ingress[0]"},
-		{Dir: "in", Packet: "tcp [2603:1063::1]:40000 > [2001:db8::20]:443", Want: "allow", By: "sg-1 ingress[0]"},
+		{Dir: "in", Packet: "tcp 52.113.0.1:40000 > 198.51.100.20:443", Want: "allow", By: "sg-1 ingress#1"},
+		{Dir: "in", Packet: "tcp [2603:1063::1]:40000 > [2001:db8::20]:443", Want: "allow", By: "sg-1 ingress#1"},
 		// the group reference is unresolvable: no match
 		{Dir: "in", Packet: "udp 198.51.100.30:40000 > 198.51.100.20:16000", Want: "deny"},
 		// ICMP type 8, any code
-		{Dir: "in", Packet: "icmp 192.0.2.1 > 198.51.100.20:2049", Want: "allow", By: "sg-1 ingress[2]"},
+		{Dir: "in", Packet: "icmp 192.0.2.1 > 198.51.100.20:2049", Want: "allow", By: "sg-1 ingress#3"},
 		{Dir: "in", Packet: "icmp 192.0.2.1 > 198.51.100.20:0", Want: "deny"},
-		{Dir: "in", Packet: "esp 192.0.2.1 > 198.51.100.20", Want: "allow", By: "sg-1 ingress[3]"},
+		{Dir: "in", Packet: "esp 192.0.2.1 > 198.51.100.20", Want: "allow", By: "sg-1 ingress#4"},
 		// IpPermissionsEgress absent: AWS's default egress rule
 		{Dir: "out", Packet: "tcp 198.51.100.20:40000 > 192.0.2.1:25", Want: "allow", By: "sg-1 egress (default rule)"},
 	})
@@ -91,8 +91,8 @@ func TestUnion(t *testing.T) {
 		t.Fatal(ds)
 	}
 	audittest.Check(t, cfg, []audittest.Case{
-		{Dir: "in", Packet: "udp 198.51.100.30:40000 > 198.51.100.20:16000", Want: "allow", By: "sg-1 ingress[1] sg-2"},
-		{Dir: "in", Packet: "esp 203.0.113.9 > 198.51.100.20", Want: "allow", By: "sg-1 ingress[3] pl-9"},
+		{Dir: "in", Packet: "udp 198.51.100.30:40000 > 198.51.100.20:16000", Want: "allow", By: "sg-1 ingress#2 sg-2"},
+		{Dir: "in", Packet: "esp 203.0.113.9 > 198.51.100.20", Want: "allow", By: "sg-1 ingress#4 pl-9"},
 		// sg-2 has an empty egress list, but sg-1's default egress is in
 		// the union of both groups
 		{Dir: "out", Packet: "tcp 198.51.100.20:40000 > 192.0.2.1:25", Want: "allow"},

@@ -77,6 +77,16 @@ type rule struct {
 
 // Parse reads an NSG in either JSON shape.
 func Parse(data []byte, opt Options) (*ruleset.Config, diag.List) {
+	n, ds := ParseNSG(data, opt)
+	if n == nil {
+		return nil, ds
+	}
+	return n.Config, ds
+}
+
+// ParseNSG reads an NSG in either JSON shape, with its name and
+// associations (path.go).
+func ParseNSG(data []byte, opt Options) (*NSG, diag.List) {
 	p := &parser{opt: opt}
 	root, ds := jsonpos.Parse(data)
 	if ds.HasErrors() {
@@ -91,6 +101,7 @@ func Parse(data []byte, opt Options) (*ruleset.Config, diag.List) {
 	if pr := nsg.Get("properties"); pr != nil && pr.Kind == jsonpos.Object {
 		props = pr
 	}
+	n := &NSG{Name: str(nsg.Get("name")), Config: cfg, Subnets: p.associations(props, "subnets"), NICs: p.associations(props, "networkInterfaces")}
 	var rules []rule
 	seen := map[string]*ruleset.Line{}
 	for _, key := range []string{"securityRules", "defaultSecurityRules"} {
@@ -147,7 +158,7 @@ func Parse(data []byte, opt Options) (*ruleset.Config, diag.List) {
 			cfg.Notes = append(cfg.Notes, "rules using the VirtualNetwork tag are not evaluated: the virtual network's address space is not known (give --vnet CIDR,...)")
 		}
 	}
-	return cfg, p.ds
+	return n, p.ds
 }
 
 // ParseFile reads and parses an NSG file.
@@ -213,7 +224,7 @@ func (p *parser) findNSG(root *jsonpos.Value) *jsonpos.Value {
 		case len(nsgs) == 1:
 			return nsgs[0]
 		case len(nsgs) > 1:
-			p.ds.Errorf(list.Pos, list.Path, "the file holds %d network security groups; audit one at a time", len(nsgs))
+			p.ds.Errorf(list.Pos, list.Path, "the file holds %d network security groups; audit one at a time, or a subnet's and a network interface's NSG together with --config subnet=FILE --config nic=FILE", len(nsgs))
 			return nil
 		case allRules:
 			return &jsonpos.Value{Kind: jsonpos.Object, Pos: list.Pos, Path: list.Path, Fields: []jsonpos.Field{{Key: "securityRules", Value: list}}}

@@ -34,7 +34,12 @@ func TestRealSample(t *testing.T) {
 		{Dir: "in", Packet: "tcp 192.0.2.1:40000 > 10.0.0.4:8080", Want: "allow", By: "SSH"},
 		{Dir: "in", Packet: "udp 192.0.2.1:40000 > 10.0.0.4:9", Want: "allow", By: "AllowAnyCustomAnyInbound"},
 		{Dir: "in", Packet: "tcp 192.0.2.1:40000 > 10.0.0.4:443", Want: "deny", By: "DenyAnyCustomAnyInbound"},
-		{Dir: "out", Packet: "tcp 10.0.0.4:40000 > 192.0.2.1:443", Want: "allow", By: "AllowInternetOutBound"},
+		{Dir: "out", Packet: "tcp 10.0.0.4:40000 > 52.112.0.1:443", Want: "allow", By: "AllowInternetOutBound"},
+		// Internet is the public Internet (model.Internet): a documentation
+		// address is special-use, not in it
+		{Dir: "out", Packet: "tcp 10.0.0.4:40000 > 192.0.2.1:443", Want: "deny", By: "DenyAllOutBound"},
+		{Dir: "out", Packet: "tcp [2001:db8::4]:40000 > [2603:1063::1]:443", Want: "allow", By: "AllowInternetOutBound"},
+		{Dir: "out", Packet: "tcp [2001:db8::4]:40000 > [fd00::1]:443", Want: "deny", By: "DenyAllOutBound"},
 		// VirtualNetwork is not known: AllowVnetOutBound matches nothing
 		{Dir: "out", Packet: "tcp 10.0.0.4:40000 > 10.0.0.5:443", Want: "deny", By: "DenyAllOutBound"},
 	})
@@ -156,7 +161,7 @@ func TestShapes(t *testing.T) {
 			}
 			audittest.Check(t, cfg, []audittest.Case{
 				{Dir: "out", Packet: "udp 10.0.0.1:1 > 192.0.2.53:53", Want: "allow", By: "r"},
-				{Dir: "out", Packet: "udp 10.0.0.1:1 > 192.0.2.53:54", Want: "allow", By: "AllowInternetOutBound"},
+				{Dir: "out", Packet: "udp 10.0.0.1:1 > 52.112.0.53:54", Want: "allow", By: "AllowInternetOutBound"},
 				{Dir: "out", Packet: "udp 10.0.0.1:1 > 10.0.0.53:54", Want: "deny", By: "DenyAllOutBound"},
 			})
 		})

@@ -3,8 +3,8 @@
 // scope: perimeter (forward) view
 // plan warning: pexip-teams-connector: role "event-hub" not bound: Azure Event Hubs namespaces are <name>.servicebus.windows.net; bind event-hub to your namespace to narrow the rule
 // plan warning: pexip-teams-connector.instance-to-cn.signaling: to be confirmed: the destination port cell is lost in the source text; 4277 is certain from the row's note, 443 is the likely companion (docs/reference/endpoints.md §6)
-// plan warning: pexip-teams-connector: role "ocsp-responder" not bound: TCP 80 is allowed to any address; bind ocsp-responder to the OCSP hosts named in your certificates' AIA to narrow it
-// plan warning: pexip-teams-connector: role "windows-update" not bound: TCP 80/443 is allowed to any address; bind windows-update to your update servers (or use an FQDN-aware target) to narrow it
+// plan warning: pexip-teams-connector: role "ocsp-responder" not bound: TCP 80 is allowed to the public Internet (every address but private and other special-use space); bind ocsp-responder to the OCSP hosts named in your certificates' AIA to narrow it
+// plan warning: pexip-teams-connector: role "windows-update" not bound: TCP 80/443 is allowed to the public Internet (every address but private and other special-use space); bind windows-update to your update servers (or use an FQDN-aware target) to narrow it
 // plan warning: pexip-teams-connector.teams-to-lb.signaling: to be confirmed: the destination port cell is lost in the source text (five blank lines); 10101, 11000-11399 and 12000-12399 fit the NSG's internal ports and per-instance NAT ranges (docs/reference/endpoints.md §6); confirm against a deployed Teams Connector NSG
 // pexip-teams-connector.cn-to-instance.signaling: not rendered, pac filters host names and this rule has none (render it for an address-based target)
 // pexip-teams-connector.cn-to-instance.media: not rendered, pac filters host names and this rule has none (render it for an address-based target)

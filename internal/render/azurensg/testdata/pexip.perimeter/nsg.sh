@@ -3,8 +3,8 @@
 # integrations: pexip-teams-connector
 # scope: perimeter (forward) view
 # plan warning: pexip-teams-connector.instance-to-cn.signaling: to be confirmed: the destination port cell is lost in the source text; 4277 is certain from the row's note, 443 is the likely companion (docs/reference/endpoints.md §6)
-# plan warning: pexip-teams-connector: role "ocsp-responder" not bound: TCP 80 is allowed to any address; bind ocsp-responder to the OCSP hosts named in your certificates' AIA to narrow it
-# plan warning: pexip-teams-connector: role "windows-update" not bound: TCP 80/443 is allowed to any address; bind windows-update to your update servers (or use an FQDN-aware target) to narrow it
+# plan warning: pexip-teams-connector: role "ocsp-responder" not bound: TCP 80 is allowed to the public Internet (every address but private and other special-use space); bind ocsp-responder to the OCSP hosts named in your certificates' AIA to narrow it
+# plan warning: pexip-teams-connector: role "windows-update" not bound: TCP 80/443 is allowed to the public Internet (every address but private and other special-use space); bind windows-update to your update servers (or use an FQDN-aware target) to narrow it
 # plan warning: pexip-teams-connector.teams-to-lb.signaling: to be confirmed: the destination port cell is lost in the source text (five blank lines); 10101, 11000-11399 and 12000-12399 fit the NSG's internal ports and per-instance NAT ranges (docs/reference/endpoints.md §6); confirm against a deployed Teams Connector NSG
 # WARNING pexip-teams-connector.mgmt-node-to-eventhub: not rendered (--fqdn-skip): tcp 5671 to contoso-tc-eh.servicebus.windows.net; allow it on azure-firewall, cilium (kubernetes), squid and pac
 # WARNING pexip-teams-connector.instance-to-eventhub: not rendered (--fqdn-skip): tcp 5671 to contoso-tc-eh.servicebus.windows.net; allow it on azure-firewall, cilium (kubernetes), squid and pac
@@ -158,14 +158,14 @@ az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'pexi
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'pexip-teams-connector.instance-to-ocsp' \
   --priority 170 --direction Outbound --access Allow --protocol 'Tcp' \
   --source-address-prefixes '198.51.100.64/28' --source-port-ranges '*' \
-  --destination-address-prefixes '*' --destination-port-ranges '80' \
+  --destination-address-prefixes 'Internet' --destination-port-ranges '80' \
   --description 'pexip-teams-connector.instance-to-ocsp: Certificate revocation checking' --output none
 
 # pexip-teams-connector.instance-to-windows-update: Windows updates
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'pexip-teams-connector.instance-to-windows-update' \
   --priority 180 --direction Outbound --access Allow --protocol 'Tcp' \
   --source-address-prefixes '198.51.100.64/28' --source-port-ranges '*' \
-  --destination-address-prefixes '*' --destination-port-ranges '80' '443' \
+  --destination-address-prefixes 'Internet' --destination-port-ranges '80' '443' \
   --description 'pexip-teams-connector.instance-to-windows-update: Windows updates' --output none
 
 # pexip-teams-connector.mgmt-to-lb.rdp: RDP to the instances through the load balancer's NAT pool (one port per instance); only enabled for...

@@ -3,8 +3,6 @@
 # integrations: pexip-teams-connector
 # scope: perimeter (forward) view
 # plan warning: pexip-teams-connector.instance-to-cn.signaling: to be confirmed: the destination port cell is lost in the source text; 4277 is certain from the row's note, 443 is the likely companion (docs/reference/endpoints.md §6)
-# plan warning: pexip-teams-connector: role "ocsp-responder" not bound: TCP 80 is allowed to any address; bind ocsp-responder to the OCSP hosts named in your certificates' AIA to narrow it
-# plan warning: pexip-teams-connector: role "windows-update" not bound: TCP 80/443 is allowed to any address; bind windows-update to your update servers (or use an FQDN-aware target) to narrow it
 # plan warning: pexip-teams-connector.teams-to-lb.signaling: to be confirmed: the destination port cell is lost in the source text (five blank lines); 10101, 11000-11399 and 12000-12399 fit the NSG's internal ports and per-instance NAT ranges (docs/reference/endpoints.md §6); confirm against a deployed Teams Connector NSG
 # WARNING pexip-teams-connector.mgmt-node-to-eventhub: not rendered (--fqdn-skip): tcp 5671 to contoso-tc-eh.servicebus.windows.net; allow it on azure-firewall, cilium (kubernetes), squid and pac
 # WARNING pexip-teams-connector.instance-to-eventhub: not rendered (--fqdn-skip): tcp 5671 to contoso-tc-eh.servicebus.windows.net; allow it on azure-firewall, cilium (kubernetes), squid and pac
@@ -56,8 +54,10 @@ revoke_default_egress() {
 : "${SG_PEXIP_TEAMS_CONNECTOR_TEAMS_CONNECTOR_LB:?set SG_PEXIP_TEAMS_CONNECTOR_TEAMS_CONNECTOR_LB to the id of the security group of role teams-connector-lb of pexip-teams-connector}"
 : "${SG_PEXIP_TEAMS_CONNECTOR_CONFERENCING_NODES:?set SG_PEXIP_TEAMS_CONNECTOR_CONFERENCING_NODES to the id of the security group of role conferencing-nodes of pexip-teams-connector}"
 : "${SG_PEXIP_TEAMS_CONNECTOR_TEAMS_CONNECTOR_INSTANCES:?set SG_PEXIP_TEAMS_CONNECTOR_TEAMS_CONNECTOR_INSTANCES to the id of the security group of role teams-connector-instances of pexip-teams-connector}"
+: "${SG_PEXIP_TEAMS_CONNECTOR_OCSP_RESPONDER:?set SG_PEXIP_TEAMS_CONNECTOR_OCSP_RESPONDER to the id of the security group of role ocsp-responder of pexip-teams-connector}"
+: "${SG_PEXIP_TEAMS_CONNECTOR_WINDOWS_UPDATE:?set SG_PEXIP_TEAMS_CONNECTOR_WINDOWS_UPDATE to the id of the security group of role windows-update of pexip-teams-connector}"
 : "${SG_PEXIP_TEAMS_CONNECTOR_MANAGEMENT:?set SG_PEXIP_TEAMS_CONNECTOR_MANAGEMENT to the id of the security group of role management of pexip-teams-connector}"
-for f in pexip-teams-connector.teams-connector-lb.ingress.json pexip-teams-connector.conferencing-nodes.ingress.json pexip-teams-connector.conferencing-nodes.egress.json pexip-teams-connector.teams-connector-instances.ingress.json pexip-teams-connector.teams-connector-instances.egress.json pexip-teams-connector.management.egress.json; do
+for f in pexip-teams-connector.teams-connector-lb.ingress.json pexip-teams-connector.conferencing-nodes.ingress.json pexip-teams-connector.conferencing-nodes.egress.json pexip-teams-connector.teams-connector-instances.ingress.json pexip-teams-connector.teams-connector-instances.egress.json pexip-teams-connector.ocsp-responder.ingress.json pexip-teams-connector.windows-update.ingress.json pexip-teams-connector.management.egress.json; do
   [[ -r "$here/$f" ]] || { echo "apply.sh: $here/$f is missing: keep the files teamsgate rendered together" >&2; exit 1; }
 done
 
@@ -74,6 +74,12 @@ aws ec2 authorize-security-group-egress --group-id "$SG_PEXIP_TEAMS_CONNECTOR_CO
 aws ec2 authorize-security-group-ingress --group-id "$SG_PEXIP_TEAMS_CONNECTOR_TEAMS_CONNECTOR_INSTANCES" --cli-input-json "file://$here/pexip-teams-connector.teams-connector-instances.ingress.json"
 aws ec2 authorize-security-group-egress --group-id "$SG_PEXIP_TEAMS_CONNECTOR_TEAMS_CONNECTOR_INSTANCES" --cli-input-json "file://$here/pexip-teams-connector.teams-connector-instances.egress.json"
 
+# Security group of role ocsp-responder of pexip-teams-connector
+aws ec2 authorize-security-group-ingress --group-id "$SG_PEXIP_TEAMS_CONNECTOR_OCSP_RESPONDER" --cli-input-json "file://$here/pexip-teams-connector.ocsp-responder.ingress.json"
+
+# Security group of role windows-update of pexip-teams-connector
+aws ec2 authorize-security-group-ingress --group-id "$SG_PEXIP_TEAMS_CONNECTOR_WINDOWS_UPDATE" --cli-input-json "file://$here/pexip-teams-connector.windows-update.ingress.json"
+
 # Security group of role management of pexip-teams-connector
 aws ec2 authorize-security-group-egress --group-id "$SG_PEXIP_TEAMS_CONNECTOR_MANAGEMENT" --cli-input-json "file://$here/pexip-teams-connector.management.egress.json"
 
@@ -82,4 +88,6 @@ step="revoking the default egress rules; every group's rendered rules are in"
 revoke_default_egress "$SG_PEXIP_TEAMS_CONNECTOR_TEAMS_CONNECTOR_LB" 'role teams-connector-lb of pexip-teams-connector'
 revoke_default_egress "$SG_PEXIP_TEAMS_CONNECTOR_CONFERENCING_NODES" 'role conferencing-nodes of pexip-teams-connector'
 revoke_default_egress "$SG_PEXIP_TEAMS_CONNECTOR_TEAMS_CONNECTOR_INSTANCES" 'role teams-connector-instances of pexip-teams-connector'
+revoke_default_egress "$SG_PEXIP_TEAMS_CONNECTOR_OCSP_RESPONDER" 'role ocsp-responder of pexip-teams-connector'
+revoke_default_egress "$SG_PEXIP_TEAMS_CONNECTOR_WINDOWS_UPDATE" 'role windows-update of pexip-teams-connector'
 revoke_default_egress "$SG_PEXIP_TEAMS_CONNECTOR_MANAGEMENT" 'role management of pexip-teams-connector'

@@ -1,14 +1,9 @@
 #!/usr/bin/env bash
 # teamsgate aws-sg configuration: cloud worldwide, catalog 2026.11.1
-# integrations: pexip-teams-connector, teams-calling-bot, teams-messaging-bot, teamspro-saas
+# integrations: pexip-teams-connector
 # scope: host/subnet firewall of role teams-connector-instances
-# plan warning: pexip-teams-connector: role "event-hub" not bound: Azure Event Hubs namespaces are <name>.servicebus.windows.net; bind event-hub to your namespace to narrow the rule
 # plan warning: pexip-teams-connector.instance-to-cn.signaling: to be confirmed: the destination port cell is lost in the source text; 4277 is certain from the row's note, 443 is the likely companion (docs/reference/endpoints.md §6)
-# plan warning: pexip-teams-connector: role "ocsp-responder" not bound: TCP 80 is allowed to any address; bind ocsp-responder to the OCSP hosts named in your certificates' AIA to narrow it
-# plan warning: pexip-teams-connector: role "windows-update" not bound: TCP 80/443 is allowed to any address; bind windows-update to your update servers (or use an FQDN-aware target) to narrow it
 # plan warning: pexip-teams-connector.teams-to-lb.signaling: to be confirmed: the destination port cell is lost in the source text (five blank lines); 10101, 11000-11399 and 12000-12399 fit the NSG's internal ports and per-instance NAT ranges (docs/reference/endpoints.md §6); confirm against a deployed Teams Connector NSG
-# WARNING pexip-teams-connector.instance-to-eventhub: not rendered (--fqdn-skip): tcp 5671 to *.servicebus.windows.net; allow it on azure-firewall, cilium (kubernetes), squid and pac
-# pexip-teams-connector.rdp-deny: No management addresses were given: the NSG's "RDP" rule (priority 1000) denies RDP; a full redeploy is needed to allow it later is enforced by the default deny (aws-sg has no deny rules)
 # pexip-teams-connector.cn-to-instance.signaling: source ports 33000-39999 widened to any: a security group rule has no source port
 # pexip-teams-connector.cn-to-instance.media: source ports 40000-49999 widened to any: a security group rule has no source port
 # pexip-teams-connector.instance-to-cn.media: source ports 50000-54999 widened to any: a security group rule has no source port
