@@ -142,7 +142,7 @@ func (es *estate) mapGroups() (unmapped []*ruleset.Group) {
 		}
 		mapped := false
 		for _, ref := range g.Roles {
-			keys := roleKeys(es.plan, ref)
+			keys := es.plan.RoleKeys(ref)
 			if len(keys) == 0 {
 				es.ds.Warnf(g.RolesPos, g.ID, "tag %s: %q is no role of the spec%s (roles: %s); the group is not audited for it", es.cfg.RoleTag, ref, suggest.Hint(ref, known), strings.Join(known, ", "))
 				continue
@@ -175,7 +175,7 @@ func (es *estate) mapGroups() (unmapped []*ruleset.Group) {
 func (es *estate) roles() ([]string, bool) {
 	var keys []string
 	if es.opt.Scope != "" {
-		keys = roleKeys(es.plan, es.opt.Scope)
+		keys = es.plan.RoleKeys(es.opt.Scope)
 		if len(keys) == 0 {
 			es.ds.Errorf(diag.Pos{}, "", "--scope %q is no role of the spec", es.opt.Scope)
 			return nil, false
@@ -367,22 +367,6 @@ func (a *auditor) skipOutside(items []view.Item) {
 		a.rep.Flows = append(a.rep.Flows, FlowResult{ID: r.ID, Required: r.Required, Action: r.Action.String(), Direction: it.Dir.String(), Status: FlowSkipped,
 			Detail: fmt.Sprintf("does not cross the audited firewall: neither end (%s → %s) is behind it, and the spec marks one outside", view.SideName(r.Source), view.SideName(r.Destination))})
 	}
-}
-
-// roleKeys returns the keys of the plan's roles a reference names:
-// "INTEGRATION/ROLE" one, "ROLE" that role of every integration, as
-// --scope takes them.
-func roleKeys(p *model.Plan, ref string) []string {
-	integ, name, qualified := strings.Cut(ref, "/")
-	var out []string
-	for k := range p.Roles {
-		ki, kr, _ := strings.Cut(k, "/")
-		if qualified && ki == integ && kr == name || !qualified && kr == ref {
-			out = append(out, k)
-		}
-	}
-	sort.Strings(out)
-	return out
 }
 
 // roleKey returns the plan role key of a rule side, or "".

@@ -74,6 +74,17 @@ func (in *Integration) RoleNames() []string { return sortedKeys(in.Roles) }
 // ParamNames returns the integration's parameter names, sorted.
 func (in *Integration) ParamNames() []string { return sortedKeys(in.Params) }
 
+// ParamOfKind returns the integration's parameter of a kind the catalog
+// allows once per integration (ParamAppType, ParamTenant), or nil.
+func (in *Integration) ParamOfKind(k ParamKind) *Param {
+	for _, n := range in.ParamNames() {
+		if in.Params[n].Kind == k {
+			return in.Params[n]
+		}
+	}
+	return nil
+}
+
 // Flow returns the flow with the given id, or nil.
 func (in *Integration) Flow(id string) *model.Flow {
 	for i := range in.Flows {
@@ -102,9 +113,17 @@ const (
 	ParamBool ParamKind = iota
 	ParamPorts
 	ParamEnum
+	// ParamAppType is a bot's app type (model.AppType): its values are the
+	// model's, never listed in the catalog.
+	ParamAppType
+	// ParamTenant is a Microsoft Entra tenant (model.Tenant), with no
+	// default value.
+	ParamTenant
 )
 
-func (k ParamKind) String() string { return [...]string{"bool", "ports", "enum"}[k] }
+func (k ParamKind) String() string {
+	return [...]string{"bool", "ports", "enum", "app-type", "tenant"}[k]
+}
 
 // Param is a setting of an integration that the spec may change.
 type Param struct {
@@ -121,9 +140,11 @@ type Param struct {
 // Value is a parameter value; which field is meaningful depends on the
 // parameter's kind.
 type Value struct {
-	Bool  bool
-	Ports model.PortSet
-	Str   string
+	Bool    bool
+	Ports   model.PortSet
+	Str     string
+	AppType model.AppType
+	Tenant  model.Tenant
 }
 
 // Format renders v as the spec would write it.
@@ -133,6 +154,10 @@ func (p *Param) Format(v Value) string {
 		return fmt.Sprint(v.Bool)
 	case ParamPorts:
 		return v.Ports.String()
+	case ParamAppType:
+		return v.AppType.String()
+	case ParamTenant:
+		return v.Tenant.String()
 	}
 	return v.Str
 }

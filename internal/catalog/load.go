@@ -251,6 +251,17 @@ func (b *builder) loadIntegration(file string, data []byte) {
 			in.Params[name] = p
 		}
 	}
+	for _, k := range []ParamKind{ParamAppType, ParamTenant} {
+		var names []string
+		for _, n := range in.ParamNames() {
+			if in.Params[n].Kind == k {
+				names = append(names, n)
+			}
+		}
+		if len(names) > 1 {
+			b.ds.Errorf(doc.At("parameters"), w.Integration, "parameters %s are all of type %s; an integration has at most one", strings.Join(names, ", "), k)
+		}
+	}
 	for i, wf := range w.Flows {
 		idx := strconv.Itoa(i)
 		at := func(p ...string) diag.Pos { return doc.At(append([]string{"flows", idx}, p...)...) }
@@ -346,8 +357,24 @@ func compileParam(name string, w wireParam, at func(...string) diag.Pos) (*Param
 			ds.Errorf(at("default"), name, "default %q is not one of %s", s, strings.Join(w.Values, ", "))
 		}
 		p.Default.Str = s
+	case "app-type":
+		p.Kind = ParamAppType
+		if len(w.Values) > 0 {
+			ds.Errorf(at("values"), name, "an app-type parameter takes no values: they are %s", model.AppTypeNames())
+		}
+		s, _ := w.Default.(string)
+		v, err := model.ParseAppType(s)
+		if err != nil {
+			ds.Errorf(at("default"), name, "%v", err)
+		}
+		p.Default.AppType = v
+	case "tenant":
+		p.Kind = ParamTenant
+		if w.Default != nil {
+			ds.Errorf(at("default"), name, "a tenant parameter has no default: the tenant is the deployment's own")
+		}
 	default:
-		ds.Errorf(at("type"), name, "unknown parameter type %q (want bool, ports or enum)", w.Type)
+		ds.Errorf(at("type"), name, "unknown parameter type %q (want bool, ports, enum, app-type or tenant)", w.Type)
 		return nil, ds
 	}
 	return p, ds

@@ -123,7 +123,11 @@ func showIntegration(e *env, cat *catalog.Catalog, in *catalog.Integration) {
 		fmt.Fprintf(w, "\nParameters:\n")
 		for _, pn := range in.ParamNames() {
 			p := in.Params[pn]
-			fmt.Fprintf(w, "  %-26s %s, default %s: %s\n", pn, p.Kind, p.Format(p.Default), p.Description)
+			def := "default " + p.Format(p.Default)
+			if p.Kind == catalog.ParamTenant {
+				def = "no default"
+			}
+			fmt.Fprintf(w, "  %-26s %s, %s: %s\n", pn, p.Kind, def, p.Description)
 		}
 	}
 	fmt.Fprintf(w, "\nFlows:\n")

@@ -61,3 +61,38 @@ func TestServeCheckAdminOffLoopback(t *testing.T) {
 		t.Errorf("with a short token: exit %d\nstderr: %s", code, errs)
 	}
 }
+
+// egressSection is an egress: section on loopback ports the tests choose.
+// Its name server is a loopback port nothing answers on, so that no name
+// a test asks for leaves the machine.
+func egressSection(listen, admin string) string {
+	return "egress:\n  listen: " + listen + "\n  scope: [teams-messaging-bot/bot]\n  dns: [127.0.0.1:9]\n  limits: {dns_timeout: 1s}\n  admin:\n    listen: " + admin + "\n"
+}
+
+func TestServeCheckSections(t *testing.T) {
+	dir := t.TempDir()
+	both := writeFile(t, dir, "both.yaml", serveSpec+egressSection("127.0.0.1:13128", "127.0.0.1:19092"))
+	code, out, errs := run(t, "serve", "--check", both)
+	if code != ExitOK || !strings.Contains(out, "gateway configuration ok") ||
+		!strings.Contains(out, "egress configuration ok: listen 127.0.0.1:13128, mode enforce, 4 allowed flows (teams-messaging-bot/bot)") {
+		t.Fatalf("both sections: exit %d\nstdout: %s\nstderr: %s", code, out, errs)
+	}
+
+	neither := writeFile(t, dir, "neither.yaml", serveSpec[:strings.Index(serveSpec, "gateway:")])
+	code, out, errs = run(t, "serve", "--check", neither)
+	if code != ExitError || !strings.Contains(errs, "neither a gateway: nor an egress: section") || out != "" {
+		t.Errorf("no section: exit %d\nstdout: %s\nstderr: %s", code, out, errs)
+	}
+
+	// a problem in either section fails the whole check, positioned
+	bad := writeFile(t, dir, "bad.yaml", serveSpec+egressSection("127.0.0.1:13128", "127.0.0.1:19092")+"  mode: enforcing\n")
+	code, out, errs = run(t, "serve", "--check", bad)
+	if code != ExitError || !strings.Contains(errs, "bad.yaml:22:9:") || !strings.Contains(errs, "enforcing") || out != "" {
+		t.Errorf("bad egress mode: exit %d\nstdout: %s\nstderr: %s", code, out, errs)
+	}
+
+	code, _, errs = run(t, "serve", "--check", "--egress-admin-listen", "nope", both)
+	if code != ExitError || !strings.Contains(errs, `--egress-admin-listen "nope": want host:port`) {
+		t.Errorf("--egress-admin-listen nope: exit %d, stderr %q", code, errs)
+	}
+}

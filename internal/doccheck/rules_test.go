@@ -1,6 +1,8 @@
 package doccheck
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -161,6 +163,37 @@ func TestDaemonAndFirewallLines(t *testing.T) {
 		_, _, daemon := daemonCommand(tt.line)
 		if daemon != tt.daemon || firewallCommand.MatchString(tt.line) != tt.firewall {
 			t.Errorf("%q: daemon %v, firewall %v; want %v, %v", tt.line, daemon, firewallCommand.MatchString(tt.line), tt.daemon, tt.firewall)
+		}
+	}
+}
+
+// TestAdminAddr pins which admin listener a daemon is waited for: the
+// gateway's when the spec has a gateway: section, else the egress proxy's.
+func TestAdminAddr(t *testing.T) {
+	ws := t.TempDir()
+	for name, spec := range map[string]string{
+		"gw.yaml":   "gateway:\n  admin: {listen: 127.0.0.1:9190}\n",
+		"eg.yaml":   "egress:\n  admin: {listen: 127.0.0.1:9191}\n",
+		"egd.yaml":  "egress:\n  listen: 127.0.0.1:3128\n",
+		"both.yaml": "gateway: {listen: ':8443'}\negress:\n  admin: {listen: 127.0.0.1:9191}\n",
+	} {
+		if err := os.WriteFile(filepath.Join(ws, name), []byte(spec), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := &runner{ws: ws}
+	for _, tt := range []struct{ serve, want string }{
+		{serve: "teamsgate serve gw.yaml", want: "127.0.0.1:9190"},
+		{serve: "teamsgate serve gw.yaml --admin-listen 127.0.0.1:9091", want: "127.0.0.1:9091"},
+		{serve: "teamsgate serve gw.yaml --egress-admin-listen 127.0.0.1:9092", want: "127.0.0.1:9190"},
+		{serve: "teamsgate serve eg.yaml 2>>egress.jsonl", want: "127.0.0.1:9191"},
+		{serve: "teamsgate serve eg.yaml --egress-admin-listen 127.0.0.1:9092", want: "127.0.0.1:9092"},
+		{serve: "teamsgate serve egd.yaml", want: "127.0.0.1:9091"},
+		{serve: "teamsgate serve both.yaml", want: "127.0.0.1:9090"},
+		{serve: "teamsgate serve missing.yaml", want: "127.0.0.1:9090"},
+	} {
+		if got := r.adminAddr(tt.serve); got != tt.want {
+			t.Errorf("adminAddr(%q) = %s, want %s", tt.serve, got, tt.want)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package doccheck
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -42,7 +43,10 @@ var (
 	background = regexp.MustCompile(`[^&]&\s*(#.*)?$`)
 	// loopbackAddr is an address on this machine a command names.
 	loopbackAddr = regexp.MustCompile(`\b(127\.0\.0\.1|localhost):(\d+)\b`)
-	adminFlag    = regexp.MustCompile(`--admin-listen[= ](\S+)`)
+	// adminFlag and egressAdminFlag are serve's flags that move the
+	// gateway's and the egress proxy's admin listeners.
+	adminFlag       = regexp.MustCompile(`(?:^|\s)--admin-listen[= ](\S+)`)
+	egressAdminFlag = regexp.MustCompile(`(?:^|\s)--egress-admin-listen[= ](\S+)`)
 )
 
 // daemonCommand reports whether text runs the gateway as a daemon
@@ -356,33 +360,49 @@ func (r *runner) startDaemon(t *testing.T, c command, assigns, serve string) {
 	}
 }
 
-// adminAddr is where the daemon's admin listener is: --admin-listen, else
-// the spec's gateway.admin.listen, else the default 127.0.0.1:9090.
+// adminAddr is where the daemon's admin listener is. For a spec with a
+// gateway: section, the gateway's: --admin-listen, else the spec's
+// gateway.admin.listen, else 127.0.0.1:9090. For a spec with an egress:
+// section and no gateway: section, the egress proxy's:
+// --egress-admin-listen, else egress.admin.listen, else 127.0.0.1:9091.
 func (r *runner) adminAddr(serve string) string {
-	if m := adminFlag.FindStringSubmatch(serve); m != nil {
-		return strings.Trim(m[1], `'"`)
+	var spec struct {
+		Gateway *daemonSection `yaml:"gateway"`
+		Egress  *daemonSection `yaml:"egress"`
 	}
 	for _, arg := range strings.Fields(serve)[2:] {
 		if strings.HasPrefix(arg, "-") || strings.ContainsAny(arg, "<>") {
 			continue
 		}
-		data, err := os.ReadFile(filepath.Join(r.ws, arg))
-		if err != nil {
-			break
-		}
-		var spec struct {
-			Gateway struct {
-				Admin struct {
-					Listen string `yaml:"listen"`
-				} `yaml:"admin"`
-			} `yaml:"gateway"`
-		}
-		if yaml.Unmarshal(data, &spec) == nil && spec.Gateway.Admin.Listen != "" {
-			return spec.Gateway.Admin.Listen
+		if data, err := os.ReadFile(filepath.Join(r.ws, arg)); err == nil {
+			yaml.Unmarshal(data, &spec) //nolint:errcheck // a bad spec leaves the defaults; serve says why
 		}
 		break
 	}
-	return "127.0.0.1:9090"
+	if spec.Gateway == nil && spec.Egress != nil {
+		return cmp.Or(flagValue(egressAdminFlag, serve), spec.Egress.Admin.Listen, "127.0.0.1:9091")
+	}
+	var fromSpec string
+	if spec.Gateway != nil {
+		fromSpec = spec.Gateway.Admin.Listen
+	}
+	return cmp.Or(flagValue(adminFlag, serve), fromSpec, "127.0.0.1:9090")
+}
+
+// daemonSection is what adminAddr reads of a daemon's section of a spec.
+type daemonSection struct {
+	Admin struct {
+		Listen string `yaml:"listen"`
+	} `yaml:"admin"`
+}
+
+// flagValue is the value of the flag re finds in a command line, unquoted,
+// or "".
+func flagValue(re *regexp.Regexp, line string) string {
+	if m := re.FindStringSubmatch(line); m != nil {
+		return strings.Trim(m[1], `'"`)
+	}
+	return ""
 }
 
 // stopDaemon sends SIGTERM to the block's daemon and requires a graceful

@@ -11,6 +11,7 @@ import (
 
 	"go4.org/netipx"
 
+	"github.com/teamsgate/teamsgate/internal/adminhttp"
 	"github.com/teamsgate/teamsgate/internal/botauth"
 	"github.com/teamsgate/teamsgate/internal/model"
 )
@@ -334,25 +335,5 @@ func empty(s *netipx.IPSet) bool { return s == nil || len(s.Prefixes()) == 0 }
 func contains(s *netipx.IPSet, a netip.Addr) bool { return s != nil && s.Contains(a) }
 
 // AdminExposure says why an admin listen address is reachable from other
-// hosts ("is not on loopback", "listens on every address"), or "" when it
-// is on loopback only. Anyone who reaches the admin listener can switch
-// upstreams and reload the configuration, so such a listener needs a token.
-func AdminExposure(addr string) string {
-	h, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return ""
-	}
-	if a, err := netip.ParseAddr(h); h == "" || err == nil && a.IsUnspecified() {
-		return "listens on every address"
-	}
-	if a, err := netip.ParseAddr(h); err == nil && !a.Unmap().IsLoopback() {
-		return "is not on loopback"
-	}
-	if h == "localhost" {
-		return ""
-	}
-	if _, err := netip.ParseAddr(h); err != nil {
-		return "is not a loopback address"
-	}
-	return ""
-}
+// hosts, or "" when it is on loopback only (adminhttp.Exposure).
+func AdminExposure(addr string) string { return adminhttp.Exposure(addr) }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/teamsgate/teamsgate/internal/botauth"
 	"github.com/teamsgate/teamsgate/internal/model"
+	"github.com/teamsgate/teamsgate/internal/ratelimit"
 )
 
 // Reasons the gateway itself gives; with the botauth reasons they are the
@@ -187,12 +188,12 @@ func (g *Gateway) handle(st *state, x *exchange, r *http.Request, start time.Tim
 		x.refuse(status)
 		return deny(reason, "")
 	}
-	if ok, wait := st.limiter.allow(client, g.now()); !ok {
+	if ok, wait := st.limiter.Allow(client, g.now()); !ok {
 		w.Header().Set("Retry-After", strconv.FormatInt(int64((wait+time.Second-1)/time.Second), 10))
 		x.refuse(http.StatusTooManyRequests)
 		return deny(ReasonRateLimited, "")
 	}
-	busyKey := limitKey(client)
+	busyKey := ratelimit.Key(client)
 	if !g.busy.acquire(busyKey, st.cfg.Limits.MaxInflightPerSource) {
 		w.Header().Set("Retry-After", "1")
 		x.refuse(http.StatusTooManyRequests)

@@ -2,11 +2,11 @@ package ingress
 
 import (
 	"strings"
-	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/teamsgate/teamsgate/internal/adminhttp"
 	"github.com/teamsgate/teamsgate/internal/botauth"
 	"github.com/teamsgate/teamsgate/internal/model"
 )
@@ -27,14 +27,8 @@ type metrics struct {
 
 	// counters and histograms are looked up once per label set, not per
 	// request.
-	mu       sync.RWMutex
-	counters map[decisionKey]prometheus.Counter
-	hists    [3]prometheus.Observer
-}
-
-type decisionKey struct {
-	verdict model.Verdict
-	reason  string
+	decisions *adminhttp.DecisionCounters
+	hists     [3]prometheus.Observer
 }
 
 const ns = "teamsgate_gateway"
@@ -82,8 +76,8 @@ func newMetrics(g *Gateway) *metrics {
 			Namespace: ns, Name: "connections_refused_total",
 			Help: "Connections closed at accept: over max_conns, or over max_conns_per_source for one peer.",
 		}, []string{"reason"}),
-		counters: map[decisionKey]prometheus.Counter{},
 	}
+	m.decisions = adminhttp.NewDecisionCounters(m.requests)
 	m.reg.MustRegister(m.requests, m.latency, m.inflight, m.reloads, m.switches, m.proxyRef, m.connRefused,
 		&stateCollector{g: g},
 		collectors.NewGoCollector(),
@@ -119,20 +113,7 @@ func newMetrics(g *Gateway) *metrics {
 
 // counter returns the requests counter for one label set.
 func (m *metrics) counter(v model.Verdict, reason string) prometheus.Counter {
-	k := decisionKey{v, reason}
-	m.mu.RLock()
-	c := m.counters[k]
-	m.mu.RUnlock()
-	if c != nil {
-		return c
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if c = m.counters[k]; c == nil {
-		c = m.requests.WithLabelValues(v.String(), reason)
-		m.counters[k] = c
-	}
-	return c
+	return m.decisions.Get(v, reason)
 }
 
 // observe counts one finished request.
@@ -207,7 +188,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descCache, prometheus.CounterValue, float64(s.CacheHits), "hit")
 	ch <- prometheus.MustNewConstMetric(descCache, prometheus.CounterValue, float64(s.CacheMisses), "miss")
 	ch <- prometheus.MustNewConstMetric(descVerifications, prometheus.CounterValue, float64(s.Verifications))
-	ch <- prometheus.MustNewConstMetric(descSources, prometheus.GaugeValue, float64(st.limiter.len()))
+	ch <- prometheus.MustNewConstMetric(descSources, prometheus.GaugeValue, float64(st.limiter.Len()))
 }
 
 func b2f(b bool) float64 {

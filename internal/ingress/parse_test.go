@@ -180,50 +180,6 @@ func TestParseProxyHeader(t *testing.T) {
 
 var errAny = errors.New("any error")
 
-// TestRateLimiterBounded: a flood of unique sources never holds more
-// buckets than the configured maximum, and a known source keeps its state
-// while it is active.
-func TestRateLimiterBounded(t *testing.T) {
-	l := newRateLimiter(10, 5, 1000)
-	now := time.Now()
-	base := netip.MustParseAddr("198.18.0.0").As4()
-	for i := range 100_000 {
-		a := base
-		a[2], a[3] = byte(i>>8), byte(i)
-		a[1] += byte(i >> 16)
-		l.allow(netip.AddrFrom4(a), now)
-	}
-	if n := l.len(); n > 1000 {
-		t.Errorf("%d buckets after 100000 unique sources, max 1000", n)
-	}
-	// IPv6 sources share a bucket per /64.
-	l = newRateLimiter(1, 2, 10)
-	a, b := netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::ffff:2")
-	if ok, _ := l.allow(a, now); !ok {
-		t.Fatal("first request refused")
-	}
-	if ok, _ := l.allow(b, now); !ok {
-		t.Fatal("second request refused")
-	}
-	ok, wait := l.allow(a, now)
-	if ok || wait <= 0 || wait > time.Second {
-		t.Errorf("third request in the same /64: ok %v, wait %v; want refused with ~1s", ok, wait)
-	}
-	if ok, _ := l.allow(a, now.Add(time.Second)); !ok {
-		t.Error("refused after a refill")
-	}
-}
-
-func BenchmarkRateLimiter(b *testing.B) {
-	l := newRateLimiter(1e9, 1e9, 10000)
-	a := netip.MustParseAddr("52.112.0.1")
-	now := time.Now()
-	b.ReportAllocs()
-	for b.Loop() {
-		l.allow(a, now)
-	}
-}
-
 // FuzzForwardedFor: clientAddr never panics, and whatever it returns is
 // the peer or one of the header's entries.
 func FuzzForwardedFor(f *testing.F) {

@@ -2,8 +2,6 @@ package ingress
 
 import (
 	"fmt"
-	"go4.org/netipx"
-	"net"
 	"net/netip"
 	"net/url"
 	"os"
@@ -15,9 +13,12 @@ import (
 	"strings"
 	"time"
 
+	"go4.org/netipx"
+
 	"github.com/teamsgate/teamsgate/internal/botauth"
 	"github.com/teamsgate/teamsgate/internal/diag"
 	"github.com/teamsgate/teamsgate/internal/model"
+	"github.com/teamsgate/teamsgate/internal/section"
 	"github.com/teamsgate/teamsgate/internal/servicetag"
 	"github.com/teamsgate/teamsgate/internal/yamlx"
 )
@@ -137,13 +138,15 @@ type sourcesSpec struct {
 var gatewayAlgorithms = []string{"RS256", "RS384", "RS512"}
 
 // gatewayCompiler carries the diagnostics of one compileGateway call.
+// gatewayCompiler checks the gateway: section; section.Checker reads the
+// values every daemon section shares (listen addresses, durations, sizes,
+// counts, prefixes).
 type gatewayCompiler struct {
-	at func(path ...string) diag.Pos
-	ds diag.List
+	section.Checker
 }
 
 func (c *gatewayCompiler) errorf(path []string, format string, args ...any) {
-	c.ds.Errorf(c.at(path...), "gateway", format, args...)
+	c.Errorf(path, format, args...)
 }
 
 // compile checks the wire section and fills in the defaults: the whole
@@ -151,11 +154,11 @@ func (c *gatewayCompiler) errorf(path []string, format string, args ...any) {
 // file (FromSection resolves them), and the file names, which are as
 // written.
 func compile(w *wireGateway, at func(path ...string) diag.Pos) (*Config, sourcesSpec, diag.List) {
-	c := &gatewayCompiler{at: at}
+	c := &gatewayCompiler{section.Checker{At: at, Subject: "gateway"}}
 	g := &Config{PlainHTTP: w.PlainHTTP, ReusePort: w.ReusePort}
 
-	g.Listen = c.listen(w.Listen, DefaultListen, "listen")
-	g.AdminListen = c.listen(w.Admin.Listen, DefaultAdminListen, "admin", "listen")
+	g.Listen = c.Listen(w.Listen, DefaultListen, "listen")
+	g.AdminListen = c.Listen(w.Admin.Listen, DefaultAdminListen, "admin", "listen")
 	if g.Listen == g.AdminListen && !strings.HasSuffix(g.Listen, ":0") {
 		c.errorf([]string{"admin", "listen"}, "the admin listener %q must differ from the main listener", g.AdminListen)
 	}
@@ -174,7 +177,7 @@ func compile(w *wireGateway, at func(path ...string) diag.Pos) (*Config, sources
 		if w.TLS.Key == "" {
 			c.errorf([]string{"tls"}, "tls.key is required: the server private key (PEM)")
 		}
-		g.TLS.ReloadInterval = c.duration(w.TLS.ReloadInterval, time.Minute, true, "tls", "reload_interval")
+		g.TLS.ReloadInterval = c.Duration(w.TLS.ReloadInterval, time.Minute, true, "tls", "reload_interval")
 	}
 
 	switch w.Mode {
@@ -211,7 +214,7 @@ func compile(w *wireGateway, at func(path ...string) diag.Pos) (*Config, sources
 	}
 
 	src := sourcesSpec{
-		Extra:           c.prefixes(w.Sources.Extra, "sources", "extra"),
+		Extra:           c.Prefixes(w.Sources.Extra, "sources", "extra"),
 		Replace:         w.Sources.Replace,
 		ProxyProtocol:   w.Sources.ProxyProtocol,
 		ServiceTagsFile: w.Sources.ServiceTags,
@@ -245,29 +248,7 @@ func compile(w *wireGateway, at func(path ...string) diag.Pos) (*Config, sources
 	c.botAuth(&w.BotAuth, g)
 	g.Limits = c.limits(&w.Limits)
 	g.Upstreams = c.upstreams(&w.Upstreams)
-	return g, src, c.ds
-}
-
-// listen checks a host:port listen address whose host is an IP literal or
-// empty.
-func (c *gatewayCompiler) listen(s, def string, path ...string) string {
-	if s == "" {
-		return def
-	}
-	host, port, err := net.SplitHostPort(s)
-	if err != nil {
-		c.errorf(path, "listen address %q: want host:port, e.g. 0.0.0.0:8443 or [::1]:8443", s)
-		return s
-	}
-	if host != "" {
-		if _, err := netip.ParseAddr(host); err != nil {
-			c.errorf(path, "listen address %q: the host must be an IP address (or empty for every address)", s)
-		}
-	}
-	if n, err := strconv.ParseUint(port, 10, 16); err != nil || (n == 0 && port != "0") {
-		c.errorf(path, "listen address %q: bad port %q", s, port)
-	}
-	return s
+	return g, src, c.Diags
 }
 
 // serviceTagName is the form of an Azure service tag name
@@ -298,72 +279,6 @@ func (c *gatewayCompiler) proxies(in []string, path ...string) ([]netip.Prefix, 
 	return prefixes, tags
 }
 
-func (c *gatewayCompiler) prefixes(in []string, path ...string) []netip.Prefix {
-	var out []netip.Prefix
-	for i, s := range in {
-		p, err := model.ParsePrefix(s)
-		if err != nil {
-			c.errorf(append(path, strconv.Itoa(i)), "%v", err)
-			continue
-		}
-		out = append(out, p)
-	}
-	return out
-}
-
-// duration parses a Go duration; empty gives def. Zero is accepted only
-// when zeroOK.
-func (c *gatewayCompiler) duration(s string, def time.Duration, zeroOK bool, path ...string) time.Duration {
-	if s == "" {
-		return def
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		c.errorf(path, "duration %q: want e.g. 5s, 2m or 1h", s)
-		return def
-	}
-	if d < 0 || (d == 0 && !zeroOK) {
-		c.errorf(path, "duration %q: want a positive duration", s)
-		return def
-	}
-	return d
-}
-
-// size parses a byte count: a number, optionally with a KiB or MiB suffix.
-func (c *gatewayCompiler) size(s string, def, max int64, path ...string) int64 {
-	if s == "" {
-		return def
-	}
-	num, mult := strings.TrimSpace(s), int64(1)
-	switch {
-	case strings.HasSuffix(num, "KiB"):
-		num, mult = strings.TrimSuffix(num, "KiB"), 1<<10
-	case strings.HasSuffix(num, "MiB"):
-		num, mult = strings.TrimSuffix(num, "MiB"), 1<<20
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
-	if err != nil || n <= 0 {
-		c.errorf(path, "size %q: want a positive number of bytes, e.g. 65536 or 64KiB", s)
-		return def
-	}
-	if n > max/mult {
-		c.errorf(path, "size %q: at most %d bytes", s, max)
-		return def
-	}
-	return n * mult
-}
-
-func (c *gatewayCompiler) positive(p *int, def, max int, path ...string) int {
-	if p == nil {
-		return def
-	}
-	if *p <= 0 || *p > max {
-		c.errorf(path, "%d: want 1 to %d", *p, max)
-		return def
-	}
-	return *p
-}
-
 // tenantID is the form of a Microsoft Entra tenant id.
 var tenantID = regexp.MustCompile(`^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$`)
 
@@ -376,9 +291,9 @@ func (c *gatewayCompiler) botAuth(w *gatewayBotAuthWire, g *Config) {
 	b.MetadataURL = w.MetadataURL
 	b.AllowInsecureLoopback = w.AllowInsecureLoopback
 	b.Channels = w.Channels
-	b.ClockSkew = c.duration(w.ClockSkew, 0, false, "botauth", "clock_skew")
-	b.RefreshInterval = c.duration(w.RefreshInterval, 0, false, "botauth", "refresh_interval")
-	b.MinRefetchInterval = c.duration(w.MinRefetchInterval, 0, false, "botauth", "min_refetch_interval")
+	b.ClockSkew = c.Duration(w.ClockSkew, 0, false, "botauth", "clock_skew")
+	b.RefreshInterval = c.Duration(w.RefreshInterval, 0, false, "botauth", "refresh_interval")
+	b.MinRefetchInterval = c.Duration(w.MinRefetchInterval, 0, false, "botauth", "min_refetch_interval")
 	if w.CacheSize != nil {
 		b.CacheSize = *w.CacheSize // 0: the validator's default
 	}
@@ -467,24 +382,24 @@ func (c *gatewayCompiler) metadataURL(s string, insecure bool) {
 
 func (c *gatewayCompiler) limits(w *gatewayLimitsWire) Limits {
 	l := Limits{
-		MaxBodyBytes:      c.size(w.MaxBody, DefaultMaxBodyBytes, maxBodyCeiling, "limits", "max_body"),
+		MaxBodyBytes:      c.Size(w.MaxBody, DefaultMaxBodyBytes, maxBodyCeiling, "limits", "max_body"),
 		Rate:              DefaultRate,
-		Burst:             c.positive(w.Burst, DefaultBurst, 1<<20, "limits", "burst"),
-		MaxSources:        c.positive(w.MaxSources, DefaultMaxSources, 10_000_000, "limits", "max_sources"),
-		MaxConcurrent:     c.positive(w.MaxConcurrent, DefaultMaxConcurrent, 1<<20, "limits", "max_concurrent"),
-		MaxHeaderBytes:    int(c.size(w.MaxHeaderBytes, DefaultMaxHeaderBytes, 1<<20, "limits", "max_header_bytes")),
-		ReadHeaderTimeout: c.duration(w.ReadHeaderTimeout, DefaultReadHeaderTimeout, false, "limits", "read_header_timeout"),
-		ReadTimeout:       c.duration(w.ReadTimeout, DefaultReadTimeout, false, "limits", "read_timeout"),
-		WriteTimeout:      c.duration(w.WriteTimeout, DefaultWriteTimeout, false, "limits", "write_timeout"),
-		IdleTimeout:       c.duration(w.IdleTimeout, DefaultIdleTimeout, false, "limits", "idle_timeout"),
-		ShutdownGrace:     c.duration(w.ShutdownGrace, DefaultShutdownGrace, false, "limits", "shutdown_grace"),
-		ShutdownTimeout:   c.duration(w.ShutdownTimeout, DefaultShutdownTimeout, false, "limits", "shutdown_timeout"),
+		Burst:             c.Positive(w.Burst, DefaultBurst, 1<<20, "limits", "burst"),
+		MaxSources:        c.Positive(w.MaxSources, DefaultMaxSources, 10_000_000, "limits", "max_sources"),
+		MaxConcurrent:     c.Positive(w.MaxConcurrent, DefaultMaxConcurrent, 1<<20, "limits", "max_concurrent"),
+		MaxHeaderBytes:    int(c.Size(w.MaxHeaderBytes, DefaultMaxHeaderBytes, 1<<20, "limits", "max_header_bytes")),
+		ReadHeaderTimeout: c.Duration(w.ReadHeaderTimeout, DefaultReadHeaderTimeout, false, "limits", "read_header_timeout"),
+		ReadTimeout:       c.Duration(w.ReadTimeout, DefaultReadTimeout, false, "limits", "read_timeout"),
+		WriteTimeout:      c.Duration(w.WriteTimeout, DefaultWriteTimeout, false, "limits", "write_timeout"),
+		IdleTimeout:       c.Duration(w.IdleTimeout, DefaultIdleTimeout, false, "limits", "idle_timeout"),
+		ShutdownGrace:     c.Duration(w.ShutdownGrace, DefaultShutdownGrace, false, "limits", "shutdown_grace"),
+		ShutdownTimeout:   c.Duration(w.ShutdownTimeout, DefaultShutdownTimeout, false, "limits", "shutdown_timeout"),
 
-		BodyTimeout:          c.duration(w.BodyTimeout, DefaultBodyTimeout, false, "limits", "body_timeout"),
-		MaxConns:             c.positive(w.MaxConns, DefaultMaxConns, 1<<22, "limits", "max_conns"),
-		MaxConnsPerSource:    c.positive(w.MaxConnsPerSource, DefaultMaxConnsPerSource, 1<<22, "limits", "max_conns_per_source"),
-		MaxInflightPerSource: c.positive(w.MaxInflightPerSource, DefaultMaxInflightPerSrc, 1<<20, "limits", "max_inflight_per_source"),
-		UnauthIdleTimeout:    c.duration(w.UnauthIdleTimeout, DefaultUnauthIdleTimeout, false, "limits", "unauth_idle_timeout"),
+		BodyTimeout:          c.Duration(w.BodyTimeout, DefaultBodyTimeout, false, "limits", "body_timeout"),
+		MaxConns:             c.Positive(w.MaxConns, DefaultMaxConns, 1<<22, "limits", "max_conns"),
+		MaxConnsPerSource:    c.Positive(w.MaxConnsPerSource, DefaultMaxConnsPerSource, 1<<22, "limits", "max_conns_per_source"),
+		MaxInflightPerSource: c.Positive(w.MaxInflightPerSource, DefaultMaxInflightPerSrc, 1<<20, "limits", "max_inflight_per_source"),
+		UnauthIdleTimeout:    c.Duration(w.UnauthIdleTimeout, DefaultUnauthIdleTimeout, false, "limits", "unauth_idle_timeout"),
 	}
 	if w.Rate != nil {
 		if *w.Rate <= 0 || *w.Rate > 1e6 {
@@ -509,14 +424,14 @@ func (c *gatewayCompiler) upstreams(w *gatewayUpstreamWire) Upstreams {
 	u := Upstreams{
 		Active:         w.Active,
 		CAFile:         w.CAFile,
-		ConnectTimeout: c.duration(w.ConnectTimeout, DefaultConnectTimeout, false, "upstreams", "connect_timeout"),
-		DrainTimeout:   c.duration(w.DrainTimeout, DefaultDrainTimeout, false, "upstreams", "drain_timeout"),
+		ConnectTimeout: c.Duration(w.ConnectTimeout, DefaultConnectTimeout, false, "upstreams", "connect_timeout"),
+		DrainTimeout:   c.Duration(w.DrainTimeout, DefaultDrainTimeout, false, "upstreams", "drain_timeout"),
 		Health: Health{
 			Path:     w.Health.Path,
-			Interval: c.duration(w.Health.Interval, DefaultHealthInterval, false, "upstreams", "health", "interval"),
-			Timeout:  c.duration(w.Health.Timeout, DefaultHealthTimeout, false, "upstreams", "health", "timeout"),
-			Rise:     c.positive(w.Health.Rise, DefaultHealthRise, 100, "upstreams", "health", "rise"),
-			Fall:     c.positive(w.Health.Fall, DefaultHealthFall, 100, "upstreams", "health", "fall"),
+			Interval: c.Duration(w.Health.Interval, DefaultHealthInterval, false, "upstreams", "health", "interval"),
+			Timeout:  c.Duration(w.Health.Timeout, DefaultHealthTimeout, false, "upstreams", "health", "timeout"),
+			Rise:     c.Positive(w.Health.Rise, DefaultHealthRise, 100, "upstreams", "health", "rise"),
+			Fall:     c.Positive(w.Health.Fall, DefaultHealthFall, 100, "upstreams", "health", "fall"),
 		},
 	}
 	if u.Health.Path == "" {

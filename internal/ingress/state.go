@@ -11,7 +11,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/teamsgate/teamsgate/internal/adminhttp"
 	"github.com/teamsgate/teamsgate/internal/botauth"
+	"github.com/teamsgate/teamsgate/internal/ratelimit"
 )
 
 // state is one configuration, compiled and running. The gateway holds the
@@ -22,7 +24,7 @@ type state struct {
 	sources sourcePolicy
 	paths   map[string]bool
 	auth    *authRuntime
-	limiter *rateLimiter
+	limiter *ratelimit.Limiter
 	sem     chan struct{}
 	pool    *pool
 	// probe is the health checks' transport; transports, by upstream URL,
@@ -33,7 +35,7 @@ type state struct {
 	cert       *tls.Certificate // nil for plain HTTP
 	clientTLS  *tls.Config      // nil unless client certificates are required
 	tlsStamp   fileStamp
-	adminToken *adminDigest // nil when the admin listener needs no token (admin.go)
+	adminToken *adminhttp.Digest // nil when the admin listener needs no token (admin.go)
 }
 
 // authRuntime is a started token validator and what it was built from.
@@ -108,7 +110,7 @@ func (g *Gateway) build(cfg Config, old *state) (*state, error) {
 	if old != nil && old.cfg.Limits.Rate == l.Rate && old.cfg.Limits.Burst == l.Burst && old.cfg.Limits.MaxSources == l.MaxSources {
 		st.limiter = old.limiter
 	} else {
-		st.limiter = newRateLimiter(l.Rate, l.Burst, l.MaxSources)
+		st.limiter = ratelimit.New(l.Rate, l.Burst, l.MaxSources)
 	}
 	if old != nil && cap(old.sem) == l.MaxConcurrent {
 		st.sem = old.sem

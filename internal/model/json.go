@@ -59,6 +59,23 @@ type planJSON struct {
 	Integrations   []string   `json:"integrations"`
 	Rules          []ruleJSON `json:"rules"`
 	Warnings       []string   `json:"warnings"`
+
+	// TenantRestrictions is present only when the spec puts tenant
+	// restrictions in force.
+	TenantRestrictions *tenantRestrictionsJSON `json:"tenant_restrictions,omitempty"`
+}
+
+type tenantRestrictionsJSON struct {
+	Hosts   []string          `json:"hosts"`
+	Headers map[string]string `json:"headers"`
+	Tenants []tenantEntryJSON `json:"tenants"`
+}
+
+type tenantEntryJSON struct {
+	Tenant      string `json:"tenant"`
+	Integration string `json:"integration,omitempty"`
+	Reason      string `json:"reason"`
+	Reference   string `json:"reference,omitempty"`
 }
 
 func strs[T interface{ String() string }](xs []T) []string {
@@ -129,6 +146,24 @@ func (p *Plan) MarshalJSON() ([]byte, error) {
 	}
 	for i, r := range p.Rules {
 		out.Rules[i] = r.toJSON()
+	}
+	if tr := p.TenantRestrictions; tr != nil {
+		j := &tenantRestrictionsJSON{
+			Hosts: strs[Host](tr.Hosts),
+			Headers: map[string]string{
+				HeaderRestrictTenants: tr.HeaderValue(),
+				HeaderRestrictContext: tr.Context.String(),
+			},
+			Tenants: make([]tenantEntryJSON, len(tr.Tenants)),
+		}
+		for i, e := range tr.Tenants {
+			ref := ""
+			if e.Reference.Doc != "" {
+				ref = e.Reference.String()
+			}
+			j.Tenants[i] = tenantEntryJSON{Tenant: e.Tenant.String(), Integration: e.Integration, Reason: e.Reason, Reference: ref}
+		}
+		out.TenantRestrictions = j
 	}
 	return marshal(out)
 }

@@ -147,6 +147,9 @@ type Plan struct {
 	Warnings       []string
 	// Roles lists the deployment's roles and what they are bound to.
 	Roles map[string]Target
+	// TenantRestrictions is the tenant restrictions (v1) policy the
+	// proxies must set; nil when the spec puts none in force.
+	TenantRestrictions *TenantRestrictions
 }
 
 // Sort orders rules by integration, then id, so output is deterministic.
@@ -180,6 +183,23 @@ func (p *Plan) Scope(role string) []Rule {
 			out = append(out, r)
 		}
 	}
+	return out
+}
+
+// RoleKeys returns the keys of p.Roles ("INTEGRATION/ROLE") that a role
+// reference names, sorted: "INTEGRATION/ROLE" names that role, a bare
+// "ROLE" the role of that name in every integration that has it (as
+// --scope takes them).
+func (p *Plan) RoleKeys(ref string) []string {
+	integ, name, qualified := strings.Cut(ref, "/")
+	var out []string
+	for k := range p.Roles {
+		ki, kr, _ := strings.Cut(k, "/")
+		if qualified && ki == integ && kr == name || !qualified && kr == ref {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
 	return out
 }
 

@@ -91,6 +91,11 @@ func WriteTable(w io.Writer, p *model.Plan) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if p.TenantRestrictions != nil {
+		if err := writeTenantTable(w, p.TenantRestrictions); err != nil {
+			return err
+		}
+	}
 	if len(p.Warnings) > 0 {
 		fmt.Fprintf(w, "\nWarnings:\n")
 		for _, x := range p.Warnings {
@@ -139,6 +144,9 @@ func WriteMarkdown(w io.Writer, p *model.Plan) error {
 		fmt.Fprintf(w, "| `%s` | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			r.ID, r.Action, r.Proto, mdEscape(Describe(r.Source, 0)), r.SourcePorts, mdEscape(Describe(r.Destination, 0)), r.DestPorts,
 			status, mdEscape(r.Purpose), mdEscape(ref(r)))
+	}
+	if p.TenantRestrictions != nil {
+		writeTenantMarkdown(w, p.TenantRestrictions)
 	}
 	if len(p.Warnings) > 0 {
 		fmt.Fprintf(w, "\n## Warnings\n\n")

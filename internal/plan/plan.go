@@ -30,6 +30,7 @@ func Build(cat *catalog.Catalog, s *spec.Spec) (*model.Plan, diag.List) {
 		b := &builder{cat: cat, spec: s, in: in, use: u, plan: p, ds: &ds, warnedRole: map[string]bool{}}
 		b.run()
 	}
+	p.TenantRestrictions = tenantRestrictions(cat, s, p, &ds)
 	for _, d := range ds.Warnings() {
 		p.Warnings = append(p.Warnings, warningText(d))
 	}

@@ -26,10 +26,24 @@ type wireSpec struct {
 	Name         string                     `yaml:"name"`
 	Cloud        string                     `yaml:"cloud"`
 	Integrations map[string]wireIntegration `yaml:"integrations"`
-	// Gateway is kept raw: package ingress owns the section (its wire
-	// types, checks and defaults).
+	// Gateway and Egress are kept raw: package ingress owns the gateway:
+	// section, package egress the egress: section (their wire types,
+	// checks and defaults).
 	Gateway yaml.Node `yaml:"gateway"`
+	Egress  yaml.Node `yaml:"egress"`
 	Audit   wireAudit `yaml:"audit"`
+
+	// TenantRestrictions is the tenant restrictions (v1) policy of the
+	// network the deployment's outbound traffic leaves through.
+	TenantRestrictions *wireTenantRestrictions `yaml:"tenant_restrictions"`
+}
+
+// wireTenantRestrictions is the tenant_restrictions: section
+// (docs/egress.md, "Tenant restrictions").
+type wireTenantRestrictions struct {
+	Enabled *bool    `yaml:"enabled"`
+	Tenants []string `yaml:"tenants"`
+	Context string   `yaml:"context"`
 }
 
 // wireAudit is the audit: section: how the auditor finds the deployment's
@@ -64,9 +78,16 @@ type Spec struct {
 	// Gateway is the gateway: section of `teamsgate serve`, as written:
 	// package ingress decodes it (IsZero when the spec has none).
 	Gateway yamlx.Section
+	// Egress is the egress: section, the allow-list proxy of `teamsgate
+	// serve`, as written: package egress decodes it (IsZero when the spec
+	// has none). A spec may have either section or both.
+	Egress yamlx.Section
 	// Audit holds how the auditor maps a configuration that covers many
 	// hosts onto the spec's roles.
 	Audit Audit
+	// TenantRestrictions is the tenant_restrictions: section; nil when the
+	// spec has none.
+	TenantRestrictions *TenantRestrictions
 
 	doc yamlx.Doc
 }
@@ -80,6 +101,19 @@ type Audit struct {
 	AWSRoleTag string
 	// AWSRoleTagPos is where the spec gives it, for messages.
 	AWSRoleTagPos diag.Pos
+}
+
+// TenantRestrictions is the tenant_restrictions: section of a spec: the
+// tenant restrictions (v1) policy that a TLS-inspecting proxy sets on the
+// Microsoft sign-in hosts (docs/reference/botauth.md §5.1).
+type TenantRestrictions struct {
+	// Enabled is false when the section says enabled: false: checked, but
+	// not in force.
+	Enabled bool
+	// Tenants are the permitted tenants as the spec lists them.
+	Tenants []model.Tenant
+	// Context is the directory ID of the tenant setting the policy.
+	Context model.Tenant
 }
 
 // maxTagKey is the longest tag key AWS allows (Amazon EC2 User Guide, "Tag
@@ -150,10 +184,21 @@ func Parse(data []byte, file string, cat *catalog.Catalog) (*Spec, diag.List) {
 		s.Uses = append(s.Uses, u)
 	}
 	s.Audit = compileAudit(w.Audit, doc, &ds)
+	if w.TenantRestrictions == nil && present(doc, "tenant_restrictions") {
+		// "tenant_restrictions:" with nothing under it decodes to nil: it
+		// is a section without tenants or context, not no section.
+		w.TenantRestrictions = &wireTenantRestrictions{}
+	}
+	if w.TenantRestrictions != nil {
+		s.TenantRestrictions = compileTenantRestrictions(w.TenantRestrictions, doc, &ds)
+	}
 	if w.Gateway.Kind != 0 {
 		// The document's own node, not yaml.v3's copy: positions and
 		// the checks already made stay with it.
 		s.Gateway = yamlx.Section{Doc: doc, Node: doc.Lookup("gateway"), Path: []string{"gateway"}}
+	}
+	if w.Egress.Kind != 0 {
+		s.Egress = yamlx.Section{Doc: doc, Node: doc.Lookup("egress"), Path: []string{"egress"}}
 	}
 	ds.Sort()
 	return s, ds
@@ -263,8 +308,55 @@ func compileAudit(w wireAudit, doc yamlx.Doc, ds *diag.List) Audit {
 	return a
 }
 
+// compileTenantRestrictions checks the tenant_restrictions: section.
+func compileTenantRestrictions(w *wireTenantRestrictions, doc yamlx.Doc, ds *diag.List) *TenantRestrictions {
+	const subject = "tenant_restrictions"
+	tr := &TenantRestrictions{Enabled: w.Enabled == nil || *w.Enabled}
+	if len(w.Tenants) == 0 && !present(doc, subject, "tenants") {
+		ds.Errorf(doc.At(subject), subject, "no tenants given (want tenants: the tenants your network permits, as domains such as contoso.com or directory IDs)")
+	} else if len(w.Tenants) == 0 && !errorAt(*ds, doc.At(subject, "tenants")) {
+		// (a value that is no list has its decoding error already)
+		ds.Errorf(doc.At(subject, "tenants"), subject, "tenants is empty: Entra ID would issue no token to anyone")
+	}
+	seen := map[model.Tenant]bool{}
+	for i, raw := range w.Tenants {
+		at := doc.At(subject, "tenants", strconv.Itoa(i))
+		t, err := model.ParseTenant(raw)
+		switch {
+		case err != nil:
+			ds.Errorf(at, subject, "%v", err)
+		case seen[t]:
+			ds.Errorf(at, subject, "tenant %s listed twice", t)
+		default:
+			seen[t] = true
+			tr.Tenants = append(tr.Tenants, t)
+		}
+	}
+	if !present(doc, subject, "context") {
+		ds.Errorf(doc.At(subject), subject, "no context given (want context: the directory ID of your own tenant, which sets the policy and receives the sign-in logs of what it blocks)")
+		return tr
+	}
+	c, err := model.ParseTenantID(w.Context)
+	if err != nil && !errorAt(*ds, doc.At(subject, "context")) {
+		ds.Errorf(doc.At(subject, "context"), subject, "context: %v", err)
+	}
+	tr.Context = c
+	return tr
+}
+
 // present reports whether the document has a value at path (Lookup
 // returns the deepest existing ancestor when it has not).
+// errorAt reports whether ds has an error at pos: a value that could not
+// be decoded, which needs no second message.
+func errorAt(ds diag.List, pos diag.Pos) bool {
+	for _, d := range ds.Errors() {
+		if d.Pos == pos {
+			return true
+		}
+	}
+	return false
+}
+
 func present(doc yamlx.Doc, path ...string) bool {
 	return doc.Lookup(path...) != doc.Lookup(path[:len(path)-1]...)
 }
@@ -298,6 +390,26 @@ func paramValue(p *catalog.Param, raw any) (catalog.Value, error) {
 			return catalog.Value{}, fmt.Errorf("%s holds %d ports; it must hold at least %d (%s)", ps, ps.Len(), p.MinPorts, p.Description)
 		}
 		return catalog.Value{Ports: ps}, nil
+	case catalog.ParamAppType:
+		s, ok := raw.(string)
+		if !ok {
+			return catalog.Value{}, fmt.Errorf("want one of %s, got %s", model.AppTypeNames(), yamlValue(raw))
+		}
+		a, err := model.ParseAppType(s)
+		if err != nil {
+			return catalog.Value{}, err
+		}
+		return catalog.Value{AppType: a}, nil
+	case catalog.ParamTenant:
+		s, ok := raw.(string)
+		if !ok {
+			return catalog.Value{}, fmt.Errorf("want a domain of the tenant or its directory ID, got %s", yamlValue(raw))
+		}
+		t, err := model.ParseTenant(s)
+		if err != nil {
+			return catalog.Value{}, err
+		}
+		return catalog.Value{Tenant: t}, nil
 	case catalog.ParamEnum:
 		s, ok := raw.(string)
 		if ok {

@@ -137,7 +137,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown parameter",
 			in:   "cloud: worldwide\nintegrations:\n  teams-messaging-bot:\n    roles:\n      bot: { addresses: [198.51.100.1] }\n    parameters:\n      grpah: true\n",
-			want: []string{`deploy.yaml:7:7: teams-messaging-bot: unknown parameter "grpah" (did you mean "graph"?) (known: graph)`},
+			want: []string{`deploy.yaml:7:7: teams-messaging-bot: unknown parameter "grpah" (did you mean "graph"?) (known: app-tenant, app-type, graph)`},
 		},
 		{
 			name: "bool parameter given a string",

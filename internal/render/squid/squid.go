@@ -139,20 +139,41 @@ func (r *Renderer) Render(p *model.Plan, opt view.Options) (render.Output, diag.
 	if opt.Proxy.IsValid() {
 		port = int(opt.Proxy.Port())
 	}
+	tn := planTenant(p.TenantRestrictions, groups, order)
+	if n := tn.note(); n != "" {
+		notes = append(notes, n)
+	}
 	header := view.Header(p, Name, opt, prep)
 	header = append(header, notes...)
 	var b strings.Builder
 	for _, h := range header {
 		b.WriteString("# " + oneLine(h) + "\n")
 	}
-	b.WriteString(`#
+	if tn.active() {
+		b.WriteString(`#
+# A complete squid.conf for an egress allow list: run squid -f with it, or put it
+# in place of /etc/squid/squid.conf. It needs a Squid built with OpenSSL (Debian:
+# squid-openssl), a CA certificate with its key in ` + TenantCAFile + `
+# that the clients trust, and Squid's certificate cache initialised
+# (security_file_certgen -c): it decrypts the sign-in hosts of tenant
+# restrictions with certificates issued from that CA, and nothing else.
+#
+# Only CONNECT`)
+	} else {
+		b.WriteString(`#
 # A complete squid.conf for an egress allow list: run squid -f with it, or put it
 # in place of /etc/squid/squid.conf. It needs a Squid built with OpenSSL (Debian:
 # squid-openssl) and a certificate with its key in ` + CertFile + `:
 # Squid wants one on a port that peeks at TLS, though it never decrypts here.
 #
-# Only CONNECT to the names and ports below passes, and only when the TLS SNI
-# names an allowed host too (ssl_bump peek, then splice: no decryption); plain
+# Only CONNECT`)
+	}
+	splice := "(ssl_bump peek, then splice: no decryption)"
+	if tn.active() {
+		splice = "(ssl_bump peek, then splice, or bump for a sign-in host)"
+	}
+	b.WriteString(` to the names and ports below passes, and only when the TLS SNI
+# names an allowed host too ` + splice + `; plain
 # HTTP only where a flow says so. "*.example.com" matches exactly one label in
 # front of example.com, as the plan means it, through anchored regular
 # expressions rather than dstdomain's ".example.com" (which would also match
@@ -178,14 +199,14 @@ acl tg_internal dst ` + strings.Join(Internal, " ") + "\n")
 			b.WriteString(l + "\n")
 		}
 	}
+	if tn.active() {
+		tn.acls(&b)
+	}
 	b.WriteString("\n# Internal destinations first, then the allow list, then nothing else.\n")
 	b.WriteString("http_access deny tg_internal\n")
 	for _, key := range order {
 		g := groups[key]
-		src := ""
-		if g.src != nil {
-			src = fmt.Sprintf(" tg%d_src", g.n)
-		}
+		src := g.srcACL()
 		for _, dst := range g.dstACLs("dst") {
 			if len(g.connect) > 0 {
 				fmt.Fprintf(&b, "http_access allow CONNECT%s tg%d_port %s\n", src, g.n, dst)
@@ -195,20 +216,28 @@ acl tg_internal dst ` + strings.Join(Internal, " ") + "\n")
 			}
 		}
 	}
-	b.WriteString("http_access deny all\n\n")
-	fmt.Fprintf(&b, "http_port %d ssl-bump tls-cert=%s generate-host-certificates=off\n", port, CertFile)
+	if tn.active() {
+		tn.access(&b)
+	}
+	b.WriteString("http_access deny all\n")
+	if tn.active() {
+		tn.headers(&b)
+		fmt.Fprintf(&b, "\nhttp_port %d ssl-bump tls-cert=%s generate-host-certificates=on dynamic_cert_mem_cache_size=4MB\n", port, TenantCAFile)
+	} else {
+		fmt.Fprintf(&b, "\nhttp_port %d ssl-bump tls-cert=%s generate-host-certificates=off\n", port, CertFile)
+	}
 	b.WriteString("# Peek at the ClientHello, splice (pass through untouched) when its SNI is\n")
 	b.WriteString("# allowed for the client and port, and close the connection otherwise.\n")
 	b.WriteString("ssl_bump peek tg_step1\n")
+	if tn.active() {
+		tn.bump(&b)
+	}
 	for _, key := range order {
 		g := groups[key]
 		if len(g.connect) == 0 {
 			continue
 		}
-		src := ""
-		if g.src != nil {
-			src = fmt.Sprintf(" tg%d_src", g.n)
-		}
+		src := g.srcACL()
 		for _, sni := range g.dstACLs("sni") {
 			fmt.Fprintf(&b, "ssl_bump splice%s tg%d_port %s\n", src, g.n, sni)
 		}
@@ -292,6 +321,15 @@ func (g *group) add(it *view.Item) {
 			g.lines = append(g.lines, fmt.Sprintf("acl tg%d_snire ssl::server_name_regex --client-requested -i %s", g.n, strings.Join(wild, " ")))
 		}
 	}
+}
+
+// srcACL is the group's source ACL as a line takes it (" tgN_src"), or ""
+// when the group's source is any.
+func (g *group) srcACL() string {
+	if g.src == nil {
+		return ""
+	}
+	return fmt.Sprintf(" tg%d_src", g.n)
 }
 
 // dstACLs names the group's destination ACLs of one kind ("dst" for the

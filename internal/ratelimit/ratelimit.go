@@ -1,4 +1,6 @@
-package ingress
+// Package ratelimit is the per-source token bucket the daemons share: one
+// bucket per client address in a bounded map.
+package ratelimit
 
 import (
 	"hash/maphash"
@@ -8,13 +10,13 @@ import (
 	"time"
 )
 
-// rateLimiter keeps one token bucket per source in a bounded map. Sources
+// Limiter keeps one token bucket per source in a bounded map. Sources
 // can be forged by whoever is allowed to send (and by anyone in report
 // mode), so memory must not grow with the number of sources
 // (gateway-anchors.md §4, golang.org/x/time/rate). When a shard is full, a
 // bucket that has refilled completely is dropped first, which loses nothing
 // since a new bucket starts full; failing that, an arbitrary one.
-type rateLimiter struct {
+type Limiter struct {
 	rate   float64 // tokens per nanosecond
 	burst  float64
 	seed   maphash.Seed
@@ -35,8 +37,10 @@ type bucket struct {
 
 const limiterShards = 16
 
-func newRateLimiter(perSecond float64, burst, maxSources int) *rateLimiter {
-	l := &rateLimiter{
+// New returns a limiter of perSecond tokens a second and burst tokens per
+// source, tracking at most maxSources sources.
+func New(perSecond float64, burst, maxSources int) *Limiter {
+	l := &Limiter{
 		rate:   perSecond / float64(time.Second),
 		burst:  float64(burst),
 		seed:   maphash.MakeSeed(),
@@ -53,9 +57,9 @@ func newRateLimiter(perSecond float64, burst, maxSources int) *rateLimiter {
 	return l
 }
 
-// limitKey is the rate-limit key of a client: the address itself for IPv4,
+// Key is the rate-limit key of a client: the address itself for IPv4,
 // its /64 for IPv6, since one host usually holds a whole /64.
-func limitKey(a netip.Addr) netip.Addr {
+func Key(a netip.Addr) netip.Addr {
 	if a.Is6() && !a.Is4In6() {
 		p, _ := a.Prefix(64)
 		return p.Addr()
@@ -63,10 +67,10 @@ func limitKey(a netip.Addr) netip.Addr {
 	return a.Unmap()
 }
 
-// allow takes a token for client at now. When none is left it returns how
+// Allow takes a token for client at now. When none is left it returns how
 // long until one will be.
-func (l *rateLimiter) allow(client netip.Addr, now time.Time) (bool, time.Duration) {
-	k := limitKey(client)
+func (l *Limiter) Allow(client netip.Addr, now time.Time) (bool, time.Duration) {
+	k := Key(client)
 	s := &l.shards[maphash.Comparable(l.seed, k)%limiterShards]
 	t := now.UnixNano()
 	s.mu.Lock()
@@ -92,7 +96,7 @@ func (l *rateLimiter) allow(client netip.Addr, now time.Time) (bool, time.Durati
 }
 
 // evict makes room for one bucket. s.mu must be held.
-func (s *limiterShard) evict(now int64, l *rateLimiter) {
+func (s *limiterShard) evict(now int64, l *Limiter) {
 	const probe = 8
 	var victim netip.Addr
 	i := 0
@@ -111,8 +115,8 @@ func (s *limiterShard) evict(now int64, l *rateLimiter) {
 	delete(s.buckets, victim)
 }
 
-// len returns the number of sources tracked.
-func (l *rateLimiter) len() int {
+// Len returns the number of sources tracked.
+func (l *Limiter) Len() int {
 	n := 0
 	for i := range l.shards {
 		s := &l.shards[i]

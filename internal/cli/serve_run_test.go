@@ -1,0 +1,161 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// lockedBuffer collects a process's standard error while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// freeAddr returns a loopback address with a port nothing listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestServeBothDaemons runs one serve process with a gateway: and an
+// egress: section: both listen, the proxy refuses what its allow list does
+// not name, SIGHUP reloads both from the changed file, and SIGTERM stops
+// both with exit 0.
+func TestServeBothDaemons(t *testing.T) {
+	dir := t.TempDir()
+	gwListen, gwAdmin := freeAddr(t), freeAddr(t)
+	pxListen, pxAdmin := freeAddr(t), freeAddr(t)
+	spec := strings.NewReplacer("127.0.0.1:18943", gwListen, "reuse_port: true", "reuse_port: false").Replace(serveSpec) +
+		"  admin:\n    listen: " + gwAdmin + "\n" + egressSection(pxListen, pxAdmin)
+	file := writeFile(t, dir, "both.yaml", spec)
+
+	var stderr lockedBuffer
+	cmd := exec.Command(binary(t), "serve", file)
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+
+	for _, a := range []string{gwAdmin, pxAdmin} {
+		eventually(t, "the admin listener "+a, func() bool {
+			resp, err := http.Get("http://" + a + "/healthz")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK
+		})
+	}
+
+	status, body := connect(t, pxListen, "evil.example:443")
+	if status != http.StatusForbidden || !strings.Contains(body, "host-not-allowed") {
+		t.Errorf("CONNECT evil.example:443: %d %q", status, body)
+	}
+	status, body = connect(t, pxListen, "graph.microsoft.com:443")
+	if status != http.StatusForbidden || !strings.Contains(body, "host-not-allowed") {
+		t.Errorf("CONNECT graph.microsoft.com:443 without graph: true: %d %q", status, body)
+	}
+
+	// graph: true adds graph.microsoft.com to the bot's flows: after the
+	// reload the proxy no longer refuses it for its host (it then fails to
+	// resolve: the section's name server answers nothing).
+	changed := strings.Replace(spec, "      bot: {addresses: [198.51.100.10]}\n", "      bot: {addresses: [198.51.100.10]}\n    parameters: {graph: true}\n", 1)
+	if err := os.WriteFile(file, []byte(changed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "both reloads", func() bool {
+		return strings.Count(stderr.String(), "reloaded") >= 2
+	})
+	status, body = connect(t, pxListen, "graph.microsoft.com:443")
+	if status != http.StatusBadGateway || !strings.Contains(body, "dns") {
+		t.Errorf("after the reload, CONNECT graph.microsoft.com:443 is still refused for its host: %d %q", status, body)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve after SIGTERM: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve did not stop after SIGTERM\n%s", stderr.String())
+	}
+	for _, a := range []string{gwListen, pxListen} {
+		if c, err := net.DialTimeout("tcp", a, time.Second); err == nil {
+			c.Close()
+			t.Errorf("%s still accepts after the stop", a)
+		}
+	}
+}
+
+// connect sends one CONNECT to the proxy at addr and returns the status
+// and body of its answer.
+func connect(t *testing.T, addr, target string) (int, string) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(15 * time.Second))
+	fmt.Fprintf(c, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", target, target)
+	resp, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: http.MethodConnect})
+	if err != nil {
+		t.Fatalf("CONNECT %s: %v", target, err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	b.ReadFrom(resp.Body)
+	return resp.StatusCode, b.String()
+}
