@@ -23,6 +23,9 @@ import (
 // absolute-form HTTP requests, and GET /proxy.pac.
 func (p *Proxy) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	st := p.state.Load()
+	if c, _ := r.Context().Value(connKey{}).(*countedConn); c != nil {
+		c.handled.Add(1)
+	}
 	rec := &record{start: p.now(), method: r.Method, client: r.RemoteAddr, target: r.RequestURI}
 	ctx := r.Context()
 	defer func() { p.finish(ctx, rec) }()

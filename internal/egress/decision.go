@@ -31,6 +31,14 @@ const (
 	ReasonMaxConns      = "max-conns"         // a connection over max_conns, closed at accept
 )
 
+// The reasons of the requests the HTTP server refuses before the handler
+// (Proxy.trackState).
+const (
+	ReasonMalformedRequest  = "malformed-request"  // a request line or header it cannot parse: 400
+	ReasonHeadersTooLarge   = "headers-too-large"  // a header over max_header_bytes: 431
+	ReasonIncompleteRequest = "incomplete-request" // closed or timed out in the middle of a header
+)
+
 // denyReasons are every reason a request is refused for, created at zero
 // so that dashboards see no gaps.
 var denyReasons = []string{
@@ -38,6 +46,7 @@ var denyReasons = []string{
 	string(policy.AddrNotAllowed), string(policy.DeniedAddress),
 	ReasonUnknownClient, ReasonRateLimited, ReasonOverloaded, ReasonNotProxy,
 	ReasonDNS, ReasonConnect, ReasonNotTLS, ReasonSNIMismatch, ReasonSNIMissing, ReasonPeekFailed,
+	ReasonMalformedRequest, ReasonHeadersTooLarge, ReasonIncompleteRequest,
 }
 
 const ns = "teamsgate_egress"

@@ -23,7 +23,9 @@ import (
 	"github.com/teamsgate/teamsgate/internal/adminhttp"
 	"github.com/teamsgate/teamsgate/internal/egress/policy"
 	"github.com/teamsgate/teamsgate/internal/egress/tenant"
+	"github.com/teamsgate/teamsgate/internal/model"
 	"github.com/teamsgate/teamsgate/internal/ratelimit"
+	"golang.org/x/time/rate"
 )
 
 // Options are what the command line gives the proxy besides its
@@ -69,6 +71,10 @@ type Proxy struct {
 
 	// failed receives the error of a listener that stopped serving.
 	failed chan error
+	// eventLog keeps the log of refusals made outside a request (by the
+	// HTTP server) to a few lines a second under a flood; the counters
+	// count every one.
+	eventLog *rate.Limiter
 
 	stopping atomic.Bool
 	life     context.Context
@@ -99,7 +105,7 @@ func New(cfg Config, opts Options) (*Proxy, error) {
 	if err := c.check(); err != nil {
 		return nil, err
 	}
-	p := &Proxy{opts: opts, log: opts.Logger, now: opts.Now, metrics: newMetrics(), running: c, tunnels: map[*tunnel]struct{}{}, failed: make(chan error, 2)}
+	p := &Proxy{opts: opts, log: opts.Logger, now: opts.Now, metrics: newMetrics(), running: c, tunnels: map[*tunnel]struct{}{}, failed: make(chan error, 2), eventLog: rate.NewLimiter(5, 20)}
 	if p.log == nil {
 		p.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -268,6 +274,10 @@ func (p *Proxy) Start() error {
 		MaxHeaderBytes:    p.running.Limits.MaxHeaderBytes,
 		IdleTimeout:       p.running.Limits.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
+		ConnState:         p.trackState,
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, connKey{}, countedOf(c))
+		},
 		// HTTP/2 has no CONNECT tunnels here; a TLS listener speaks
 		// HTTP/1.1 only.
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
@@ -519,11 +529,87 @@ func (l *limitListener) Accept() (net.Conn, error) {
 	}
 }
 
-// countedConn gives its slot back when closed, once.
+// countedConn gives its slot back when closed, once, and counts what the
+// HTTP server reads and writes on it before a request reaches the handler
+// (trackState): a tunnel's bytes go past it (rawConn).
 type countedConn struct {
 	net.Conn
 	p    *Proxy
 	once sync.Once
+
+	read, written, handled atomic.Int64
+	// at the start of the current request (trackState): what had been
+	// read, written and handled
+	mu                                       sync.Mutex
+	active                                   bool
+	activeSince                              time.Time
+	activeRead, activeWritten, activeHandled int64
+}
+
+func (c *countedConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.read.Add(int64(n))
+	return n, err
+}
+
+func (c *countedConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	c.written.Add(int64(n))
+	return n, err
+}
+
+// countedOf finds the countedConn under the connection http.Server holds.
+func countedOf(c net.Conn) *countedConn {
+	if t, ok := c.(*tls.Conn); ok {
+		c = t.NetConn()
+	}
+	cc, _ := c.(*countedConn)
+	return cc
+}
+
+type connKey struct{}
+
+// trackState accounts for the requests the HTTP server ends by itself,
+// before the handler: a request line or header it cannot parse (400), a
+// header over max_header_bytes (431), or one the client left unfinished
+// (closed, or header_timeout). They are counted and logged as refusals,
+// as the gateway does, with no part of the request.
+func (p *Proxy) trackState(nc net.Conn, s http.ConnState) {
+	c := countedOf(nc)
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch s {
+	case http.StateNew:
+		c.activeRead = c.read.Load()
+	case http.StateActive:
+		c.active = true
+		c.activeSince = p.now()
+		c.activeHandled, c.activeWritten = c.handled.Load(), c.written.Load()
+	case http.StateIdle:
+		c.active = false
+		c.activeRead = c.read.Load()
+	case http.StateClosed:
+		if c.active && c.handled.Load() == c.activeHandled {
+			reason := ReasonIncompleteRequest
+			if c.written.Load() > c.activeWritten {
+				reason = ReasonMalformedRequest
+				if c.read.Load()-c.activeRead > int64(p.running.Limits.MaxHeaderBytes) {
+					reason = ReasonHeadersTooLarge
+				}
+			}
+			p.metrics.counter(model.VerdictDeny, reason).Inc()
+			if p.eventLog.Allow() {
+				p.log.Warn("request refused by the HTTP server", "client", c.RemoteAddr().String(), "reason", reason,
+					"duration_ms", float64(p.now().Sub(c.activeSince).Microseconds())/1000)
+			}
+		}
+		c.active = false
+	case http.StateHijacked:
+		c.active = false
+	}
 }
 
 func (c *countedConn) Close() error {
