@@ -153,7 +153,7 @@ The spec must be a file (not "-"): SIGHUP re-reads it.`,
 				}
 				return cfg, nil
 			}
-			px, err = egress.New(*d.egress, egress.Options{Logger: logger.With("daemon", "egress"), Now: e.now, Load: reread, Reloads: ch})
+			px, err = egress.New(*d.egress, egress.Options{Logger: logger.With("daemon", "egress"), RequestLog: logw, Now: e.now, Load: reread, Reloads: ch})
 			if err != nil {
 				return inputError(err)
 			}

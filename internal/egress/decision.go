@@ -161,6 +161,13 @@ func (p *Proxy) finish(ctx context.Context, r *record) {
 	if !p.log.Enabled(ctx, level) {
 		return
 	}
+	if w := p.opts.RequestLog; w != nil {
+		bp := lineBufs.Get().(*[]byte)
+		*bp = appendLine((*bp)[:0], p.now(), level.String(), r, d)
+		w.Write(*bp) //nolint:errcheck // as a log handler's failed write: nothing to tell
+		lineBufs.Put(bp)
+		return
+	}
 	attrs := make([]slog.Attr, 0, 16)
 	attrs = append(attrs,
 		slog.String("decision", r.decision.Verdict.String()),

@@ -42,6 +42,12 @@ type Options struct {
 	// Reloads, when set, asks Run for a reload through Load at every
 	// receive.
 	Reloads <-chan struct{}
+	// RequestLog, when set, receives the decision lines (one per request)
+	// directly instead of through Logger: JSON lines in the shape of
+	// slog's JSON handler for a logger with daemon=egress, written whole
+	// in one Write each (a writer shared with Logger's handler keeps the
+	// lines apart). Logger's level still decides which are written.
+	RequestLog io.Writer
 }
 
 // Proxy is the egress proxy. Create it with New, run it with Start and
