@@ -66,3 +66,22 @@ func checkTarget(t *testing.T, in string, target Target, err error) {
 		t.Fatalf("%q: NormalizeHost(%q) = %q, %v", in, target.Host, n, err)
 	}
 }
+
+// FuzzPlainName: a name the fast path takes as it is, the full
+// normalisation returns unchanged.
+func FuzzPlainName(f *testing.F) {
+	for _, s := range []string{"api.example.com", "a", "a-b.c", "xn--bcher-kva.example", "ab--c.example", "1.2.3.4",
+		"0x1f", "example.123", "example.com.", "API.example.com", "a_b.example", "-a.example", "a-.example",
+		"a..b", ".a", "a.", "bücher.example", "%61pi.example"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !plainName(s) {
+			return
+		}
+		got, err := normalizeHost(s)
+		if err != nil || got != s {
+			t.Fatalf("plainName(%q) but normalizeHost gives %q, %v", s, got, err)
+		}
+	})
+}

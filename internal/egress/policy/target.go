@@ -217,6 +217,43 @@ func parseBracketed(h string) (netip.Addr, error) {
 // real name is lost. An IPv4 address in dotted-quad form is not a name
 // either; ParseConnect reads it as an address before calling NormalizeHost.
 func NormalizeHost(s string) (string, error) {
+	if plainName(s) {
+		return s, nil
+	}
+	return normalizeHost(s)
+}
+
+// plainName reports whether s is already a normalised host name in the
+// form nearly every client sends: lower-case ASCII letters, digits and
+// hyphens in labels of 1 to 63 characters, none starting or ending with a
+// hyphen or holding one in its third and fourth places (so no A-label),
+// no trailing dot, at most 253 characters, its last label not numeric.
+// normalizeHost returns such a name unchanged (FuzzPlainName checks it);
+// this spares it the IDNA mapping on every request.
+func plainName(s string) bool {
+	if len(s) == 0 || len(s) > 253 {
+		return false
+	}
+	start := 0
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && s[i] != '.' {
+			c := s[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+			continue
+		}
+		l := s[start:i]
+		if len(l) == 0 || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' || len(l) >= 4 && l[2] == '-' && l[3] == '-' {
+			return false
+		}
+		start = i + 1
+	}
+	return !numericLabel(s[strings.LastIndexByte(s, '.')+1:])
+}
+
+// normalizeHost is NormalizeHost for any input.
+func normalizeHost(s string) (string, error) {
 	if s == "" {
 		return "", errors.New("empty host")
 	}

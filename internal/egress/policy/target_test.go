@@ -246,3 +246,45 @@ func TestTargetString(t *testing.T) {
 		}
 	}
 }
+
+func TestPlainName(t *testing.T) {
+	for s, want := range map[string]bool{
+		"api.example.com": true, "login.microsoftonline.com": true, "a": true, "a-b.c9": true,
+		"xn--bcher-kva.example": false, "ab--c.example": false, "API.example.com": false,
+		"example.com.": false, "a_b.example": false, "-a.example": false, "a-.example": false,
+		"a..b": false, ".a": false, "": false, "1.2.3.4": false, "example.0x1f": false,
+		"example.123": false, "bücher.example": false, "%61pi.example": false,
+		strings.Repeat("a", 64) + ".example": false, strings.Repeat("a.", 127) + "b": false,
+	} {
+		if got := plainName(s); got != want {
+			t.Errorf("plainName(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+// TestPlainNameExhaustive: every string of up to seven characters over
+// letters, digits, hyphen, dot and x (for A-labels and hex) that the fast
+// path takes, the full normalisation returns unchanged.
+func TestPlainNameExhaustive(t *testing.T) {
+	const alphabet = "a0-.xn"
+	var walk func(prefix string, depth int)
+	n := 0
+	walk = func(prefix string, depth int) {
+		if prefix != "" && plainName(prefix) {
+			n++
+			if got, err := normalizeHost(prefix); err != nil || got != prefix {
+				t.Fatalf("plainName(%q) but normalizeHost gives %q, %v", prefix, got, err)
+			}
+		}
+		if depth == 0 {
+			return
+		}
+		for i := 0; i < len(alphabet); i++ {
+			walk(prefix+alphabet[i:i+1], depth-1)
+		}
+	}
+	walk("", 7)
+	if n < 1000 {
+		t.Errorf("only %d plain names checked", n)
+	}
+}
