@@ -62,3 +62,22 @@ func ReadFile(cat *catalog.Catalog, name string) (*Planned, diag.List) {
 	}
 	return Read(cat, data, name)
 }
+
+// Section reads and plans the spec file name against cat and gives the
+// spec and its plan to decode, which builds a daemon's configuration from
+// its section: the one path from a file to the gateway's or the egress
+// proxy's configuration. Every problem of the three steps is returned,
+// sorted; any error makes the configuration nil.
+func Section[T any](cat *catalog.Catalog, name string, decode func(*spec.Spec, *model.Plan) (*T, diag.List)) (*T, diag.List) {
+	pl, ds := ReadFile(cat, name)
+	if pl == nil {
+		return nil, ds
+	}
+	cfg, cds := decode(pl.Spec, pl.Plan)
+	ds.Append(cds)
+	ds.Sort()
+	if ds.HasErrors() {
+		return nil, ds
+	}
+	return cfg, ds
+}

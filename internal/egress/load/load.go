@@ -22,17 +22,7 @@ import (
 // File reads and plans the spec file against cat and returns the proxy's
 // configuration, with every problem of the steps.
 func File(cat *catalog.Catalog, name string) (*egress.Config, diag.List) {
-	pl, ds := planfile.ReadFile(cat, name)
-	if pl == nil {
-		return nil, ds
-	}
-	cfg, cds := Config(pl.Spec, pl.Plan)
-	ds.Append(cds)
-	ds.Sort()
-	if ds.HasErrors() {
-		return nil, ds
-	}
-	return cfg, ds
+	return planfile.Section(cat, name, Config)
 }
 
 // Config returns the proxy's configuration of a parsed spec and its plan:

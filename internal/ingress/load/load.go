@@ -17,17 +17,7 @@ import (
 // File reads and plans the spec file against cat and returns the
 // gateway configuration, with every problem of the three steps.
 func File(cat *catalog.Catalog, name string) (*ingress.Config, diag.List) {
-	pl, ds := planfile.ReadFile(cat, name)
-	if pl == nil {
-		return nil, ds
-	}
-	cfg, cds := Config(pl.Spec, pl.Plan)
-	ds.Append(cds)
-	ds.Sort()
-	if ds.HasErrors() {
-		return nil, ds
-	}
-	return cfg, ds
+	return planfile.Section(cat, name, Config)
 }
 
 // EmbeddedFile is File against the embedded catalog alone (no overlays),
