@@ -82,7 +82,7 @@ func TestFindings(t *testing.T) {
 		// OUTPUT allows 80/443 to any address: the m365 sets need them to
 		// their own prefixes, the host-name flows to any address (which is
 		// tolerated). udp 3478-3481 is only needed to the Teams prefixes.
-		{audit.TooOpen, audit.SevWarning, "", "filter/OUTPUT#3", []string{"udp from 198.51.100.20/31 to any IPv4 except 13.107.64.0/18 52.112.0.0/14 52.120.0.0/14 port 3478-3481"}, nil},
+		{audit.TooOpen, audit.SevWarning, "", "filter/OUTPUT#3", []string{"udp from 198.51.100.20/31 to any IPv4 except 52.112.0.0/14 52.122.0.0/15 port 3478-3481"}, nil},
 		// Line 5 is covered by line 1 (same action: a note); line 6 by
 		// line 1 and its action differs (a warning).
 		{audit.Shadowed, audit.SevNote, "", "filter/INPUT#5", []string{"earlier rules (filter/INPUT#1) cover it"}, nil},

@@ -20,6 +20,7 @@ import (
 	"github.com/teamsgate/teamsgate/internal/diag"
 	"github.com/teamsgate/teamsgate/internal/m365"
 	"github.com/teamsgate/teamsgate/internal/model"
+	"github.com/teamsgate/teamsgate/internal/servicetag"
 )
 
 //go:embed data
@@ -34,6 +35,9 @@ type Catalog struct {
 	Sets         map[string]*AddressSet
 	// M365 holds each cloud's Microsoft 365 endpoint sets.
 	M365 map[model.Cloud]M365Data
+	// ServiceTags holds the Azure service tags files the catalog carries,
+	// by the file's cloud (TagCloud).
+	ServiceTags map[string]*TagFile
 
 	flowPos map[string]diag.Pos
 }
@@ -53,8 +57,66 @@ type M365Data struct {
 	// Date is the day of the data: when Microsoft published it, or when the
 	// copy was taken. The zero time when unknown.
 	Date time.Time
-	Sets []m365.EndpointSet
+	// Source says where the copy came from.
+	Source string
+	Sets   []m365.EndpointSet
 }
+
+// TagFile is an Azure service tags file the catalog carries. It is parsed
+// on first use: most commands never need its 4 MB.
+type TagFile struct {
+	// Cloud is the file's cloud: "Public" or "AzureGovernment".
+	Cloud        string
+	File         string
+	ChangeNumber int
+	// Date is the day of the file (the date in Microsoft's file name), the
+	// zero time when unknown.
+	Date   time.Time
+	Source string
+
+	fsys fs.FS
+	name string // the file as diagnostics name it
+	once sync.Once
+	data *servicetag.Data
+	ds   diag.List
+}
+
+// Data parses the file, once; later calls return the same result.
+func (t *TagFile) Data() (*servicetag.Data, diag.List) {
+	t.once.Do(func() {
+		raw, err := fs.ReadFile(t.fsys, t.File)
+		if err != nil {
+			t.ds.Errorf(diag.Pos{File: t.name}, "", "cannot read the service tags file: %s", diag.FileReason(err))
+			return
+		}
+		d, ds := servicetag.Parse(raw)
+		t.ds = ds.WithFile(t.name)
+		if ds.HasErrors() {
+			return
+		}
+		if d.ChangeNumber != t.ChangeNumber {
+			t.ds.Errorf(diag.Pos{File: t.name}, "", "the file holds change number %d, but catalog.yaml records %d; run catalog update again", d.ChangeNumber, t.ChangeNumber)
+			return
+		}
+		t.data = d
+	})
+	return t.data, t.ds
+}
+
+// TagCloud names the Azure cloud whose service tags apply to a Teams
+// cloud: GCC runs in Azure's public cloud, GCC High and DoD in Azure
+// Government.
+func TagCloud(c model.Cloud) string {
+	switch c {
+	case model.CloudGCCHigh, model.CloudDoD:
+		return "AzureGovernment"
+	}
+	return "Public"
+}
+
+// TagsFor returns the service tags file for a Teams cloud, or nil when the
+// catalog carries none.
+func (c *Catalog) TagsFor(cloud model.Cloud) *TagFile { return c.ServiceTags[TagCloud(cloud)] }
 
 // Integration is one supported integration: its roles, its parameters and
 // its flows in catalog order.

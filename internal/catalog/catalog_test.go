@@ -151,7 +151,7 @@ flows:
 	if len(ds) > 0 {
 		t.Fatalf("diagnostics: %s", ds)
 	}
-	if c.Version != "2026.11.1+test" {
+	if c.Version != "2026.12.1+test" {
 		t.Errorf("version %q", c.Version)
 	}
 	v, _ := c.SetValue("teams-service", model.CloudWorldwide)

@@ -41,6 +41,7 @@ func newBuilder() *builder {
 			Integrations: map[string]*Integration{},
 			Sets:         map[string]*AddressSet{},
 			M365:         map[model.Cloud]M365Data{},
+			ServiceTags:  map[string]*TagFile{},
 			flowPos:      map[string]diag.Pos{},
 		},
 		intPos:  map[string]diag.Pos{},
@@ -112,7 +113,7 @@ func (b *builder) loadCatalogFile(src Source, data []byte) {
 		}
 		sets, mds := m365.Parse(raw)
 		b.ds.Append(mds.WithFile(path.Join(src.Name, m.File)))
-		data := M365Data{Instance: m.Instance, File: m.File, Version: m.Version, Sets: sets}
+		data := M365Data{Instance: m.Instance, File: m.File, Version: m.Version, Source: m.Source, Sets: sets}
 		if m.Version != "" && !m365VersionRE.MatchString(m.Version) {
 			b.ds.Errorf(doc.At("m365", name, "version"), "m365", "version %q: want the web service's ten digits, YYYYMMDDNN", m.Version)
 		}
@@ -125,6 +126,9 @@ func (b *builder) loadCatalogFile(src Source, data []byte) {
 		}
 		parsed[m.File] = data
 		b.cat.M365[cloud] = parsed[m.File]
+	}
+	for _, name := range sortedKeys(w.ServiceTags) {
+		b.loadTags(src, &doc, name, w.ServiceTags[name])
 	}
 	for _, name := range sortedKeys(w.AddressSets) {
 		ws := w.AddressSets[name]
@@ -149,6 +153,37 @@ func (b *builder) loadCatalogFile(src Source, data []byte) {
 			set.Values[cloud] = v
 		}
 	}
+}
+
+// loadTags records a service tags file of the catalog. The file must be
+// there; it is parsed only when a command needs its tags (TagFile.Data).
+func (b *builder) loadTags(src Source, doc *yamlx.Doc, cloud string, w wireTags) {
+	at := func(p ...string) diag.Pos { return doc.At(append([]string{"service_tags", cloud}, p...)...) }
+	if cloud != "Public" && cloud != "AzureGovernment" {
+		b.ds.Errorf(doc.KeyAt("service_tags", cloud), "service_tags", "unknown cloud %q: want Public or AzureGovernment, the cloud field of Microsoft's file", cloud)
+		return
+	}
+	if w.File == "" {
+		b.ds.Errorf(at(), "service_tags", "no file")
+		return
+	}
+	if _, err := fs.Stat(src.FS, w.File); err != nil {
+		b.ds.Errorf(at("file"), "service_tags", "cannot read %q: %s", w.File, diag.FileReason(err))
+		return
+	}
+	if w.ChangeNumber <= 0 {
+		b.ds.Errorf(at("change_number"), "service_tags", "no change_number: want the file's changeNumber")
+		return
+	}
+	t := &TagFile{Cloud: cloud, File: w.File, ChangeNumber: w.ChangeNumber, Source: w.Source, fsys: src.FS, name: path.Join(src.Name, w.File)}
+	if w.Date != "" {
+		d, err := time.Parse(time.DateOnly, w.Date)
+		if err != nil {
+			b.ds.Errorf(at("date"), "service_tags", "date %q: want YYYY-MM-DD", w.Date)
+		}
+		t.Date = d
+	}
+	b.cat.ServiceTags[cloud] = t
 }
 
 func compileSetValue(w wireSetValue, at func(...string) diag.Pos, subject string) (*SetValue, diag.List) {

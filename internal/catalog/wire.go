@@ -8,6 +8,7 @@ type wireCatalog struct {
 	Version     string              `yaml:"version"`
 	Documents   map[string]wireDoc  `yaml:"documents"`
 	M365        map[string]wireM365 `yaml:"m365"`
+	ServiceTags map[string]wireTags `yaml:"service_tags"`
 	AddressSets map[string]wireSet  `yaml:"address_sets"`
 }
 
@@ -23,6 +24,18 @@ type wireM365 struct {
 	Version string `yaml:"version"`
 	// Date is the day the data was published or retrieved (YYYY-MM-DD).
 	Date string `yaml:"date"`
+	// Source says where the copy came from (a URL, a file name, a
+	// transcription), for catalog list.
+	Source string `yaml:"source"`
+}
+
+// wireTags is an Azure service tags file the catalog carries, keyed in
+// catalog.yaml by the file's cloud ("Public", "AzureGovernment").
+type wireTags struct {
+	File         string `yaml:"file"`
+	ChangeNumber int    `yaml:"change_number"`
+	Date         string `yaml:"date"`
+	Source       string `yaml:"source"`
 }
 
 type wireSet struct {

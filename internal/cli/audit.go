@@ -173,6 +173,15 @@ func runAudit(c *cobra.Command, e *env, catDir, specFile string, a auditArgs) er
 	if err != nil {
 		return err
 	}
+	if t := pl.Catalog.TagsFor(pl.Plan.Cloud); a.serviceTags == "" && t != nil {
+		// The service tags the catalog carries (catalog update
+		// --service-tags) stand in for --service-tags.
+		data, ds := t.Data()
+		if ds.HasErrors() {
+			return inputError(ds.Err())
+		}
+		opt.Tags.Data = data
+	}
 	prog := e.progress("audit")
 	defer prog.done()
 	cfg, name, ds, err := e.readAuditConfig(c, a, pl.Spec.Audit, &opt, members, prog.update)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,7 +19,7 @@ func newCatalogCmd(e *env) *cobra.Command {
 		Use:   "catalog",
 		Short: "Show the integrations and flows teamsgate knows",
 	}
-	c.AddCommand(newCatalogListCmd(e), newCatalogShowCmd(e))
+	c.AddCommand(newCatalogListCmd(e), newCatalogShowCmd(e), newCatalogUpdateCmd(e), newCatalogDiffCmd(e))
 	return c
 }
 
@@ -40,11 +41,27 @@ func newCatalogListCmd(e *env) *cobra.Command {
 		if err != nil {
 			return err
 		}
+		now := e.now()
+		seen := map[string]bool{}
+		for _, cloud := range model.Clouds {
+			for _, s := range staleData(cat, cloud, now) {
+				if !seen[s] {
+					seen[s] = true
+					e.warnf("%s", s)
+				}
+			}
+		}
 		if format == "json" {
-			return writeJSON(e, catalogJSON(cat))
+			return writeJSON(e, catalogJSON(cat, now))
 		}
 		w := e.stdout
 		fmt.Fprintf(w, "Catalog %s\n", cat.Version)
+		fmt.Fprintf(w, "\nData:\n")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, d := range dataInUse(cat, now) {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", d.What, d.Clouds, d.Label, d.Age, d.Source)
+		}
+		tw.Flush()
 		for _, id := range cat.IntegrationNames() {
 			in := cat.Integrations[id]
 			fmt.Fprintf(w, "\n%s — %s (document %s: %s)\n", in.ID, in.Title, in.Document, cat.Documents[in.Document].Title)
@@ -226,13 +243,78 @@ func integrationJSON(cat *catalog.Catalog, in *catalog.Integration) integrationO
 	return out
 }
 
-func catalogJSON(cat *catalog.Catalog) any {
+func catalogJSON(cat *catalog.Catalog, now time.Time) any {
 	out := struct {
 		Version      string           `json:"version"`
+		Data         []dataOut        `json:"data"`
 		Integrations []integrationOut `json:"integrations"`
-	}{Version: cat.Version}
+	}{Version: cat.Version, Data: dataInUse(cat, now)}
 	for _, id := range cat.IntegrationNames() {
 		out.Integrations = append(out.Integrations, integrationJSON(cat, cat.Integrations[id]))
+	}
+	return out
+}
+
+// dataOut is one piece of published data the catalog carries, with its
+// age.
+type dataOut struct {
+	What    string `json:"what"`
+	Clouds  string `json:"clouds"`
+	Version string `json:"version,omitempty"`
+	Date    string `json:"date,omitempty"`
+	AgeDays *int   `json:"age_days"`
+	Stale   bool   `json:"stale"`
+	Source  string `json:"source,omitempty"`
+	Label   string `json:"-"`
+	Age     string `json:"-"`
+}
+
+func dataInUse(cat *catalog.Catalog, now time.Time) []dataOut {
+	var out []dataOut
+	add := func(what, clouds, version string, date time.Time, label, source string) {
+		d := dataOut{What: what, Clouds: clouds, Version: version, Label: label, Source: source, Age: "age unknown"}
+		if !date.IsZero() {
+			n := days(now.Sub(date))
+			d.Date, d.AgeDays, d.Age = date.Format(time.DateOnly), &n, fmt.Sprintf("%d days old", n)
+			if now.Sub(date) > staleAfter {
+				d.Stale = true
+				d.Age += " (over 90: run catalog update)"
+			}
+		}
+		out = append(out, d)
+	}
+	byFile := map[string][]string{}
+	var files []string
+	for _, c := range model.Clouds {
+		m, ok := cat.M365[c]
+		if !ok {
+			continue
+		}
+		k := m.Instance + "\x00" + m.File
+		if _, seen := byFile[k]; !seen {
+			files = append(files, k)
+		}
+		byFile[k] = append(byFile[k], string(c))
+	}
+	for _, k := range files {
+		clouds := byFile[k]
+		cloud, _ := model.ParseCloud(clouds[0])
+		m := cat.M365[cloud]
+		add("Microsoft 365 "+m.Instance, strings.Join(clouds, ", "), m.Version, m.Date, dataLabel(m.Version, m.Date), m.Source)
+	}
+	for _, name := range []string{"Public", "AzureGovernment"} {
+		t := cat.ServiceTags[name]
+		if t == nil {
+			continue
+		}
+		var clouds []string
+		for _, c := range model.Clouds {
+			if catalog.TagCloud(c) == name {
+				clouds = append(clouds, string(c))
+			}
+		}
+		add("Azure service tags "+name, strings.Join(clouds, ", "), fmt.Sprint(t.ChangeNumber), t.Date,
+			fmt.Sprintf("change number %d, of %s", t.ChangeNumber, t.Date.Format(time.DateOnly)), t.Source)
 	}
 	return out
 }

@@ -417,7 +417,7 @@ func TestProgress(t *testing.T) {
 // date of the Microsoft data.
 func TestVersion(t *testing.T) {
 	code, out, _ := run(t, "--version")
-	if code != ExitOK || !strings.HasPrefix(out, "teamsgate ") || !strings.Contains(out, "catalog 2026.11.1") || !strings.Contains(out, "Microsoft 365 data of 2020-12-23") {
+	if code != ExitOK || !strings.HasPrefix(out, "teamsgate ") || !strings.Contains(out, "catalog 2026.12.1") || !strings.Contains(out, "Microsoft 365 data of 2026-03-31") {
 		t.Errorf("--version: exit %d %q", code, out)
 	}
 	code, out, _ = run(t, "version", "-o", "json")
@@ -429,7 +429,7 @@ func TestVersion(t *testing.T) {
 			Cloud, Instance, Version, Date string
 		} `json:"m365"`
 	}
-	if err := json.Unmarshal([]byte(out), &v); err != nil || code != ExitOK || v.Catalog != "2026.11.1" || len(v.M365) != 4 || v.M365[0].Cloud != "worldwide" || v.M365[0].Date != "2020-12-23" || v.M365[2].Version != "2026033100" {
+	if err := json.Unmarshal([]byte(out), &v); err != nil || code != ExitOK || v.Catalog != "2026.12.1" || len(v.M365) != 4 || v.M365[0].Cloud != "worldwide" || v.M365[0].Date != "2026-06-06" || v.M365[2].Version != "2026033100" {
 		t.Errorf("version -o json: exit %d, %v, %+v", code, err, v)
 	}
 }

@@ -38,6 +38,9 @@ func TestAuditCorpus(t *testing.T) {
 	}
 	corpus := func(p string) string { return filepath.Join(testutil.Root(), "testdata", "audit-corpus", p) }
 	spec, specAWS := corpus("deployment.yaml"), corpus("deployment-aws.yaml")
+	// The corpus's configurations were written for the late-2020 Microsoft
+	// 365 data: they are audited with it.
+	data2020 := testutil.M365Overlay(t, "testdata/data/m365/worldwide-2020-12.json", "2020122300")
 	vnet := []string{"--vnet", "198.51.100.0/24"}
 	cases := []tc{
 		// iptables: a perimeter router, one user chain per role
@@ -119,7 +122,7 @@ func TestAuditCorpus(t *testing.T) {
 			if strings.HasPrefix(c.file, "aws-sg/") {
 				s = specAWS
 			}
-			args := append([]string{"audit", s, "--config", corpus(c.file), "-o", "json"}, c.args...)
+			args := append([]string{"audit", s, "--config", corpus(c.file), "-o", "json", "--catalog", data2020}, c.args...)
 			code, out, errs := run(t, args...)
 			var doc struct {
 				Findings []struct {

@@ -30,6 +30,10 @@ const (
 	// ExitFindings: the command ran and found problems (audit findings,
 	// failed certificate or TLS checks).
 	ExitFindings = 3
+	// ExitUnavailable: a remote service the command needs could not be
+	// reached, answered wrongly, or asked to wait (catalog update and the
+	// Microsoft 365 web service). Nothing was written; try again later.
+	ExitUnavailable = 4
 	// ExitInterrupted: stopped by SIGINT (Ctrl-C), 128+2 as shells report
 	// it. Nothing was written.
 	ExitInterrupted = 130
@@ -42,6 +46,8 @@ const (
 	// annotFindings holds what exit code 3 means for the command; a
 	// command without it never returns 3.
 	annotFindings = "teamsgate/findings"
+	// annotUnavailable holds what exit code 4 means for the command.
+	annotUnavailable = "teamsgate/unavailable"
 	// annotDaemon marks a daemon: it handles signals itself and has its
 	// own exit codes.
 	annotDaemon = "teamsgate/daemon"
@@ -153,6 +159,9 @@ func exitCodes(c *cobra.Command) [][2]string {
 	if f := findingsText(c); f != "" {
 		codes = append(codes, [2]string{"3", f})
 	}
+	if u := c.Annotations[annotUnavailable]; u != "" {
+		codes = append(codes, [2]string{"4", u})
+	}
 	return append(codes,
 		[2]string{"130", "interrupted by SIGINT (Ctrl-C): stopped at once, nothing written"},
 		[2]string{"143", "terminated by SIGTERM: stopped at once, nothing written"})
@@ -203,6 +212,7 @@ func addExitCodes(root *cobra.Command) {
 		{"0", "ok"},
 		{"1", "usage or input error (nothing written)"},
 		{"3", "findings: audit differences, failed certificate or TLS checks"},
+		{"4", "catalog update: the Microsoft 365 web service could not be reached or asked to wait (nothing written)"},
 		{"130", "interrupted by SIGINT (Ctrl-C): stopped at once, nothing written"},
 		{"143", "terminated by SIGTERM: stopped at once, nothing written"},
 	}) + "\n\nEach command's --help lists the codes it can return."

@@ -31,7 +31,7 @@ const (
 // catalogFlag adds --catalog to a command and returns where its value goes.
 func catalogFlag(c *cobra.Command) *string {
 	var dir string
-	c.Flags().StringVar(&dir, "catalog", "", "directory of catalog entries that add to or override the embedded catalog")
+	c.Flags().StringVar(&dir, "catalog", os.Getenv(catalogEnv), "directory of catalog entries that add to or override the embedded catalog, such as the one catalog update keeps (default $"+catalogEnv+")")
 	_ = c.MarkFlagDirname("catalog")
 	return &dir
 }
@@ -67,6 +67,17 @@ func specName(file string) string {
 // "-") and plans the deployment. Any error diagnostic makes it fail with
 // every problem listed.
 func (e *env) loadPlan(catalogDir, specFile string) (*planfile.Planned, error) {
+	pl, err := e.loadPlanQuiet(catalogDir, specFile)
+	if err != nil {
+		return nil, err
+	}
+	e.warnStale(pl.Catalog, pl.Plan.Cloud)
+	return pl, nil
+}
+
+// loadPlanQuiet is loadPlan without the warning about old data, for a
+// baseline (--since) whose age does not matter.
+func (e *env) loadPlanQuiet(catalogDir, specFile string) (*planfile.Planned, error) {
 	cat, err := loadCatalog(catalogDir)
 	if err != nil {
 		return nil, err
@@ -80,4 +91,38 @@ func (e *env) loadPlan(catalogDir, specFile string) (*planfile.Planned, error) {
 		return nil, inputError(ds.Err())
 	}
 	return pl, nil
+}
+
+// loadPlans plans one spec (read once: it may be standard input) with the
+// catalog directory sinceDir and with catalogDir, for --since. Only the
+// second warns about old data.
+func (e *env) loadPlans(sinceDir, catalogDir, specFile string) (old, cur *planfile.Planned, err error) {
+	if sinceDir == "" {
+		return nil, nil, inputError(fmt.Errorf("--since needs a catalog directory"))
+	}
+	if st, err := os.Stat(sinceDir); err == nil && !st.IsDir() {
+		return nil, nil, inputError(fmt.Errorf("--since %q is a file: give the catalog directory to compare with (after catalog update, DIR.previous)", sinceDir))
+	}
+	oldCat, err := loadCatalog(sinceDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	cat, err := loadCatalog(catalogDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	data, err := e.readInput("spec", specFile, maxSpecBytes)
+	if err != nil {
+		return nil, nil, inputError(err)
+	}
+	old, ds := planfile.Read(oldCat, data, specName(specFile))
+	if old == nil {
+		return nil, nil, inputError(fmt.Errorf("planning with the --since catalog %s: %w", sinceDir, ds.Err()))
+	}
+	cur, ds = planfile.Read(cat, data, specName(specFile))
+	if cur == nil {
+		return nil, nil, inputError(ds.Err())
+	}
+	e.warnStale(cur.Catalog, cur.Plan.Cloud)
+	return old, cur, nil
 }

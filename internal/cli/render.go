@@ -11,6 +11,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/teamsgate/teamsgate/internal/atomicfile"
+	"github.com/teamsgate/teamsgate/internal/model"
+	"github.com/teamsgate/teamsgate/internal/planfile"
+	"github.com/teamsgate/teamsgate/internal/render"
 	"github.com/teamsgate/teamsgate/internal/render/targets"
 	"github.com/teamsgate/teamsgate/internal/servicetag"
 	"github.com/teamsgate/teamsgate/internal/view"
@@ -27,6 +30,7 @@ type renderArgs struct {
 	serviceTags string
 	direct      bool
 	proxy       string
+	since       string
 }
 
 // formatNames are values that are output formats elsewhere: render -o
@@ -67,6 +71,14 @@ error, not ignored:
   --proxy                         squid, pac
   --direct                        pac
 
+--since OLD writes only the change from the catalog directory OLD to
+--catalog, as commands that change the running configuration in place,
+where the target has such a form: nftables ("delete element" and "add
+element" on its named sets, one transaction) and azure-nsg ("az network
+nsg rule update" of the rules' address lists). A change that adds or
+removes a rule or a set, and every other target, needs the full render:
+that is an error saying so. After catalog update, OLD is DIR.previous.
+
 Targets:
 ` + targetsHelp(),
 		Example: `  teamsgate render examples/messaging-bot.yaml --target nftables --scope bot --fqdn-skip
@@ -87,6 +99,8 @@ Targets:
 	f.StringVar(&a.serviceTags, "service-tags", "", "Azure service tags file to expand service tags on targets without them")
 	f.BoolVar(&a.direct, "direct", false, "pac: send the allow-listed hosts DIRECT instead of through the proxy")
 	f.StringVar(&a.proxy, "proxy", "", "pac, squid: the egress proxy's ADDR:PORT")
+	f.StringVar(&a.since, "since", "", "write only the change from the catalog directory OLD to --catalog (nftables, azure-nsg)")
+	_ = c.MarkFlagDirname("since")
 	_ = c.RegisterFlagCompletionFunc("target", targetCompletion)
 	_ = c.RegisterFlagCompletionFunc("scope", roleCompletion)
 	_ = c.MarkFlagDirname("out-dir")
@@ -95,6 +109,45 @@ Targets:
 		return runRender(c, e, a, *catDir, args[0])
 	}
 	return c
+}
+
+// catalogTags returns the service tags a render expands: those of
+// --service-tags when given, else those the plan's catalog carries for its
+// cloud (catalog update --service-tags), read only when the target
+// expands tags and a rule names one.
+func catalogTags(pl *planfile.Planned, explicit *servicetag.Data, expands bool) (*servicetag.Data, error) {
+	if explicit != nil || !expands || !usesTags(pl.Plan) {
+		return explicit, nil
+	}
+	t := pl.Catalog.TagsFor(pl.Plan.Cloud)
+	if t == nil {
+		return nil, nil
+	}
+	data, ds := t.Data()
+	if ds.HasErrors() {
+		return nil, inputError(ds.Err())
+	}
+	return data, nil
+}
+
+func usesTags(p *model.Plan) bool {
+	for _, r := range p.Rules {
+		if len(r.Source.ServiceTags)+len(r.Destination.ServiceTags) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// deltaTargets lists the targets that write a change in place.
+func deltaTargets() string {
+	var names []string
+	for _, t := range targets.All() {
+		if _, ok := t.(render.Deltaer); ok {
+			names = append(names, t.Name())
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 func targetsHelp() string {
@@ -176,16 +229,50 @@ func runRender(c *cobra.Command, e *env, a renderArgs, catDir, specFile string) 
 		}
 		opt.ServiceTags = data
 	}
-	pl, err := e.loadPlan(catDir, specFile)
+	var deltaer render.Deltaer
+	if a.since != "" {
+		var ok bool
+		if deltaer, ok = t.(render.Deltaer); !ok {
+			return inputError(fmt.Errorf("--since: target %s has no form for a change in place; render it in full, without --since (targets with one: %s)", t.Name(), deltaTargets()))
+		}
+	}
+	var pl, oldPl *planfile.Planned
+	if a.since != "" {
+		oldPl, pl, err = e.loadPlans(a.since, catDir, specFile)
+	} else {
+		pl, err = e.loadPlan(catDir, specFile)
+	}
 	if err != nil {
 		return err
 	}
 	if err := c.Context().Err(); err != nil {
 		return err
 	}
+	explicitTags := opt.ServiceTags
+	if opt.ServiceTags, err = catalogTags(pl, explicitTags, reads.Has(view.ChoiceServiceTags)); err != nil {
+		return err
+	}
 	out, ds := t.Render(pl.Plan, opt)
 	if ds.HasErrors() {
 		return inputError(ds.Err())
+	}
+	if deltaer != nil {
+		if opt.ServiceTags, err = catalogTags(oldPl, explicitTags, reads.Has(view.ChoiceServiceTags)); err != nil {
+			return err
+		}
+		old, ods := t.Render(oldPl.Plan, opt)
+		if ods.HasErrors() {
+			return inputError(fmt.Errorf("rendering with the --since catalog %s: %w", a.since, ods.Err()))
+		}
+		delta, err := deltaer.Delta(old, out)
+		if errors.Is(err, render.ErrFullRender) {
+			return inputError(fmt.Errorf("--since: the change from %s is more than address lists (%w); apply the full render instead, without --since", a.since, err))
+		}
+		if err != nil {
+			return inputError(err)
+		}
+		delta.Warnings = out.Warnings
+		out = delta
 	}
 	e.warn(pl.Warnings)
 	e.warn(ds.Warnings())

@@ -126,6 +126,12 @@ The spec must be a file (not "-"): SIGHUP re-reads it.`,
 			ch := make(chan struct{}, 1)
 			reloads = append(reloads, ch)
 			reread := func() (*ingress.Config, error) {
+				// The catalog is read again too: a reload after catalog
+				// update takes the new Microsoft ranges.
+				cat, err := loadCatalog(*catDir)
+				if err != nil {
+					return nil, err
+				}
 				cfg, ds := load.File(cat, specFile)
 				if ds.HasErrors() {
 					return nil, ds.Err()
@@ -144,6 +150,12 @@ The spec must be a file (not "-"): SIGHUP re-reads it.`,
 			ch := make(chan struct{}, 1)
 			reloads = append(reloads, ch)
 			reread := func() (*egress.Config, error) {
+				// The catalog is read again too: a reload after catalog
+				// update takes the new Microsoft ranges.
+				cat, err := loadCatalog(*catDir)
+				if err != nil {
+					return nil, err
+				}
 				cfg, ds := egressload.File(cat, specFile)
 				if ds.HasErrors() {
 					return nil, ds.Err()

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -44,6 +45,38 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// startServe starts the teamsgate binary with args, kills it when the
+// test ends if it still runs, and waits until every admin listener answers
+// /healthz. done receives its exit.
+func startServe(t *testing.T, admins []string, args ...string) (*exec.Cmd, *lockedBuffer, chan error) {
+	t.Helper()
+	stderr := &lockedBuffer{}
+	cmd := exec.Command(binary(t), args...)
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	for _, a := range admins {
+		eventually(t, "the admin listener "+a, func() bool {
+			resp, err := http.Get("http://" + a + "/healthz")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK
+		})
+	}
+	return cmd, stderr, done
+}
+
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -67,31 +100,7 @@ func TestServeBothDaemons(t *testing.T) {
 		"  admin:\n    listen: " + gwAdmin + "\n" + egressSection(pxListen, pxAdmin)
 	file := writeFile(t, dir, "both.yaml", spec)
 
-	var stderr lockedBuffer
-	cmd := exec.Command(binary(t), "serve", file)
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			<-done
-		}
-	})
-
-	for _, a := range []string{gwAdmin, pxAdmin} {
-		eventually(t, "the admin listener "+a, func() bool {
-			resp, err := http.Get("http://" + a + "/healthz")
-			if err != nil {
-				return false
-			}
-			resp.Body.Close()
-			return resp.StatusCode == http.StatusOK
-		})
-	}
+	cmd, stderr, done := startServe(t, []string{gwAdmin, pxAdmin}, "serve", file)
 
 	status, body := connect(t, pxListen, "evil.example:443")
 	if status != http.StatusForbidden || !strings.Contains(body, "host-not-allowed") {
@@ -158,4 +167,43 @@ func connect(t *testing.T, addr, target string) (int, string) {
 	var b bytes.Buffer
 	b.ReadFrom(resp.Body)
 	return resp.StatusCode, b.String()
+}
+
+// TestServeReloadTakesCatalogUpdate: serve reads its catalog directory
+// again on SIGHUP, so a catalog update reaches a running proxy without a
+// restart. The 2020 data has no *.teams.cloud.microsoft; the derived data
+// adds it to the calling bot's Teams set 12.
+func TestServeReloadTakesCatalogUpdate(t *testing.T) {
+	dir := t.TempDir()
+	cat := filepath.Join(dir, "cat")
+	if code, _, errs := run(t, "catalog", "update", "--dir", cat, "--from", m365Old); code != ExitOK {
+		t.Fatal(errs)
+	}
+	pxListen, pxAdmin := freeAddr(t), freeAddr(t)
+	spec := writeFile(t, dir, "bot.yaml", "name: t\ncloud: worldwide\nintegrations:\n  teams-calling-bot:\n    roles:\n      bot: {addresses: [198.51.100.20]}\n"+
+		"egress:\n  listen: "+pxListen+"\n  scope: [teams-calling-bot/bot]\n  dns: [127.0.0.1:9]\n  limits: {dns_timeout: 1s}\n  admin:\n    listen: "+pxAdmin+"\n")
+
+	cmd, stderr, done := startServe(t, []string{pxAdmin}, "serve", "--catalog", cat, spec)
+	status, body := connect(t, pxListen, "emea.teams.cloud.microsoft:443")
+	if status != http.StatusForbidden || !strings.Contains(body, "host-not-allowed") {
+		t.Fatalf("before the update, CONNECT emea.teams.cloud.microsoft:443: %d %q", status, body)
+	}
+	if code, _, errs := run(t, "catalog", "update", "--dir", cat, "--from", m365Derived); code != ExitOK {
+		t.Fatal(errs)
+	}
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the reload", func() bool { return strings.Contains(stderr.String(), "reloaded") })
+	// Allowed now: it fails only at the name server, which answers nothing.
+	status, body = connect(t, pxListen, "emea.teams.cloud.microsoft:443")
+	if status != http.StatusBadGateway || !strings.Contains(body, "dns") {
+		t.Errorf("after the update and the reload: %d %q\n%s", status, body, stderr.String())
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("serve after SIGTERM: %v\n%s", err, stderr.String())
+	}
 }

@@ -356,7 +356,7 @@ func TestAllowListCallingBot(t *testing.T) {
 	for _, want := range []string{
 		"teams-calling-bot.out.login teams-calling-bot/bot login.microsoftonline.com  443",
 		"teams-calling-bot.out.graph teams-calling-bot/bot graph.microsoft.com  443",
-		"teams-calling-bot.out.m365.set15-tcp teams-calling-bot/bot *.sfbassets.com,*.urlp.sfbassets.com,skypemaprdsitus.trafficmanager.net  80,443",
+		"teams-calling-bot.out.m365.set19-tcp teams-calling-bot/bot adl.windows.com  80,443",
 		"teams-calling-bot.out.m365.set12-tcp teams-calling-bot/bot ",
 	} {
 		if !strings.Contains(got, want) {

@@ -10,6 +10,7 @@ package m365
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"sort"
@@ -123,8 +124,8 @@ func compile(w wireSet, at, subject string, ds *jsonpos.Deferred) (s EndpointSet
 		ds.Errorf(jsonpos.Member(at, "serviceArea"), subject, "no serviceArea")
 	}
 	for k, u := range w.URLs {
-		if strings.TrimSpace(u) == "" {
-			ds.Errorf(jsonpos.Index(jsonpos.Member(at, "urls"), k), subject, "empty url")
+		if err := checkURL(u); err != nil {
+			ds.Errorf(jsonpos.Index(jsonpos.Member(at, "urls"), k), subject, "url %q: %v", u, err)
 			continue
 		}
 		s.URLs = append(s.URLs, u)
@@ -156,6 +157,27 @@ func compile(w wireSet, at, subject string, ds *jsonpos.Deferred) (s EndpointSet
 		return s, false
 	}
 	return s, true
+}
+
+// checkURL accepts what the service publishes as a URL: a host name,
+// possibly with "*" wildcards of any form ("*.lync.com", "*cdn.onenote.net",
+// "autodiscover.*.onmicrosoft.com"), without scheme, port or path. Hosts
+// says which of them a firewall can take.
+func checkURL(u string) error {
+	switch {
+	case strings.TrimSpace(u) == "":
+		return errors.New("empty")
+	case len(u) > 253:
+		return fmt.Errorf("%d characters; a host name has at most 253", len(u))
+	case strings.Contains(u, ".."), strings.HasPrefix(u, "."):
+		return errors.New("an empty label")
+	}
+	for _, r := range u {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '*') {
+			return fmt.Errorf("%q is not a host name character (a URL is a host name or a wildcard of one, without scheme, port or path)", r)
+		}
+	}
+	return nil
 }
 
 // Hosts returns the set's URLs as host patterns, and the URLs that are not

@@ -9,7 +9,7 @@ import (
 )
 
 func TestRealWorldwide(t *testing.T) {
-	data, err := os.ReadFile("../catalog/data/m365/worldwide.json")
+	data, err := os.ReadFile("../../testdata/data/m365/worldwide-2020-12.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,18 +41,21 @@ func TestRealWorldwide(t *testing.T) {
 
 func TestParseErrors(t *testing.T) {
 	for name, tc := range map[string]struct{ in, want string }{
-		"not json":     {in: "[{", want: "1:3: not a Microsoft 365 endpoints response"},
-		"object":       {in: "{}", want: "1:1: not a Microsoft 365 endpoints response (a JSON array of endpoint sets): want an array, got object"},
-		"no id":        {in: "[\n {\"serviceArea\":\"Skype\",\"category\":\"Allow\",\"urls\":[\"a.b\"]}]", want: "2:2: endpoint set [0]: no id"},
-		"dup id":       {in: "[{\"id\":1,\"serviceArea\":\"Skype\",\"category\":\"Allow\",\"urls\":[\"a.b\"]},\n {\"id\":1,\"serviceArea\":\"Skype\",\"category\":\"Allow\",\"urls\":[\"a.b\"]}]", want: "2:8: endpoint set 1: id given twice"},
-		"bad category": {in: "[{\"id\":1,\"serviceArea\":\"Skype\",\n  \"category\":\"Fast\",\"urls\":[\"a.b\"]}]", want: `2:14: endpoint set 1: unknown category "Fast"`},
-		"bad ip":       {in: "[{\"id\":1,\"serviceArea\":\"Skype\",\"category\":\"Allow\",\n  \"ips\":[\"1.2.3.0/24\", \"1.2.3.4/40\"]}]", want: "2:24: endpoint set 1: "},
-		"bad ports":    {in: "[{\"id\":1,\"serviceArea\":\"Skype\",\"category\":\"Allow\",\"urls\":[\"a.b\"],\n\"tcpPorts\":\"80-\"}]", want: "2:12: endpoint set 1: tcpPorts"},
-		"no area":      {in: "[{\"id\":1,\"category\":\"Allow\",\"urls\":[\"a.b\"]}]", want: "1:2: endpoint set 1: no serviceArea"},
-		"empty url":    {in: "[{\"id\":1,\"serviceArea\":\"Skype\",\"category\":\"Allow\",\"urls\":[\"a.b\",\n \" \"]}]", want: "2:2: endpoint set 1: empty url"},
-		"empty":        {in: "[{\"id\":1,\"serviceArea\":\"Skype\",\"category\":\"Allow\"}]", want: "1:2: endpoint set 1: neither urls nor ips"},
-		"wrong type":   {in: "[1,\n {\"id\":\"x\"}]", want: "1:2: endpoint set [0]: want an object, got number\n2:8: endpoint set [1]: id: want a number, got string"},
-		"syntax error": {in: "[\n {\"id\": 1,,}]", want: "2:"},
+		"not json":                {in: "[{", want: "1:3: not a Microsoft 365 endpoints response"},
+		"object":                  {in: "{}", want: "1:1: not a Microsoft 365 endpoints response (a JSON array of endpoint sets): want an array, got object"},
+		"no id":                   {in: "[\n {\"serviceArea\":\"Skype\",\"category\":\"Allow\",\"urls\":[\"a.b\"]}]", want: "2:2: endpoint set [0]: no id"},
+		"dup id":                  {in: "[{\"id\":1,\"serviceArea\":\"Skype\",\"category\":\"Allow\",\"urls\":[\"a.b\"]},\n {\"id\":1,\"serviceArea\":\"Skype\",\"category\":\"Allow\",\"urls\":[\"a.b\"]}]", want: "2:8: endpoint set 1: id given twice"},
+		"bad category":            {in: "[{\"id\":1,\"serviceArea\":\"Skype\",\n  \"category\":\"Fast\",\"urls\":[\"a.b\"]}]", want: `2:14: endpoint set 1: unknown category "Fast"`},
+		"bad ip":                  {in: "[{\"id\":1,\"serviceArea\":\"Skype\",\"category\":\"Allow\",\n  \"ips\":[\"1.2.3.0/24\", \"1.2.3.4/40\"]}]", want: "2:24: endpoint set 1: "},
+		"bad ports":               {in: "[{\"id\":1,\"serviceArea\":\"Skype\",\"category\":\"Allow\",\"urls\":[\"a.b\"],\n\"tcpPorts\":\"80-\"}]", want: "2:12: endpoint set 1: tcpPorts"},
+		"no area":                 {in: "[{\"id\":1,\"category\":\"Allow\",\"urls\":[\"a.b\"]}]", want: "1:2: endpoint set 1: no serviceArea"},
+		"empty url":               {in: "[{\"id\":1,\"serviceArea\":\"Skype\",\"category\":\"Allow\",\"urls\":[\"a.b\",\n \" \"]}]", want: "2:2: endpoint set 1: url \" \": empty"},
+		"url with a path":         {in: "[{\"id\":12,\"serviceArea\":\"Skype\",\"category\":\"Allow\",\"urls\":[\"teams.microsoft.com/x\"]}]", want: "1:60: endpoint set 12: url \"teams.microsoft.com/x\": '/' is not a host name character"},
+		"url with a scheme":       {in: "[{\"id\":12,\"serviceArea\":\"Skype\",\"category\":\"Allow\",\"urls\":[\"https://a.b\"]}]", want: "1:60: endpoint set 12: url \"https://a.b\": ':' is not a host name character"},
+		"url with an empty label": {in: "[{\"id\":12,\"serviceArea\":\"Skype\",\"category\":\"Allow\",\"urls\":[\"*..visualstudio.com\"]}]", want: "1:60: endpoint set 12: url \"*..visualstudio.com\": an empty label"},
+		"empty":                   {in: "[{\"id\":1,\"serviceArea\":\"Skype\",\"category\":\"Allow\"}]", want: "1:2: endpoint set 1: neither urls nor ips"},
+		"wrong type":              {in: "[1,\n {\"id\":\"x\"}]", want: "1:2: endpoint set [0]: want an object, got number\n2:8: endpoint set [1]: id: want a number, got string"},
+		"syntax error":            {in: "[\n {\"id\": 1,,}]", want: "2:"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, ds := Parse([]byte(tc.in))

@@ -9,6 +9,7 @@ import (
 	"github.com/teamsgate/teamsgate/internal/catalog"
 	"github.com/teamsgate/teamsgate/internal/plan"
 	"github.com/teamsgate/teamsgate/internal/spec"
+	"github.com/teamsgate/teamsgate/internal/testutil"
 )
 
 // TestAddressFamilies: a required flow whose sides share no address family
@@ -22,6 +23,9 @@ func TestAddressFamilies(t *testing.T) {
 		want    []string // substrings of the diagnostics
 		wantErr bool
 		rule    string // a rule that must be in the plan
+		// overlay is Microsoft 365 Worldwide data to plan with instead of
+		// the embedded data.
+		overlay string
 	}{
 		{
 			name:    "IPv6-only bot, IPv4-only Teams service",
@@ -40,11 +44,21 @@ func TestAddressFamilies(t *testing.T) {
 			name: "IPv6-only calling bot",
 			spec: "cloud: worldwide\nintegrations:\n  teams-calling-bot:\n    roles:\n      bot: { addresses: [\"2001:db8::20\"] }\n",
 			// Teams media has IPv4 ranges only: the inbound media flow
-			// cannot be planned.
+			// cannot be planned. Set 11 has had 2603:1063::/38 since
+			// about 2021: its outbound rule is planned, IPv6 only.
 			wantErr: true,
 			want: []string{
 				"teams-calling-bot.in.media: the source teams-media",
-				// Set 11 has addresses only, IPv4 only.
+			},
+			rule: "teams-calling-bot.out.m365.set11-udp",
+		},
+		{
+			name: "IPv6-only calling bot, 2020 data",
+			spec: "cloud: worldwide\nintegrations:\n  teams-calling-bot:\n    roles:\n      bot: { addresses: [\"2001:db8::20\"] }\n",
+			// In the late-2020 data set 11 has addresses only, IPv4 only.
+			overlay: "testdata/data/m365/worldwide-2020-12.json",
+			wantErr: true,
+			want: []string{
 				"teams-calling-bot.out.m365.set11-udp: the source bot (2001:db8::20/128, IPv6 only) and the destination m365:Worldwide:11",
 				"Microsoft 365 endpoint set Worldwide:11 has no IPv6 range in the catalog's data",
 			},
@@ -53,6 +67,9 @@ func TestAddressFamilies(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p, diags := build(t, tt.spec)
+			if tt.overlay != "" {
+				p, diags = buildWith(t, tt.spec, testutil.M365Overlay(t, tt.overlay, "2020122300"))
+			}
 			hasErr := strings.Contains(diags, "no address family in common, so no firewall")
 			if hasErr != tt.wantErr {
 				t.Errorf("error %v, want %v:\n%s", hasErr, tt.wantErr, diags)

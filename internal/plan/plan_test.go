@@ -46,6 +46,21 @@ func build(t *testing.T, src string) (*model.Plan, string) {
 	return p, ds.String()
 }
 
+// buildWith is build with a catalog overlay directory.
+func buildWith(t *testing.T, src, overlay string) (*model.Plan, string) {
+	t.Helper()
+	cat, ds := planfile.Catalog(overlay)
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	s, ds := spec.Parse([]byte(src), "deploy.yaml", cat)
+	if ds.HasErrors() {
+		t.Fatalf("spec: %s", ds)
+	}
+	p, ds := plan.Build(cat, s)
+	return p, ds.String()
+}
+
 func ids(p *model.Plan) []string {
 	var out []string
 	for _, r := range p.Rules {

@@ -8,6 +8,8 @@
 package render
 
 import (
+	"errors"
+
 	"github.com/teamsgate/teamsgate/internal/diag"
 	"github.com/teamsgate/teamsgate/internal/model"
 	"github.com/teamsgate/teamsgate/internal/view"
@@ -32,3 +34,21 @@ type Output struct {
 	Files    map[string][]byte
 	Warnings []string
 }
+
+// Deltaer is a target that can write the change between two of its
+// renders as commands that change a running configuration in place
+// (render --since): after a catalog update, the elements of address sets
+// or the address lists of rules, with nothing taken away before what
+// replaces it is in.
+type Deltaer interface {
+	// Delta returns the commands that turn a firewall configured from old
+	// into one configured from new, both this target's Render output for
+	// one spec and options. An error wrapping ErrFullRender says the
+	// change is not of that kind (a rule or a set added or removed): only
+	// applying new in full brings it.
+	Delta(old, new Output) (Output, error)
+}
+
+// ErrFullRender is the reason a delta cannot be written: the change is
+// more than address lists, and only the full render applies it.
+var ErrFullRender = errors.New("only a full render applies this change")

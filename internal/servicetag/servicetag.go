@@ -43,6 +43,12 @@ type Tag struct {
 // IPSet returns the tag's addresses as a set.
 func (t *Tag) IPSet() *netipx.IPSet { return t.set }
 
+// Contains reports whether addr is one of the tag's addresses. It is a
+// binary search of the tag's address ranges and does not allocate; an
+// IPv4-mapped IPv6 address is not its IPv4 address (Unmap it first), and an
+// address with a zone is in no tag.
+func (t *Tag) Contains(addr netip.Addr) bool { return t.set != nil && t.set.Contains(addr) }
+
 type wireFile struct {
 	ChangeNumber *int        `json:"changeNumber"`
 	Cloud        string      `json:"cloud"`
@@ -86,6 +92,9 @@ func Parse(data []byte) (*Data, diag.List) {
 			continue
 		}
 		t := &Tag{Name: name, Region: v.Properties.Region}
+		if n := len(v.Properties.AddressPrefixes); n > 0 {
+			t.Prefixes = make([]netip.Prefix, 0, n) // nil for none, as before
+		}
 		var b netipx.IPSetBuilder
 		for k, s := range v.Properties.AddressPrefixes {
 			p, err := netip.ParsePrefix(s)

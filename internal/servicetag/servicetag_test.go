@@ -5,10 +5,14 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"io"
+	"math/rand/v2"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"testing"
+
+	"go4.org/netipx"
 
 	"github.com/teamsgate/teamsgate/internal/jsonpos"
 )
@@ -112,4 +116,161 @@ func FuzzParse(f *testing.F) {
 func hasDuplicateKeys(data []byte) bool {
 	_, ds := jsonpos.Parse(data)
 	return ds.HasErrors()
+}
+
+// TestAzureBotService checks the regional layout of the real file: a global
+// tag and one tag a region, named "Global.Region" with the region in Region.
+func TestAzureBotService(t *testing.T) {
+	d, ds := Parse(loadReal(t))
+	if ds.HasErrors() {
+		t.Fatalf("parse: %s", ds)
+	}
+	var regional int
+	regions := map[string]bool{}
+	for _, n := range d.Names() {
+		if !strings.HasPrefix(n, "AzureBotService.") {
+			continue
+		}
+		regional++
+		tag, err := d.Lookup(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tag.Region == "" || regions[tag.Region] {
+			t.Errorf("%s: Region %q, empty or given twice", n, tag.Region)
+		}
+		regions[tag.Region] = true
+	}
+	if regional != 71 {
+		t.Errorf("%d regional AzureBotService tags, want 71", regional)
+	}
+	// Region is Azure's region name, not always the name's suffix in lower
+	// case (12 of the 71 differ).
+	if tag, err := d.Lookup("AzureBotService.BrazilSoutheast"); err != nil {
+		t.Error(err)
+	} else if tag.Region != "brazilse" {
+		t.Errorf("AzureBotService.BrazilSoutheast: region %q, want brazilse", tag.Region)
+	}
+	g, err := d.Lookup("AzureBotService")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v4, v6 int
+	for _, p := range g.Prefixes {
+		if p.Addr().Is4() {
+			v4++
+		} else {
+			v6++
+		}
+	}
+	if v4 != 124 || v6 != 80 || g.Region != "" {
+		t.Errorf("AzureBotService: %d IPv4 and %d IPv6 prefixes, region %q; want 124, 80 and none", v4, v6, g.Region)
+	}
+}
+
+// lookupAddrs returns 64 addresses for lookups in tag: 16 IPv4 and 16 IPv6
+// addresses in it (first and last addresses of prefixes spread over the
+// list) and 16 of each family outside it (pseudo-random, from a fixed
+// seed), in an order that mixes them.
+func lookupAddrs(t testing.TB, tag *Tag) []netip.Addr {
+	t.Helper()
+	var v4, v6 []netip.Prefix
+	for _, p := range tag.Prefixes {
+		if p.Addr().Is4() {
+			v4 = append(v4, p)
+		} else {
+			v6 = append(v6, p)
+		}
+	}
+	var in, out []netip.Addr
+	for _, ps := range [][]netip.Prefix{v4, v6} {
+		if len(ps) < 16 {
+			t.Fatalf("%s has fewer than 16 prefixes of a family", tag.Name)
+		}
+		for i := range 16 {
+			p := ps[i*len(ps)/16]
+			if i%2 == 0 {
+				in = append(in, p.Addr())
+			} else {
+				in = append(in, netipx.PrefixLastIP(p))
+			}
+		}
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, is4 := range []bool{true, false} {
+		for n := 0; n < 16; {
+			var a netip.Addr
+			if is4 {
+				a = netip.AddrFrom4([4]byte{byte(r.Uint32()), byte(r.Uint32()), byte(r.Uint32()), byte(r.Uint32())})
+			} else {
+				var b [16]byte
+				for i := range b {
+					b[i] = byte(r.Uint32())
+				}
+				b[0] = 0x20 | b[0]&0x1f // global unicast, 2000::/3
+				a = netip.AddrFrom16(b)
+			}
+			if !slices.ContainsFunc(tag.Prefixes, func(p netip.Prefix) bool { return p.Contains(a) }) {
+				out = append(out, a)
+				n++
+			}
+		}
+	}
+	var addrs []netip.Addr
+	for i := range in {
+		addrs = append(addrs, in[i], out[len(out)-1-i])
+	}
+	return addrs
+}
+
+// TestContains checks Contains against the tag's prefixes, one by one,
+// and that it does not allocate.
+func TestContains(t *testing.T) {
+	d, ds := Parse(loadReal(t))
+	if ds.HasErrors() {
+		t.Fatalf("parse: %s", ds)
+	}
+	ac, err := d.Lookup("AzureCloud")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs := lookupAddrs(t, ac)
+	extra := []netip.Addr{
+		netip.MustParseAddr("13.107.64.1"),  // docs/reference/endpoints.md §4: not AzureCloud
+		netip.MustParseAddr("127.0.0.1"),    // loopback
+		netip.MustParseAddr("::1"),          // loopback
+		netip.MustParseAddr("fe80::1%eth0"), // a zone: in no set
+		netip.MustParseAddr("192.0.2.1"),    // documentation
+		netip.MustParseAddr("2001:db8::1"),  // documentation
+		netip.MustParseAddr("0.0.0.0"),      // the lowest address
+		netip.MustParseAddr("255.255.255.255"),
+	}
+	var in int
+	for _, a := range append(addrs, extra...) {
+		want := a.Zone() == "" && slices.ContainsFunc(ac.Prefixes, func(p netip.Prefix) bool { return p.Contains(a) })
+		if got := ac.Contains(a); got != want {
+			t.Errorf("Contains(%s) = %v, want %v", a, got, want)
+		}
+		if want {
+			in++
+		}
+	}
+	if in != 32 {
+		t.Errorf("%d of the addresses are in AzureCloud, want 32", in)
+	}
+	// An IPv4-mapped address is an IPv6 address, as for netip.Prefix.Contains.
+	if v4 := addrs[0]; !ac.Contains(v4) || ac.Contains(netip.AddrFrom16(v4.As16())) {
+		t.Errorf("Contains(%s), Contains(%s) = %v, %v; want true, false", v4, netip.AddrFrom16(v4.As16()), ac.Contains(v4), ac.Contains(netip.AddrFrom16(v4.As16())))
+	}
+	if (&Tag{}).Contains(addrs[0]) {
+		t.Errorf("a tag without a set contains %s", addrs[0])
+	}
+	var sink bool
+	if n := testing.AllocsPerRun(100, func() {
+		for _, a := range addrs {
+			sink = ac.Contains(a) != sink
+		}
+	}); n != 0 {
+		t.Errorf("Contains allocates: %v allocations for %d lookups", n, len(addrs))
+	}
 }

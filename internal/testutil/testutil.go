@@ -83,3 +83,30 @@ func Golden(t testing.TB, path string, got []byte) {
 		t.Errorf("%s differs from the output (-want +got):\n%s", path, cmp.Diff(string(want), string(got)))
 	}
 }
+
+// M365Overlay returns a catalog overlay directory, made for the test,
+// whose Worldwide (and GCC) Microsoft 365 data is the endpoints file
+// m365File (relative to the repository root), with the given version, as
+// catalog update would write it.
+func M365Overlay(t testing.TB, m365File, version string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(Root(), m365File))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "m365"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "m365", "worldwide.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	date := version[:4] + "-" + version[4:6] + "-" + version[6:8]
+	cat := "version: data.worldwide-" + version + "\nm365:\n" +
+		"  worldwide: { file: m365/worldwide.json, instance: Worldwide, version: \"" + version + "\", date: \"" + date + "\" }\n" +
+		"  gcc: { file: m365/worldwide.json, instance: Worldwide, version: \"" + version + "\", date: \"" + date + "\" }\n"
+	if err := os.WriteFile(filepath.Join(dir, "catalog.yaml"), []byte(cat), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}

@@ -52,7 +52,7 @@ func fieldsReport() *audit.Report {
 	}
 	policy := &audit.RuleRef{ID: "filter/INPUT policy DROP", Chain: "filter/INPUT", Action: "drop", Text: ":INPUT DROP [0:0]", Pos: at(2), Default: true}
 	udp := rule("filter/INPUT#3", 7, "-A INPUT -s 198.18.128.0/17 -p udp -m udp --dport 8445 -j ACCEPT")
-	r := &audit.Report{Format: "iptables", Config: "host.rules", Scope: "bot", Cloud: "worldwide", Catalog: "2026.11.1",
+	r := &audit.Report{Format: "iptables", Config: "host.rules", Scope: "bot", Cloud: "worldwide", Catalog: "2026.12.1",
 		Findings: []audit.Finding{
 			{Kind: audit.Missing, Severity: audit.SevError, Flow: "teams-calling-bot.in.media-control", Direction: "inbound", Rule: policy, Reference: "001 §4b",
 				Message: "inbound flow teams-calling-bot.in.media-control is blocked: tcp from 198.18.128.0/17 to 198.51.100.20/31 port 8445 blocked by filter/INPUT policy DROP",

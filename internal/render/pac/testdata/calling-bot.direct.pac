@@ -1,4 +1,4 @@
-// teamsgate pac configuration: cloud worldwide, catalog 2026.11.1
+// teamsgate pac configuration: cloud worldwide, catalog 2026.12.1
 // integrations: teams-calling-bot
 // scope: perimeter (forward) view
 // teams-calling-bot.in.media: not rendered, pac filters host names and this rule has none (render it for an address-based target)
@@ -89,59 +89,27 @@ function FindProxyForURL(url, host) {
     return teamsgateListed;
   }
   // teams-calling-bot.out.m365.set12-tcp: Skype for Business Online and Microsoft Teams
-  if (teamsgatePortIn(p, [[80, 80], [443, 443]]) && (teamsgateOneLabel(h, "lync.com") || teamsgateOneLabel(h, "teams.microsoft.com") || h == "teams.microsoft.com")) {
-    return teamsgateListed;
-  }
-  // teams-calling-bot.out.m365.set13-tcp: Skype for Business Online and Microsoft Teams
-  if (teamsgatePortIn(p, [[443, 443]]) && (teamsgateOneLabel(h, "broadcast.skype.com") || h == "broadcast.skype.com")) {
-    return teamsgateListed;
-  }
-  // teams-calling-bot.out.m365.set14-tcp: Skype for Business Online and Microsoft Teams
-  if (teamsgatePortIn(p, [[443, 443]]) && (h == "quicktips.skypeforbusiness.com")) {
-    return teamsgateListed;
-  }
-  // teams-calling-bot.out.m365.set15-tcp: Skype for Business Online and Microsoft Teams
-  if (teamsgatePortIn(p, [[80, 80], [443, 443]]) && (teamsgateOneLabel(h, "sfbassets.com") || teamsgateOneLabel(h, "urlp.sfbassets.com") || h == "skypemaprdsitus.trafficmanager.net")) {
+  if (teamsgatePortIn(p, [[80, 80], [443, 443]]) && (teamsgateOneLabel(h, "lync.com") || teamsgateOneLabel(h, "teams.cloud.microsoft") || teamsgateOneLabel(h, "teams.microsoft.com") || h == "teams.cloud.microsoft" || h == "teams.microsoft.com")) {
     return teamsgateListed;
   }
   // teams-calling-bot.out.m365.set16-tcp: Skype for Business Online and Microsoft Teams
-  if (teamsgatePortIn(p, [[443, 443]]) && (teamsgateOneLabel(h, "keydelivery.mediaservices.windows.net") || teamsgateOneLabel(h, "msecnd.net") || teamsgateOneLabel(h, "streaming.mediaservices.windows.net") || h == "ajax.aspnetcdn.com" || h == "mlccdn.blob.core.windows.net")) {
+  if (teamsgatePortIn(p, [[443, 443]]) && (teamsgateOneLabel(h, "keydelivery.mediaservices.windows.net") || teamsgateOneLabel(h, "streaming.mediaservices.windows.net"))) {
     return teamsgateListed;
   }
   // teams-calling-bot.out.m365.set17-tcp: Skype for Business Online and Microsoft Teams
-  if (teamsgatePortIn(p, [[443, 443]]) && (h == "aka.ms" || h == "amp.azure.net")) {
-    return teamsgateListed;
-  }
-  // teams-calling-bot.out.m365.set18-tcp: Skype for Business Online and Microsoft Teams
-  if (teamsgatePortIn(p, [[443, 443]]) && (teamsgateOneLabel(h, "users.storage.live.com"))) {
+  if (teamsgatePortIn(p, [[443, 443]]) && (h == "aka.ms")) {
     return teamsgateListed;
   }
   // teams-calling-bot.out.m365.set19-tcp: Skype for Business Online and Microsoft Teams
-  if (teamsgatePortIn(p, [[80, 80], [443, 443]]) && (teamsgateOneLabel(h, "adl.windows.com"))) {
-    return teamsgateListed;
-  }
-  // teams-calling-bot.out.m365.set22-tcp: Skype for Business Online and Microsoft Teams
-  if (teamsgatePortIn(p, [[443, 443]]) && (teamsgateOneLabel(h, "skypeforbusiness.com"))) {
-    return teamsgateListed;
-  }
-  // teams-calling-bot.out.m365.set26-tcp: Skype for Business Online and Microsoft Teams
-  if (teamsgatePortIn(p, [[443, 443]]) && (teamsgateOneLabel(h, "msedge.net") || h == "compass-ssl.microsoft.com")) {
+  if (teamsgatePortIn(p, [[80, 80], [443, 443]]) && (h == "adl.windows.com")) {
     return teamsgateListed;
   }
   // teams-calling-bot.out.m365.set27-tcp: Skype for Business Online and Microsoft Teams
-  if (teamsgatePortIn(p, [[443, 443]]) && (teamsgateOneLabel(h, "mstea.ms") || teamsgateOneLabel(h, "secure.skypeassets.com") || h == "mlccdnprod.azureedge.net" || h == "videoplayercdn.osi.office.net")) {
-    return teamsgateListed;
-  }
-  // teams-calling-bot.out.m365.set29-tcp: Skype for Business Online and Microsoft Teams
-  if (teamsgatePortIn(p, [[80, 80], [443, 443]]) && (teamsgateOneLabel(h, "tenor.com"))) {
+  if (teamsgatePortIn(p, [[443, 443]]) && (h == "join.secure.skypeassets.com" || h == "mlccdnprod.azureedge.net")) {
     return teamsgateListed;
   }
   // teams-calling-bot.out.m365.set127-tcp: Skype for Business Online and Microsoft Teams
   if (teamsgatePortIn(p, [[80, 80], [443, 443]]) && (teamsgateOneLabel(h, "skype.com"))) {
-    return teamsgateListed;
-  }
-  // teams-calling-bot.out.m365.set146-tcp: Skype for Business Online and Microsoft Teams
-  if (teamsgatePortIn(p, [[443, 443]]) && (h == "statics.teams.microsoft.com")) {
     return teamsgateListed;
   }
   return teamsgateOther;

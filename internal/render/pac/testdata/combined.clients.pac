@@ -1,4 +1,4 @@
-// teamsgate pac configuration: cloud worldwide, catalog 2026.11.1
+// teamsgate pac configuration: cloud worldwide, catalog 2026.12.1
 // integrations: pexip-teams-connector, teams-calling-bot, teams-messaging-bot, teamspro-saas
 // scope: host/subnet firewall of role clients
 // plan warning: pexip-teams-connector: role "event-hub" not bound: Azure Event Hubs namespaces are <name>.servicebus.windows.net; bind event-hub to your namespace to narrow the rule

@@ -1,4 +1,4 @@
-// teamsgate pac configuration: cloud worldwide, catalog 2026.11.1
+// teamsgate pac configuration: cloud worldwide, catalog 2026.12.1
 // integrations: teams-messaging-bot
 // scope: perimeter (forward) view
 // teams-messaging-bot.in.activity: not rendered, the destination is the machines of role bot, bound to addresses: render it for an address-based target

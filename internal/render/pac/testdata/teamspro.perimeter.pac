@@ -1,4 +1,4 @@
-// teamsgate pac configuration: cloud worldwide, catalog 2026.11.1
+// teamsgate pac configuration: cloud worldwide, catalog 2026.12.1
 // integrations: teamspro-saas
 // scope: perimeter (forward) view
 //

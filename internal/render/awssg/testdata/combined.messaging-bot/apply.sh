@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# teamsgate aws-sg configuration: cloud worldwide, catalog 2026.11.1
+# teamsgate aws-sg configuration: cloud worldwide, catalog 2026.12.1
 # integrations: pexip-teams-connector, teams-calling-bot, teams-messaging-bot, teamspro-saas
 # scope: host/subnet firewall of role teams-messaging-bot/bot
 # plan warning: pexip-teams-connector: role "event-hub" not bound: Azure Event Hubs namespaces are <name>.servicebus.windows.net; bind event-hub to your namespace to narrow the rule

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# teamsgate aws-sg configuration: cloud worldwide, catalog 2026.11.1
+# teamsgate aws-sg configuration: cloud worldwide, catalog 2026.12.1
 # integrations: pexip-teams-connector
 # scope: host/subnet firewall of role teams-connector-instances
 # plan warning: pexip-teams-connector.instance-to-cn.signaling: to be confirmed: the destination port cell is lost in the source text; 4277 is certain from the row's note, 443 is the likely companion (docs/reference/endpoints.md §6)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# teamsgate aws-sg configuration: cloud worldwide, catalog 2026.11.1
+# teamsgate aws-sg configuration: cloud worldwide, catalog 2026.12.1
 # integrations: teamspro-saas
 # scope: host/subnet firewall of role clients
 #

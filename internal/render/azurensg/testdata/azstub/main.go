@@ -1,7 +1,8 @@
-// Command azstub stands in for the Azure CLI in the tests that run nsg.sh:
-// the tests build it as "az" into a directory first on PATH. It keeps
-// resource groups and their NSGs in the JSON file named by AZSTUB_STATE and
-// answers as azure-cli does for the three commands nsg.sh uses:
+// Command azstub stands in for the Azure CLI in the tests that run nsg.sh
+// and nsg-delta.sh: the tests build it as "az" into a directory first on
+// PATH. It keeps resource groups and their NSGs in the JSON file named by
+// AZSTUB_STATE and answers as azure-cli does for the commands those scripts
+// use:
 //
 //   - `network nsg show` of a missing NSG prints "(ResourceNotFound) The
 //     Resource 'Microsoft.Network/networkSecurityGroups/NAME' under resource
@@ -15,6 +16,18 @@
 //     rule of that name, fails with ParentResourceNotFound without the NSG
 //     and with SecurityRuleConflict when another rule has the same priority
 //     and direction;
+//   - `network nsg rule update` reads the rule and PUTs it back with the
+//     options given in place of its own values, each list whole, as
+//     azure-cli's generated update does (GET, then PUT): a missing rule is
+//     "(NotFound)", exit status 3 (azure-cli's status for a missing
+//     resource); a priority given is checked as create checks it;
+//   - `network nsg rule delete` removes a rule by name; a rule that does
+//     not exist is no error: the REST API answers a DELETE of a missing
+//     security rule with 204 No Content ("Security Rules - Delete") and
+//     azure-cli exits 0 (Azure/azure-sdk-for-python#22934). Without the
+//     NSG it fails like the other rule commands (ParentResourceNotFound);
+//     what Azure answers there is not documented, and the scripts check
+//     the NSG before any rule call;
 //   - AZSTUB_FAIL=K makes the K-th call fail, and AZSTUB_FAIL_CMD="network
 //     nsg show" every call of that command, without changing anything:
 //     AuthorizationFailed, exit status 1.
@@ -91,6 +104,8 @@ func run(st *az.State, args []string, n int) ([]byte, string, int) {
 		"network nsg show":        {"--resource-group", "--name", "--output"},
 		"network nsg create":      {"--resource-group", "--name", "--output"},
 		"network nsg rule create": {"--resource-group", "--nsg-name", "--name", "--priority", "--direction", "--access", "--protocol", "--source-address-prefixes", "--source-port-ranges", "--destination-address-prefixes", "--destination-port-ranges", "--description", "--output"},
+		"network nsg rule update": {"--resource-group", "--nsg-name", "--name", "--priority", "--direction", "--access", "--protocol", "--source-address-prefixes", "--source-port-ranges", "--destination-address-prefixes", "--destination-port-ranges", "--description", "--output"},
+		"network nsg rule delete": {"--resource-group", "--nsg-name", "--name", "--output"},
 	}[cmd]
 	if allowed == nil {
 		return nil, fmt.Sprintf("ERROR: '%s' is misspelled or not recognized by the system.\n", cmd), 2
@@ -102,6 +117,9 @@ func run(st *az.State, args []string, n int) ([]byte, string, int) {
 		}
 		if !strings.HasSuffix(o, "es") && len(v) != 1 {
 			return nil, fmt.Sprintf("ERROR: argument %s: expected one argument\n", o), 2
+		}
+		if len(v) == 0 {
+			return nil, fmt.Sprintf("ERROR: argument %s: expected at least one argument\n", o), 2
 		}
 		if len(v) == 1 {
 			one[o] = v[0]
@@ -143,16 +161,49 @@ func run(st *az.State, args []string, n int) ([]byte, string, int) {
 	if g == nil {
 		return nil, fmt.Sprintf("ERROR: (ParentResourceNotFound) Can not perform requested operation on nested resource. Parent resource '%s' not found.\nCode: ParentResourceNotFound\n", one["--nsg-name"]), 1
 	}
-	prio, err := strconv.Atoi(one["--priority"])
-	if err != nil || prio < 100 || prio > 4096 {
-		return nil, fmt.Sprintf("ERROR: (SecurityRuleInvalidPriority) Security rule has invalid Priority %q. Value provided: %s Allowed range 100-4096.\n", one["--priority"], one["--priority"]), 1
+	switch cmd {
+	case "network nsg rule delete":
+		g.Rules = slices.DeleteFunc(g.Rules, func(e az.Rule) bool { return strings.EqualFold(e.Name, one["--name"]) })
+		return nil, "", 0
+	case "network nsg rule update":
+		i := slices.IndexFunc(g.Rules, func(e az.Rule) bool { return strings.EqualFold(e.Name, one["--name"]) })
+		if i < 0 {
+			id := fmt.Sprintf("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/%s/providers/Microsoft.Network/networkSecurityGroups/%s/securityRules/%s", rgName, one["--nsg-name"], one["--name"])
+			return nil, fmt.Sprintf("ERROR: (NotFound) Resource %s not found.\nCode: NotFound\nMessage: Resource %s not found.\n", id, id), 3
+		}
+		r := g.Rules[i]
+		if _, ok := one["--priority"]; !ok {
+			one["--priority"] = strconv.Itoa(r.Priority)
+		}
+		for o, p := range map[string]*string{"--direction": &r.Direction, "--access": &r.Access, "--protocol": &r.Protocol, "--description": &r.Description} {
+			if v, ok := one[o]; ok {
+				*p = v
+			}
+		}
+		for o, p := range map[string]*[]string{"--source-address-prefixes": &r.Src, "--source-port-ranges": &r.SrcPorts, "--destination-address-prefixes": &r.Dst, "--destination-port-ranges": &r.DstPorts} {
+			if v, ok := opts[o]; ok {
+				*p = v
+			}
+		}
+		return putRule(g, r, one["--priority"])
 	}
-	r := az.Rule{
-		Name: one["--name"], Priority: prio, Direction: one["--direction"], Access: one["--access"], Protocol: one["--protocol"],
+	return putRule(g, az.Rule{
+		Name: one["--name"], Direction: one["--direction"], Access: one["--access"], Protocol: one["--protocol"],
 		Src: opts["--source-address-prefixes"], SrcPorts: opts["--source-port-ranges"],
 		Dst: opts["--destination-address-prefixes"], DstPorts: opts["--destination-port-ranges"],
 		Description: one["--description"],
+	}, one["--priority"])
+}
+
+// putRule is the PUT of one security rule by name, as create sends it and
+// update after reading the rule: it checks the rule as Azure does and
+// replaces the rule of that name.
+func putRule(g *az.NSG, r az.Rule, priority string) ([]byte, string, int) {
+	prio, err := strconv.Atoi(priority)
+	if err != nil || prio < 100 || prio > 4096 {
+		return nil, fmt.Sprintf("ERROR: (SecurityRuleInvalidPriority) Security rule has invalid Priority %q. Value provided: %s Allowed range 100-4096.\n", priority, priority), 1
 	}
+	r.Priority = prio
 	if !slices.Contains([]string{"Inbound", "Outbound"}, r.Direction) || !slices.Contains([]string{"Allow", "Deny"}, r.Access) {
 		return nil, fmt.Sprintf("ERROR: argument --direction/--access: invalid choice: %s/%s\n", r.Direction, r.Access), 2
 	}

@@ -1,21 +1,15 @@
 #!/usr/bin/env bash
-# teamsgate azure-nsg configuration: cloud worldwide, catalog 2026.11.1
+# teamsgate azure-nsg configuration: cloud worldwide, catalog 2026.12.1
 # integrations: teams-calling-bot
 # scope: host/subnet firewall of role bot
 # WARNING teams-calling-bot.out.login: not rendered (--fqdn-skip): tcp 443 to login.microsoftonline.com; allow it on azure-firewall, cilium (kubernetes), squid and pac
 # WARNING teams-calling-bot.out.oauth-scope: not rendered (--fqdn-skip): tcp 443 to api.botframework.com api.aps.skype.com pma.teams.microsoft.com pma.cloud.microsoft; allow it on azure-firewall, cilium (kubernetes), squid and pac
 # WARNING teams-calling-bot.out.graph: not rendered (--fqdn-skip): tcp 443 to graph.microsoft.com; allow it on azure-firewall, cilium (kubernetes), squid and pac
-# WARNING teams-calling-bot.out.m365.set14-tcp: not rendered (--fqdn-skip): tcp 443 to quicktips.skypeforbusiness.com; allow it on azure-firewall, cilium (kubernetes), squid and pac
-# WARNING teams-calling-bot.out.m365.set15-tcp: not rendered (--fqdn-skip): tcp 80,443 to *.sfbassets.com *.urlp.sfbassets.com skypemaprdsitus.trafficmanager.net; allow it on azure-firewall, cilium (kubernetes), squid and pac
-# WARNING teams-calling-bot.out.m365.set16-tcp: not rendered (--fqdn-skip): tcp 443 to *.keydelivery.mediaservices.windows.net *.msecnd.net *.streaming.mediaservices.windows.net ajax.aspnetcdn.com mlccdn.blob.core.windows.net; allow it on azure-firewall, cilium (kubernetes), squid and pac
-# WARNING teams-calling-bot.out.m365.set17-tcp: not rendered (--fqdn-skip): tcp 443 to aka.ms amp.azure.net; allow it on azure-firewall, cilium (kubernetes), squid and pac
-# WARNING teams-calling-bot.out.m365.set18-tcp: not rendered (--fqdn-skip): tcp 443 to *.users.storage.live.com; allow it on azure-firewall, cilium (kubernetes), squid and pac
-# WARNING teams-calling-bot.out.m365.set19-tcp: not rendered (--fqdn-skip): tcp 80,443 to *.adl.windows.com; allow it on azure-firewall, cilium (kubernetes), squid and pac
-# WARNING teams-calling-bot.out.m365.set26-tcp: not rendered (--fqdn-skip): tcp 443 to *.msedge.net compass-ssl.microsoft.com; allow it on azure-firewall, cilium (kubernetes), squid and pac
-# WARNING teams-calling-bot.out.m365.set27-tcp: not rendered (--fqdn-skip): tcp 443 to *.mstea.ms *.secure.skypeassets.com mlccdnprod.azureedge.net videoplayercdn.osi.office.net; allow it on azure-firewall, cilium (kubernetes), squid and pac
-# WARNING teams-calling-bot.out.m365.set29-tcp: not rendered (--fqdn-skip): tcp 80,443 to *.tenor.com; allow it on azure-firewall, cilium (kubernetes), squid and pac
+# WARNING teams-calling-bot.out.m365.set16-tcp: not rendered (--fqdn-skip): tcp 443 to *.keydelivery.mediaservices.windows.net *.streaming.mediaservices.windows.net; allow it on azure-firewall, cilium (kubernetes), squid and pac
+# WARNING teams-calling-bot.out.m365.set17-tcp: not rendered (--fqdn-skip): tcp 443 to aka.ms; allow it on azure-firewall, cilium (kubernetes), squid and pac
+# WARNING teams-calling-bot.out.m365.set19-tcp: not rendered (--fqdn-skip): tcp 80,443 to adl.windows.com; allow it on azure-firewall, cilium (kubernetes), squid and pac
+# WARNING teams-calling-bot.out.m365.set27-tcp: not rendered (--fqdn-skip): tcp 443 to join.secure.skypeassets.com mlccdnprod.azureedge.net; allow it on azure-firewall, cilium (kubernetes), squid and pac
 # WARNING teams-calling-bot.out.m365.set127-tcp: not rendered (--fqdn-skip): tcp 80,443 to *.skype.com; allow it on azure-firewall, cilium (kubernetes), squid and pac
-# WARNING teams-calling-bot.out.m365.set146-tcp: not rendered (--fqdn-skip): tcp 443 to statics.teams.microsoft.com; allow it on azure-firewall, cilium (kubernetes), squid and pac
 #
 # Usage: RESOURCE_GROUP=my-rg [NSG_NAME=teamsgate-bot] bash nsg.sh
 # Creates the network security group if it is missing and creates or updates
@@ -68,29 +62,15 @@ az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'team
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set11-udp' \
   --priority 100 --direction Outbound --access Allow --protocol 'Udp' \
   --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
-  --destination-address-prefixes '13.107.64.0/18' '52.112.0.0/14' '52.120.0.0/14' --destination-port-ranges '3478-3481' \
+  --destination-address-prefixes '52.112.0.0/14' '52.122.0.0/15' --destination-port-ranges '3478-3481' \
   --description 'teams-calling-bot.out.m365.set11-udp: Skype for Business Online and Microsoft Teams' --output none
 
 # teams-calling-bot.out.m365.set12-tcp: Skype for Business Online and Microsoft Teams
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set12-tcp' \
   --priority 110 --direction Outbound --access Allow --protocol 'Tcp' \
   --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
-  --destination-address-prefixes '13.107.64.0/18' '52.112.0.0/14' '52.120.0.0/14' '52.238.119.141/32' '52.244.160.207/32' --destination-port-ranges '80' '443' \
+  --destination-address-prefixes '52.112.0.0/14' '52.122.0.0/15' --destination-port-ranges '80' '443' \
   --description 'teams-calling-bot.out.m365.set12-tcp: Skype for Business Online and Microsoft Teams' --output none
-
-# teams-calling-bot.out.m365.set13-tcp: Skype for Business Online and Microsoft Teams
-az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set13-tcp' \
-  --priority 120 --direction Outbound --access Allow --protocol 'Tcp' \
-  --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
-  --destination-address-prefixes '13.107.64.0/18' '52.112.0.0/14' '52.120.0.0/14' '52.238.119.141/32' '52.244.160.207/32' --destination-port-ranges '443' \
-  --description 'teams-calling-bot.out.m365.set13-tcp: Skype for Business Online and Microsoft Teams' --output none
-
-# teams-calling-bot.out.m365.set22-tcp: Skype for Business Online and Microsoft Teams
-az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set22-tcp' \
-  --priority 130 --direction Outbound --access Allow --protocol 'Tcp' \
-  --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
-  --destination-address-prefixes '13.107.64.0/18' '52.112.0.0/14' '52.120.0.0/14' '52.238.119.141/32' '52.244.160.207/32' --destination-port-ranges '443' \
-  --description 'teams-calling-bot.out.m365.set22-tcp: Skype for Business Online and Microsoft Teams' --output none
 
 # teamsgate default deny: only the rules above pass (overrides AllowVNetInBound and AllowAzureLoadBalancerInBound)
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teamsgate-deny-all-inbound' \

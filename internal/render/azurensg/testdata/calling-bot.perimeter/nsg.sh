@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# teamsgate azure-nsg configuration: cloud worldwide, catalog 2026.11.1
+# teamsgate azure-nsg configuration: cloud worldwide, catalog 2026.12.1
 # integrations: teams-calling-bot
 # scope: perimeter (forward) view
 #
@@ -75,106 +75,50 @@ az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'team
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set11-udp' \
   --priority 130 --direction Outbound --access Allow --protocol 'Udp' \
   --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
-  --destination-address-prefixes '13.107.64.0/18' '52.112.0.0/14' '52.120.0.0/14' --destination-port-ranges '3478-3481' \
+  --destination-address-prefixes '52.112.0.0/14' '52.122.0.0/15' --destination-port-ranges '3478-3481' \
   --description 'teams-calling-bot.out.m365.set11-udp: Skype for Business Online and Microsoft Teams' --output none
 
 # teams-calling-bot.out.m365.set12-tcp: Skype for Business Online and Microsoft Teams
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set12-tcp' \
   --priority 140 --direction Outbound --access Allow --protocol 'Tcp' \
   --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
-  --destination-address-prefixes '13.107.64.0/18' '52.112.0.0/14' '52.120.0.0/14' '52.238.119.141/32' '52.244.160.207/32' --destination-port-ranges '80' '443' \
+  --destination-address-prefixes '52.112.0.0/14' '52.122.0.0/15' --destination-port-ranges '80' '443' \
   --description 'teams-calling-bot.out.m365.set12-tcp: Skype for Business Online and Microsoft Teams' --output none
-
-# teams-calling-bot.out.m365.set13-tcp: Skype for Business Online and Microsoft Teams
-az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set13-tcp' \
-  --priority 150 --direction Outbound --access Allow --protocol 'Tcp' \
-  --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
-  --destination-address-prefixes '13.107.64.0/18' '52.112.0.0/14' '52.120.0.0/14' '52.238.119.141/32' '52.244.160.207/32' --destination-port-ranges '443' \
-  --description 'teams-calling-bot.out.m365.set13-tcp: Skype for Business Online and Microsoft Teams' --output none
-
-# teams-calling-bot.out.m365.set14-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for quicktips.skypef...
-az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set14-tcp' \
-  --priority 160 --direction Outbound --access Allow --protocol 'Tcp' \
-  --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
-  --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
-  --description 'teams-calling-bot.out.m365.set14-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for quicktips.skypef...' --output none
-
-# teams-calling-bot.out.m365.set15-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.sfbassets.com ...
-az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set15-tcp' \
-  --priority 170 --direction Outbound --access Allow --protocol 'Tcp' \
-  --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
-  --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
-  --description 'teams-calling-bot.out.m365.set15-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.sfbassets.com ...' --output none
 
 # teams-calling-bot.out.m365.set16-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.keydelivery.me...
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set16-tcp' \
-  --priority 180 --direction Outbound --access Allow --protocol 'Tcp' \
+  --priority 150 --direction Outbound --access Allow --protocol 'Tcp' \
   --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
   --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
   --description 'teams-calling-bot.out.m365.set16-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.keydelivery.me...' --output none
 
-# teams-calling-bot.out.m365.set17-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for aka.ms amp.azure...
+# teams-calling-bot.out.m365.set17-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for aka.ms]
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set17-tcp' \
-  --priority 190 --direction Outbound --access Allow --protocol 'Tcp' \
+  --priority 160 --direction Outbound --access Allow --protocol 'Tcp' \
   --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
   --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
-  --description 'teams-calling-bot.out.m365.set17-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for aka.ms amp.azure...' --output none
+  --description 'teams-calling-bot.out.m365.set17-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for aka.ms]' --output none
 
-# teams-calling-bot.out.m365.set18-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.users.storage....
-az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set18-tcp' \
-  --priority 200 --direction Outbound --access Allow --protocol 'Tcp' \
-  --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
-  --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
-  --description 'teams-calling-bot.out.m365.set18-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.users.storage....' --output none
-
-# teams-calling-bot.out.m365.set19-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.adl.windows.com]
+# teams-calling-bot.out.m365.set19-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for adl.windows.com]
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set19-tcp' \
-  --priority 210 --direction Outbound --access Allow --protocol 'Tcp' \
+  --priority 170 --direction Outbound --access Allow --protocol 'Tcp' \
   --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
   --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
-  --description 'teams-calling-bot.out.m365.set19-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.adl.windows.com]' --output none
+  --description 'teams-calling-bot.out.m365.set19-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for adl.windows.com]' --output none
 
-# teams-calling-bot.out.m365.set22-tcp: Skype for Business Online and Microsoft Teams
-az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set22-tcp' \
-  --priority 220 --direction Outbound --access Allow --protocol 'Tcp' \
-  --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
-  --destination-address-prefixes '13.107.64.0/18' '52.112.0.0/14' '52.120.0.0/14' '52.238.119.141/32' '52.244.160.207/32' --destination-port-ranges '443' \
-  --description 'teams-calling-bot.out.m365.set22-tcp: Skype for Business Online and Microsoft Teams' --output none
-
-# teams-calling-bot.out.m365.set26-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.msedge.net com...
-az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set26-tcp' \
-  --priority 230 --direction Outbound --access Allow --protocol 'Tcp' \
-  --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
-  --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
-  --description 'teams-calling-bot.out.m365.set26-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.msedge.net com...' --output none
-
-# teams-calling-bot.out.m365.set27-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.mstea.ms *.sec...
+# teams-calling-bot.out.m365.set27-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for join.secure.skyp...
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set27-tcp' \
-  --priority 240 --direction Outbound --access Allow --protocol 'Tcp' \
+  --priority 180 --direction Outbound --access Allow --protocol 'Tcp' \
   --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
   --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
-  --description 'teams-calling-bot.out.m365.set27-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.mstea.ms *.sec...' --output none
-
-# teams-calling-bot.out.m365.set29-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.tenor.com]
-az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set29-tcp' \
-  --priority 250 --direction Outbound --access Allow --protocol 'Tcp' \
-  --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
-  --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
-  --description 'teams-calling-bot.out.m365.set29-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.tenor.com]' --output none
+  --description 'teams-calling-bot.out.m365.set27-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for join.secure.skyp...' --output none
 
 # teams-calling-bot.out.m365.set127-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.skype.com]
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set127-tcp' \
-  --priority 260 --direction Outbound --access Allow --protocol 'Tcp' \
+  --priority 190 --direction Outbound --access Allow --protocol 'Tcp' \
   --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
   --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
   --description 'teams-calling-bot.out.m365.set127-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.skype.com]' --output none
-
-# teams-calling-bot.out.m365.set146-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for statics.teams.m...
-az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set146-tcp' \
-  --priority 270 --direction Outbound --access Allow --protocol 'Tcp' \
-  --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
-  --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
-  --description 'teams-calling-bot.out.m365.set146-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for statics.teams.m...' --output none
 
 # teamsgate default deny: only the rules above pass (overrides AllowVNetInBound and AllowAzureLoadBalancerInBound)
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teamsgate-deny-all-inbound' \

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# teamsgate azure-nsg configuration: cloud worldwide, catalog 2026.11.1
+# teamsgate azure-nsg configuration: cloud worldwide, catalog 2026.12.1
 # integrations: pexip-teams-connector, teams-calling-bot, teams-messaging-bot, teamspro-saas
 # scope: perimeter (forward) view
 # plan warning: pexip-teams-connector: role "event-hub" not bound: Azure Event Hubs namespaces are <name>.servicebus.windows.net; bind event-hub to your namespace to narrow the rule
@@ -72,14 +72,14 @@ az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'pexi
 # pexip-teams-connector.teams-to-lb.signaling: Signaling
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'pexip-teams-connector.teams-to-lb.signaling' \
   --priority 150 --direction Inbound --access Allow --protocol 'Tcp' \
-  --source-address-prefixes '13.107.64.0/18' '52.112.0.0/14' '52.120.0.0/14' '52.238.119.141/32' '52.244.160.207/32' --source-port-ranges '*' \
+  --source-address-prefixes '52.112.0.0/14' '52.122.0.0/15' --source-port-ranges '*' \
   --destination-address-prefixes '198.51.100.40/32' --destination-port-ranges '10101' '11000-11399' '12000-12399' \
   --description 'pexip-teams-connector.teams-to-lb.signaling: Signaling' --output none
 
 # pexip-teams-connector.teams-to-instance.media: Call media
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'pexip-teams-connector.teams-to-instance.media' \
   --priority 160 --direction Inbound --access Allow --protocol 'Udp' \
-  --source-address-prefixes '13.107.64.0/18' '52.112.0.0/14' '52.120.0.0/14' '52.238.119.141/32' '52.244.160.207/32' --source-port-ranges '*' \
+  --source-address-prefixes '52.112.0.0/14' '52.122.0.0/15' --source-port-ranges '*' \
   --destination-address-prefixes '198.51.100.64/28' --destination-port-ranges '55000-59999' \
   --description 'pexip-teams-connector.teams-to-instance.media: Call media' --output none
 
@@ -157,7 +157,7 @@ az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'pexi
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'pexip-teams-connector.instance-to-teams.signaling' \
   --priority 140 --direction Outbound --access Allow --protocol 'Tcp' \
   --source-address-prefixes '198.51.100.64/28' --source-port-ranges '*' \
-  --destination-address-prefixes '13.107.64.0/18' '52.112.0.0/14' '52.120.0.0/14' '52.238.119.141/32' '52.244.160.207/32' --destination-port-ranges '*' \
+  --destination-address-prefixes '52.112.0.0/14' '52.122.0.0/15' --destination-port-ranges '*' \
   --description 'pexip-teams-connector.instance-to-teams.signaling: Signaling' --output none
 
 # pexip-teams-connector.instance-to-cn.signaling: Signaling (4277 is for calls between Microsoft Teams Rooms and VTC endpoints)
@@ -178,7 +178,7 @@ az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'pexi
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'pexip-teams-connector.instance-to-teams.media' \
   --priority 170 --direction Outbound --access Allow --protocol 'Udp' \
   --source-address-prefixes '198.51.100.64/28' --source-port-ranges '55000-59999' \
-  --destination-address-prefixes '13.107.64.0/18' '52.112.0.0/14' '52.120.0.0/14' '52.238.119.141/32' '52.244.160.207/32' --destination-port-ranges '*' \
+  --destination-address-prefixes '52.112.0.0/14' '52.122.0.0/15' --destination-port-ranges '*' \
   --description 'pexip-teams-connector.instance-to-teams.media: Call media' --output none
 
 # pexip-teams-connector.instance-to-ocsp: Certificate revocation checking
@@ -227,229 +227,173 @@ az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'team
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set11-udp' \
   --priority 240 --direction Outbound --access Allow --protocol 'Udp' \
   --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
-  --destination-address-prefixes '13.107.64.0/18' '52.112.0.0/14' '52.120.0.0/14' --destination-port-ranges '3478-3481' \
+  --destination-address-prefixes '52.112.0.0/14' '52.122.0.0/15' --destination-port-ranges '3478-3481' \
   --description 'teams-calling-bot.out.m365.set11-udp: Skype for Business Online and Microsoft Teams' --output none
 
 # teams-calling-bot.out.m365.set12-tcp: Skype for Business Online and Microsoft Teams
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set12-tcp' \
   --priority 250 --direction Outbound --access Allow --protocol 'Tcp' \
   --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
-  --destination-address-prefixes '13.107.64.0/18' '52.112.0.0/14' '52.120.0.0/14' '52.238.119.141/32' '52.244.160.207/32' --destination-port-ranges '80' '443' \
+  --destination-address-prefixes '52.112.0.0/14' '52.122.0.0/15' --destination-port-ranges '80' '443' \
   --description 'teams-calling-bot.out.m365.set12-tcp: Skype for Business Online and Microsoft Teams' --output none
-
-# teams-calling-bot.out.m365.set13-tcp: Skype for Business Online and Microsoft Teams
-az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set13-tcp' \
-  --priority 260 --direction Outbound --access Allow --protocol 'Tcp' \
-  --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
-  --destination-address-prefixes '13.107.64.0/18' '52.112.0.0/14' '52.120.0.0/14' '52.238.119.141/32' '52.244.160.207/32' --destination-port-ranges '443' \
-  --description 'teams-calling-bot.out.m365.set13-tcp: Skype for Business Online and Microsoft Teams' --output none
-
-# teams-calling-bot.out.m365.set14-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for quicktips.skypef...
-az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set14-tcp' \
-  --priority 270 --direction Outbound --access Allow --protocol 'Tcp' \
-  --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
-  --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
-  --description 'teams-calling-bot.out.m365.set14-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for quicktips.skypef...' --output none
-
-# teams-calling-bot.out.m365.set15-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.sfbassets.com ...
-az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set15-tcp' \
-  --priority 280 --direction Outbound --access Allow --protocol 'Tcp' \
-  --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
-  --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
-  --description 'teams-calling-bot.out.m365.set15-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.sfbassets.com ...' --output none
 
 # teams-calling-bot.out.m365.set16-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.keydelivery.me...
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set16-tcp' \
-  --priority 290 --direction Outbound --access Allow --protocol 'Tcp' \
+  --priority 260 --direction Outbound --access Allow --protocol 'Tcp' \
   --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
   --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
   --description 'teams-calling-bot.out.m365.set16-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.keydelivery.me...' --output none
 
-# teams-calling-bot.out.m365.set17-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for aka.ms amp.azure...
+# teams-calling-bot.out.m365.set17-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for aka.ms]
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set17-tcp' \
-  --priority 300 --direction Outbound --access Allow --protocol 'Tcp' \
+  --priority 270 --direction Outbound --access Allow --protocol 'Tcp' \
   --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
   --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
-  --description 'teams-calling-bot.out.m365.set17-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for aka.ms amp.azure...' --output none
+  --description 'teams-calling-bot.out.m365.set17-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for aka.ms]' --output none
 
-# teams-calling-bot.out.m365.set18-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.users.storage....
-az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set18-tcp' \
-  --priority 310 --direction Outbound --access Allow --protocol 'Tcp' \
-  --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
-  --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
-  --description 'teams-calling-bot.out.m365.set18-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.users.storage....' --output none
-
-# teams-calling-bot.out.m365.set19-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.adl.windows.com]
+# teams-calling-bot.out.m365.set19-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for adl.windows.com]
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set19-tcp' \
-  --priority 320 --direction Outbound --access Allow --protocol 'Tcp' \
+  --priority 280 --direction Outbound --access Allow --protocol 'Tcp' \
   --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
   --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
-  --description 'teams-calling-bot.out.m365.set19-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.adl.windows.com]' --output none
+  --description 'teams-calling-bot.out.m365.set19-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for adl.windows.com]' --output none
 
-# teams-calling-bot.out.m365.set22-tcp: Skype for Business Online and Microsoft Teams
-az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set22-tcp' \
-  --priority 330 --direction Outbound --access Allow --protocol 'Tcp' \
-  --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
-  --destination-address-prefixes '13.107.64.0/18' '52.112.0.0/14' '52.120.0.0/14' '52.238.119.141/32' '52.244.160.207/32' --destination-port-ranges '443' \
-  --description 'teams-calling-bot.out.m365.set22-tcp: Skype for Business Online and Microsoft Teams' --output none
-
-# teams-calling-bot.out.m365.set26-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.msedge.net com...
-az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set26-tcp' \
-  --priority 340 --direction Outbound --access Allow --protocol 'Tcp' \
-  --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
-  --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
-  --description 'teams-calling-bot.out.m365.set26-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.msedge.net com...' --output none
-
-# teams-calling-bot.out.m365.set27-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.mstea.ms *.sec...
+# teams-calling-bot.out.m365.set27-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for join.secure.skyp...
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set27-tcp' \
-  --priority 350 --direction Outbound --access Allow --protocol 'Tcp' \
+  --priority 290 --direction Outbound --access Allow --protocol 'Tcp' \
   --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
   --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
-  --description 'teams-calling-bot.out.m365.set27-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.mstea.ms *.sec...' --output none
-
-# teams-calling-bot.out.m365.set29-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.tenor.com]
-az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set29-tcp' \
-  --priority 360 --direction Outbound --access Allow --protocol 'Tcp' \
-  --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
-  --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
-  --description 'teams-calling-bot.out.m365.set29-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.tenor.com]' --output none
+  --description 'teams-calling-bot.out.m365.set27-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for join.secure.skyp...' --output none
 
 # teams-calling-bot.out.m365.set127-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.skype.com]
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set127-tcp' \
-  --priority 370 --direction Outbound --access Allow --protocol 'Tcp' \
+  --priority 300 --direction Outbound --access Allow --protocol 'Tcp' \
   --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
   --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
   --description 'teams-calling-bot.out.m365.set127-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.skype.com]' --output none
 
-# teams-calling-bot.out.m365.set146-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for statics.teams.m...
-az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-calling-bot.out.m365.set146-tcp' \
-  --priority 380 --direction Outbound --access Allow --protocol 'Tcp' \
-  --source-address-prefixes '198.51.100.20/32' '198.51.100.21/32' --source-port-ranges '*' \
-  --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
-  --description 'teams-calling-bot.out.m365.set146-tcp: Skype for Business Online and Microsoft Teams [via egress proxy 192.0.2.3:3128 for statics.teams.m...' --output none
-
 # teams-messaging-bot.out.login: OAuth login URL [via egress proxy 192.0.2.3:3128 for login.microsoftonline.com]
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-messaging-bot.out.login' \
-  --priority 390 --direction Outbound --access Allow --protocol 'Tcp' \
+  --priority 310 --direction Outbound --access Allow --protocol 'Tcp' \
   --source-address-prefixes '198.51.100.10/32' --source-port-ranges '*' \
   --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
   --description 'teams-messaging-bot.out.login: OAuth login URL [via egress proxy 192.0.2.3:3128 for login.microsoftonline.com]' --output none
 
 # teams-messaging-bot.out.botframework: OAuth scope [via egress proxy 192.0.2.3:3128 for api.botframework.com]
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-messaging-bot.out.botframework' \
-  --priority 400 --direction Outbound --access Allow --protocol 'Tcp' \
+  --priority 320 --direction Outbound --access Allow --protocol 'Tcp' \
   --source-address-prefixes '198.51.100.10/32' --source-port-ranges '*' \
   --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
   --description 'teams-messaging-bot.out.botframework: OAuth scope [via egress proxy 192.0.2.3:3128 for api.botframework.com]' --output none
 
 # teams-messaging-bot.out.graph: Microsoft Graph API (optional for messaging bots) [via egress proxy 192.0.2.3:3128 for graph.microsoft.com]
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-messaging-bot.out.graph' \
-  --priority 410 --direction Outbound --access Allow --protocol 'Tcp' \
+  --priority 330 --direction Outbound --access Allow --protocol 'Tcp' \
   --source-address-prefixes '198.51.100.10/32' --source-port-ranges '*' \
   --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
   --description 'teams-messaging-bot.out.graph: Microsoft Graph API (optional for messaging bots) [via egress proxy 192.0.2.3:3128 for graph.microsoft.com]' --output none
 
 # teams-messaging-bot.out.openid: OpenID metadata and signing keys to validate the JWT in the Authorization header [via egress proxy 192.0....
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-messaging-bot.out.openid' \
-  --priority 420 --direction Outbound --access Allow --protocol 'Tcp' \
+  --priority 340 --direction Outbound --access Allow --protocol 'Tcp' \
   --source-address-prefixes '198.51.100.10/32' --source-port-ranges '*' \
   --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
   --description 'teams-messaging-bot.out.openid: OpenID metadata and signing keys to validate the JWT in the Authorization header [via egress proxy 192.0....' --output none
 
 # teams-messaging-bot.out.reply: Replies to the serviceUrl of each activity [via egress proxy 192.0.2.3:3128 for smba.trafficmanager.net]
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teams-messaging-bot.out.reply' \
-  --priority 430 --direction Outbound --access Allow --protocol 'Tcp' \
+  --priority 350 --direction Outbound --access Allow --protocol 'Tcp' \
   --source-address-prefixes '198.51.100.10/32' --source-port-ranges '*' \
   --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
   --description 'teams-messaging-bot.out.reply: Replies to the serviceUrl of each activity [via egress proxy 192.0.2.3:3128 for smba.trafficmanager.net]' --output none
 
 # teamspro-saas.apps: for the apps including help contents [via egress proxy 192.0.2.3:3128 for *.teams-pro.com]
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teamspro-saas.apps' \
-  --priority 440 --direction Outbound --access Allow --protocol 'Tcp' \
+  --priority 360 --direction Outbound --access Allow --protocol 'Tcp' \
   --source-address-prefixes '192.0.2.128/25' --source-port-ranges '*' \
   --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
   --description 'teamspro-saas.apps: for the apps including help contents [via egress proxy 192.0.2.3:3128 for *.teams-pro.com]' --output none
 
 # teamspro-saas.metrics: for performance metrics analysis [via egress proxy 192.0.2.3:3128 for *.msecnd.net *.visualstudio.com]
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teamspro-saas.metrics' \
-  --priority 450 --direction Outbound --access Allow --protocol 'Tcp' \
+  --priority 370 --direction Outbound --access Allow --protocol 'Tcp' \
   --source-address-prefixes '192.0.2.128/25' --source-port-ranges '*' \
   --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
   --description 'teamspro-saas.metrics: for performance metrics analysis [via egress proxy 192.0.2.3:3128 for *.msecnd.net *.visualstudio.com]' --output none
 
 # teamspro-saas.blob-cache: for blob cache storage [via egress proxy 192.0.2.3:3128 for *.windows.net]
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teamspro-saas.blob-cache' \
-  --priority 460 --direction Outbound --access Allow --protocol 'Tcp' \
+  --priority 380 --direction Outbound --access Allow --protocol 'Tcp' \
   --source-address-prefixes '192.0.2.128/25' --source-port-ranges '*' \
   --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
   --description 'teamspro-saas.blob-cache: for blob cache storage [via egress proxy 192.0.2.3:3128 for *.windows.net]' --output none
 
 # teamspro-saas.graph-access: for Microsoft Graph API access [via egress proxy 192.0.2.3:3128 for *.microsoft.com]
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teamspro-saas.graph-access' \
-  --priority 470 --direction Outbound --access Allow --protocol 'Tcp' \
+  --priority 390 --direction Outbound --access Allow --protocol 'Tcp' \
   --source-address-prefixes '192.0.2.128/25' --source-port-ranges '*' \
   --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
   --description 'teamspro-saas.graph-access: for Microsoft Graph API access [via egress proxy 192.0.2.3:3128 for *.microsoft.com]' --output none
 
 # teamspro-saas.web-app: TeamsPro web applications for Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.teams-pro.com]
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teamspro-saas.web-app' \
-  --priority 480 --direction Outbound --access Allow --protocol 'Tcp' \
+  --priority 400 --direction Outbound --access Allow --protocol 'Tcp' \
   --source-address-prefixes '192.0.2.128/25' --source-port-ranges '*' \
   --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
   --description 'teamspro-saas.web-app: TeamsPro web applications for Microsoft Teams [via egress proxy 192.0.2.3:3128 for *.teams-pro.com]' --output none
 
 # teamspro-saas.help-center: TeamsPro Help Center [via egress proxy 192.0.2.3:3128 for docs.teams-pro.com]
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teamspro-saas.help-center' \
-  --priority 490 --direction Outbound --access Allow --protocol 'Tcp' \
+  --priority 410 --direction Outbound --access Allow --protocol 'Tcp' \
   --source-address-prefixes '192.0.2.128/25' --source-port-ranges '*' \
   --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
   --description 'teamspro-saas.help-center: TeamsPro Help Center [via egress proxy 192.0.2.3:3128 for docs.teams-pro.com]' --output none
 
 # teamspro-saas.trust-center: TeamsPro Trust Center [via egress proxy 192.0.2.3:3128 for trust.teams-pro.com]
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teamspro-saas.trust-center' \
-  --priority 500 --direction Outbound --access Allow --protocol 'Tcp' \
+  --priority 420 --direction Outbound --access Allow --protocol 'Tcp' \
   --source-address-prefixes '192.0.2.128/25' --source-port-ranges '*' \
   --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
   --description 'teamspro-saas.trust-center: TeamsPro Trust Center [via egress proxy 192.0.2.3:3128 for trust.teams-pro.com]' --output none
 
 # teamspro-saas.admin-center: Admin center of TeamsPro [via egress proxy 192.0.2.3:3128 for admin.teams-pro.com]
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teamspro-saas.admin-center' \
-  --priority 510 --direction Outbound --access Allow --protocol 'Tcp' \
+  --priority 430 --direction Outbound --access Allow --protocol 'Tcp' \
   --source-address-prefixes '192.0.2.128/25' --source-port-ranges '*' \
   --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
   --description 'teamspro-saas.admin-center: Admin center of TeamsPro [via egress proxy 192.0.2.3:3128 for admin.teams-pro.com]' --output none
 
 # teamspro-saas.subscription: Subscription management for TeamsPro licence [via egress proxy 192.0.2.3:3128 for subscription.witivio.com]
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teamspro-saas.subscription' \
-  --priority 520 --direction Outbound --access Allow --protocol 'Tcp' \
+  --priority 440 --direction Outbound --access Allow --protocol 'Tcp' \
   --source-address-prefixes '192.0.2.128/25' --source-port-ranges '*' \
   --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
   --description 'teamspro-saas.subscription: Subscription management for TeamsPro licence [via egress proxy 192.0.2.3:3128 for subscription.witivio.com]' --output none
 
 # teamspro-saas.app-insights: Azure service used by TeamsPro to collect anonymous performance metrics, telemetry and application logs/trace...
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teamspro-saas.app-insights' \
-  --priority 530 --direction Outbound --access Allow --protocol 'Tcp' \
+  --priority 450 --direction Outbound --access Allow --protocol 'Tcp' \
   --source-address-prefixes '192.0.2.128/25' --source-port-ranges '*' \
   --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
   --description 'teamspro-saas.app-insights: Azure service used by TeamsPro to collect anonymous performance metrics, telemetry and application logs/trace...' --output none
 
 # teamspro-saas.graph: API used by TeamsPro to interact with Microsoft 365 services [via egress proxy 192.0.2.3:3128 for graph.microsoft.com]
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teamspro-saas.graph' \
-  --priority 540 --direction Outbound --access Allow --protocol 'Tcp' \
+  --priority 460 --direction Outbound --access Allow --protocol 'Tcp' \
   --source-address-prefixes '192.0.2.128/25' --source-port-ranges '*' \
   --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
   --description 'teamspro-saas.graph: API used by TeamsPro to interact with Microsoft 365 services [via egress proxy 192.0.2.3:3128 for graph.microsoft.com]' --output none
 
 # teamspro-saas.chargebee: Subscription and billing management [via egress proxy 192.0.2.3:3128 for *.chargebee.com]
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teamspro-saas.chargebee' \
-  --priority 550 --direction Outbound --access Allow --protocol 'Tcp' \
+  --priority 470 --direction Outbound --access Allow --protocol 'Tcp' \
   --source-address-prefixes '192.0.2.128/25' --source-port-ranges '*' \
   --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
   --description 'teamspro-saas.chargebee: Subscription and billing management [via egress proxy 192.0.2.3:3128 for *.chargebee.com]' --output none
 
 # teamspro-saas.intercom: Support management [via egress proxy 192.0.2.3:3128 for *.intercom.com]
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'teamspro-saas.intercom' \
-  --priority 560 --direction Outbound --access Allow --protocol 'Tcp' \
+  --priority 480 --direction Outbound --access Allow --protocol 'Tcp' \
   --source-address-prefixes '192.0.2.128/25' --source-port-ranges '*' \
   --destination-address-prefixes '192.0.2.3/32' --destination-port-ranges '3128' \
   --description 'teamspro-saas.intercom: Support management [via egress proxy 192.0.2.3:3128 for *.intercom.com]' --output none

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# teamsgate azure-nsg configuration: cloud worldwide, catalog 2026.11.1
+# teamsgate azure-nsg configuration: cloud worldwide, catalog 2026.12.1
 # integrations: pexip-teams-connector, teams-calling-bot, teams-messaging-bot, teamspro-saas
 # scope: host/subnet firewall of role teams-connector-instances
 # plan warning: pexip-teams-connector: role "event-hub" not bound: Azure Event Hubs namespaces are <name>.servicebus.windows.net; bind event-hub to your namespace to narrow the rule
@@ -52,7 +52,7 @@ az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'pexi
 # pexip-teams-connector.teams-to-instance.media: Call media
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'pexip-teams-connector.teams-to-instance.media' \
   --priority 120 --direction Inbound --access Allow --protocol 'Udp' \
-  --source-address-prefixes '13.107.64.0/18' '52.112.0.0/14' '52.120.0.0/14' '52.238.119.141/32' '52.244.160.207/32' --source-port-ranges '*' \
+  --source-address-prefixes '52.112.0.0/14' '52.122.0.0/15' --source-port-ranges '*' \
   --destination-address-prefixes '198.51.100.64/28' --destination-port-ranges '55000-59999' \
   --description 'pexip-teams-connector.teams-to-instance.media: Call media' --output none
 
@@ -67,7 +67,7 @@ az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'pexi
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'pexip-teams-connector.instance-to-teams.signaling' \
   --priority 100 --direction Outbound --access Allow --protocol 'Tcp' \
   --source-address-prefixes '198.51.100.64/28' --source-port-ranges '*' \
-  --destination-address-prefixes '13.107.64.0/18' '52.112.0.0/14' '52.120.0.0/14' '52.238.119.141/32' '52.244.160.207/32' --destination-port-ranges '*' \
+  --destination-address-prefixes '52.112.0.0/14' '52.122.0.0/15' --destination-port-ranges '*' \
   --description 'pexip-teams-connector.instance-to-teams.signaling: Signaling' --output none
 
 # pexip-teams-connector.instance-to-cn.signaling: Signaling (4277 is for calls between Microsoft Teams Rooms and VTC endpoints)
@@ -88,7 +88,7 @@ az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'pexi
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'pexip-teams-connector.instance-to-teams.media' \
   --priority 130 --direction Outbound --access Allow --protocol 'Udp' \
   --source-address-prefixes '198.51.100.64/28' --source-port-ranges '55000-59999' \
-  --destination-address-prefixes '13.107.64.0/18' '52.112.0.0/14' '52.120.0.0/14' '52.238.119.141/32' '52.244.160.207/32' --destination-port-ranges '*' \
+  --destination-address-prefixes '52.112.0.0/14' '52.122.0.0/15' --destination-port-ranges '*' \
   --description 'pexip-teams-connector.instance-to-teams.media: Call media' --output none
 
 # pexip-teams-connector.instance-to-ocsp: Certificate revocation checking

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# teamsgate azure-nsg configuration: cloud worldwide, catalog 2026.11.1
+# teamsgate azure-nsg configuration: cloud worldwide, catalog 2026.12.1
 # integrations: teams-messaging-bot
 # scope: host/subnet firewall of role bot
 # WARNING teams-messaging-bot.out.login: not rendered (--fqdn-skip): tcp 443 to login.microsoftonline.com; allow it on azure-firewall, cilium (kubernetes), squid and pac

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# teamsgate azure-nsg configuration: cloud worldwide, catalog 2026.11.1
+# teamsgate azure-nsg configuration: cloud worldwide, catalog 2026.12.1
 # integrations: pexip-teams-connector
 # scope: perimeter (forward) view
 # plan warning: pexip-teams-connector.instance-to-cn.signaling: to be confirmed: the destination port cell is lost in the source text; 4277 is certain from the row's note, 443 is the likely companion (docs/reference/endpoints.md §6)
@@ -73,14 +73,14 @@ az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'pexi
 # pexip-teams-connector.teams-to-lb.signaling: Signaling
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'pexip-teams-connector.teams-to-lb.signaling' \
   --priority 150 --direction Inbound --access Allow --protocol 'Tcp' \
-  --source-address-prefixes '13.107.64.0/18' '52.112.0.0/14' '52.120.0.0/14' '52.238.119.141/32' '52.244.160.207/32' --source-port-ranges '*' \
+  --source-address-prefixes '52.112.0.0/14' '52.122.0.0/15' --source-port-ranges '*' \
   --destination-address-prefixes '198.51.100.40/32' --destination-port-ranges '10101' '11000-11399' '12000-12399' \
   --description 'pexip-teams-connector.teams-to-lb.signaling: Signaling' --output none
 
 # pexip-teams-connector.teams-to-instance.media: Call media
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'pexip-teams-connector.teams-to-instance.media' \
   --priority 160 --direction Inbound --access Allow --protocol 'Udp' \
-  --source-address-prefixes '13.107.64.0/18' '52.112.0.0/14' '52.120.0.0/14' '52.238.119.141/32' '52.244.160.207/32' --source-port-ranges '*' \
+  --source-address-prefixes '52.112.0.0/14' '52.122.0.0/15' --source-port-ranges '*' \
   --destination-address-prefixes '198.51.100.64/28' --destination-port-ranges '55000-59999' \
   --description 'pexip-teams-connector.teams-to-instance.media: Call media' --output none
 
@@ -130,7 +130,7 @@ az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'pexi
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'pexip-teams-connector.instance-to-teams.signaling' \
   --priority 130 --direction Outbound --access Allow --protocol 'Tcp' \
   --source-address-prefixes '198.51.100.64/28' --source-port-ranges '*' \
-  --destination-address-prefixes '13.107.64.0/18' '52.112.0.0/14' '52.120.0.0/14' '52.238.119.141/32' '52.244.160.207/32' --destination-port-ranges '*' \
+  --destination-address-prefixes '52.112.0.0/14' '52.122.0.0/15' --destination-port-ranges '*' \
   --description 'pexip-teams-connector.instance-to-teams.signaling: Signaling' --output none
 
 # pexip-teams-connector.instance-to-cn.signaling: Signaling (4277 is for calls between Microsoft Teams Rooms and VTC endpoints)
@@ -151,7 +151,7 @@ az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'pexi
 az network nsg rule create --resource-group "$rg" --nsg-name "$nsg" --name 'pexip-teams-connector.instance-to-teams.media' \
   --priority 160 --direction Outbound --access Allow --protocol 'Udp' \
   --source-address-prefixes '198.51.100.64/28' --source-port-ranges '55000-59999' \
-  --destination-address-prefixes '13.107.64.0/18' '52.112.0.0/14' '52.120.0.0/14' '52.238.119.141/32' '52.244.160.207/32' --destination-port-ranges '*' \
+  --destination-address-prefixes '52.112.0.0/14' '52.122.0.0/15' --destination-port-ranges '*' \
   --description 'pexip-teams-connector.instance-to-teams.media: Call media' --output none
 
 # pexip-teams-connector.instance-to-ocsp: Certificate revocation checking
