@@ -17,7 +17,7 @@ import (
 func newCatalogCmd(e *env) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "catalog",
-		Short: "Show the integrations and flows teamsgate knows",
+		Short: "Show the integrations, flows and data teamsgate knows; keep the Microsoft data current",
 	}
 	c.AddCommand(newCatalogListCmd(e), newCatalogShowCmd(e), newCatalogUpdateCmd(e), newCatalogDiffCmd(e))
 	return c

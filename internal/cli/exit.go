@@ -159,7 +159,7 @@ func exitCodes(c *cobra.Command) [][2]string {
 	if f := findingsText(c); f != "" {
 		codes = append(codes, [2]string{"3", f})
 	}
-	if u := c.Annotations[annotUnavailable]; u != "" {
+	if u := annotated(c, annotUnavailable); u != "" {
 		codes = append(codes, [2]string{"4", u})
 	}
 	return append(codes,
@@ -169,13 +169,17 @@ func exitCodes(c *cobra.Command) [][2]string {
 
 // findingsText is what exit code 3 means for c, or for any of its
 // subcommands when c is a group.
-func findingsText(c *cobra.Command) string {
-	if f := c.Annotations[annotFindings]; f != "" {
+func findingsText(c *cobra.Command) string { return annotated(c, annotFindings) }
+
+// annotated is the annotation key of c, or of each of its subcommands
+// that has it, named, when c is a group.
+func annotated(c *cobra.Command, key string) string {
+	if f := c.Annotations[key]; f != "" {
 		return f
 	}
 	var texts []string
 	for _, sub := range c.Commands() {
-		if f := findingsText(sub); f != "" {
+		if f := annotated(sub, key); f != "" {
 			texts = append(texts, sub.Name()+": "+f)
 		}
 	}

@@ -244,25 +244,14 @@ func writeSide(w io.Writer, what string, t model.Target, s SideChange) {
 		name = t.Set
 	}
 	fmt.Fprintf(w, "    %s %s\n", what, name)
-	for _, p := range s.AddedPrefixes {
-		fmt.Fprintf(w, "      + %s\n", p)
+	j := sideJSON(s)
+	for _, a := range j.Added {
+		fmt.Fprintf(w, "      + %s\n", a)
 	}
-	for _, h := range s.AddedHosts {
-		fmt.Fprintf(w, "      + %s\n", h)
+	for _, r := range j.Removed {
+		fmt.Fprintf(w, "      - %s\n", r)
 	}
-	for _, g := range s.AddedTags {
-		fmt.Fprintf(w, "      + tag:%s\n", g)
-	}
-	for _, p := range s.RemovedPrefixes {
-		fmt.Fprintf(w, "      - %s\n", p)
-	}
-	for _, h := range s.RemovedHosts {
-		fmt.Fprintf(w, "      - %s\n", h)
-	}
-	for _, g := range s.RemovedTags {
-		fmt.Fprintf(w, "      - tag:%s\n", g)
-	}
-	for _, o := range s.Other {
+	for _, o := range j.Other {
 		fmt.Fprintf(w, "      %s\n", o)
 	}
 }
@@ -312,26 +301,24 @@ func deltaJSON(d Delta) deltaDoc {
 }
 
 func sideJSON(s SideChange) sideChangeJSON {
-	j := sideChangeJSON{Added: []string{}, Removed: []string{}, Other: nonNil(s.Other)}
-	for _, p := range s.AddedPrefixes {
-		j.Added = append(j.Added, p.String())
+	items := func(ps []netip.Prefix, hs []model.Host, tags []string) []string {
+		out := []string{}
+		for _, p := range ps {
+			out = append(out, p.String())
+		}
+		for _, h := range hs {
+			out = append(out, h.String())
+		}
+		for _, g := range tags {
+			out = append(out, "tag:"+g)
+		}
+		return out
 	}
-	for _, h := range s.AddedHosts {
-		j.Added = append(j.Added, h.String())
+	return sideChangeJSON{
+		Added:   items(s.AddedPrefixes, s.AddedHosts, s.AddedTags),
+		Removed: items(s.RemovedPrefixes, s.RemovedHosts, s.RemovedTags),
+		Other:   nonNil(s.Other),
 	}
-	for _, g := range s.AddedTags {
-		j.Added = append(j.Added, "tag:"+g)
-	}
-	for _, p := range s.RemovedPrefixes {
-		j.Removed = append(j.Removed, p.String())
-	}
-	for _, h := range s.RemovedHosts {
-		j.Removed = append(j.Removed, h.String())
-	}
-	for _, g := range s.RemovedTags {
-		j.Removed = append(j.Removed, "tag:"+g)
-	}
-	return j
 }
 
 func nonNil[T any](s []T) []T {
