@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need (kernel, namespace, TLS and
-# proxy peers), only those missing. Run as root; without root it only
+# proxy peers, the headless browser of the report test), only those missing. Run as root; without root it only
 # reports what is missing, and the tests that need it skip with a reason
 # (or fail, under TEAMSGATE_E2E=1).
 set -euo pipefail
@@ -15,6 +15,7 @@ declare -A need=(
   [openssl]=openssl
   [curl]=curl
   [node]=nodejs
+  [chromium]=chromium
 )
 
 missing=()

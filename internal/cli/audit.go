@@ -139,70 +139,10 @@ func runAudit(c *cobra.Command, e *env, catDir, specFile string, a auditArgs) er
 	if a.format != "" && !validName(a.format, formats.Names) {
 		return inputError(fmt.Errorf("unknown configuration format %q%s (want %s)", a.format, suggest.Hint(a.format, formats.Names), strings.Join(formats.Names, ", ")))
 	}
-	opt := audit.Options{Scope: a.scope, InIfaces: a.inIfaces, OutIfaces: a.outIfaces}
-	if c.Flags().Changed("management-ports") {
-		if opt.ManagementPorts, err = audit.ParseManagementPorts(a.mgmtPorts); err != nil {
-			return inputError(fmt.Errorf("--management-ports: %v", err))
-		}
-	}
-	if a.fqdnSkip {
-		if a.proxy != "" {
-			return inputError(fmt.Errorf("--fqdn-skip and --fqdn-via-proxy exclude each other"))
-		}
-		opt.FQDN = view.FQDNSkip
-	}
-	if a.proxy != "" {
-		ap, err := parseProxy("--fqdn-via-proxy", a.proxy)
-		if err != nil {
-			return inputError(err)
-		}
-		opt.FQDN, opt.Proxy = view.FQDNViaProxy, ap
-	}
-	for _, s := range a.vnet {
-		p, err := parsePrefix(strings.TrimSpace(s))
-		if err != nil {
-			return inputError(fmt.Errorf("--vnet %q: %v", s, err))
-		}
-		opt.Tags.VirtualNetwork = append(opt.Tags.VirtualNetwork, p)
-	}
-	members, err := parseMembers(e, a.members)
-	if err != nil {
-		return inputError(err)
-	}
-	pl, err := e.loadPlan(catDir, specFile)
+	rep, err := e.auditRun(c, catDir, specFile, a)
 	if err != nil {
 		return err
 	}
-	if t := pl.Catalog.TagsFor(pl.Plan.Cloud); a.serviceTags == "" && t != nil {
-		// The service tags the catalog carries (catalog update
-		// --service-tags) stand in for --service-tags.
-		data, ds := t.Data()
-		if ds.HasErrors() {
-			return inputError(ds.Err())
-		}
-		opt.Tags.Data = data
-	}
-	prog := e.progress("audit")
-	defer prog.done()
-	cfg, name, ds, err := e.readAuditConfig(c, a, pl.Spec.Audit, &opt, members, prog.update)
-	if err != nil {
-		return err
-	}
-	if ds.HasErrors() || cfg == nil {
-		ds.Sort()
-		return inputError(ds.Err())
-	}
-	opt.Progress = prog.update
-	rep, rds := audit.RunContext(c.Context(), pl.Plan, cfg, opt)
-	if err := c.Context().Err(); err != nil {
-		return err
-	}
-	if rds.HasErrors() {
-		return inputError(rds.Err())
-	}
-	prog.done()
-	rep.Config = name
-	rep.Diagnostics = append(append(pl.Warnings, ds.Warnings()...), rds.Warnings()...)
 	if a.accept != "" {
 		rep.Accept(inputName(a.accept), accepted, e.now)
 	}
@@ -213,6 +153,77 @@ func runAudit(c *cobra.Command, e *env, catDir, specFile string, a auditArgs) er
 		return findings()
 	}
 	return nil
+}
+
+// auditRun plans the spec, reads the configuration of a and audits it:
+// the report, without accepted findings applied. report uses it too.
+func (e *env) auditRun(c *cobra.Command, catDir, specFile string, a auditArgs) (*audit.Report, error) {
+	var err error
+	opt := audit.Options{Scope: a.scope, InIfaces: a.inIfaces, OutIfaces: a.outIfaces}
+	if c.Flags().Changed("management-ports") {
+		if opt.ManagementPorts, err = audit.ParseManagementPorts(a.mgmtPorts); err != nil {
+			return nil, inputError(fmt.Errorf("--management-ports: %v", err))
+		}
+	}
+	if a.fqdnSkip {
+		if a.proxy != "" {
+			return nil, inputError(fmt.Errorf("--fqdn-skip and --fqdn-via-proxy exclude each other"))
+		}
+		opt.FQDN = view.FQDNSkip
+	}
+	if a.proxy != "" {
+		ap, err := parseProxy("--fqdn-via-proxy", a.proxy)
+		if err != nil {
+			return nil, inputError(err)
+		}
+		opt.FQDN, opt.Proxy = view.FQDNViaProxy, ap
+	}
+	for _, s := range a.vnet {
+		p, err := parsePrefix(strings.TrimSpace(s))
+		if err != nil {
+			return nil, inputError(fmt.Errorf("--vnet %q: %v", s, err))
+		}
+		opt.Tags.VirtualNetwork = append(opt.Tags.VirtualNetwork, p)
+	}
+	members, err := parseMembers(e, a.members)
+	if err != nil {
+		return nil, inputError(err)
+	}
+	pl, err := e.loadPlan(catDir, specFile)
+	if err != nil {
+		return nil, err
+	}
+	if t := pl.Catalog.TagsFor(pl.Plan.Cloud); a.serviceTags == "" && t != nil {
+		// The service tags the catalog carries (catalog update
+		// --service-tags) stand in for --service-tags.
+		data, ds := t.Data()
+		if ds.HasErrors() {
+			return nil, inputError(ds.Err())
+		}
+		opt.Tags.Data = data
+	}
+	prog := e.progress("audit")
+	defer prog.done()
+	cfg, name, ds, err := e.readAuditConfig(c, a, pl.Spec.Audit, &opt, members, prog.update)
+	if err != nil {
+		return nil, err
+	}
+	if ds.HasErrors() || cfg == nil {
+		ds.Sort()
+		return nil, inputError(ds.Err())
+	}
+	opt.Progress = prog.update
+	rep, rds := audit.RunContext(c.Context(), pl.Plan, cfg, opt)
+	if err := c.Context().Err(); err != nil {
+		return nil, err
+	}
+	if rds.HasErrors() {
+		return nil, inputError(rds.Err())
+	}
+	prog.done()
+	rep.Config = name
+	rep.Diagnostics = append(append(pl.Warnings, ds.Warnings()...), rds.Warnings()...)
+	return rep, nil
 }
 
 func severityNames() []string {

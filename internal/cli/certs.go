@@ -93,38 +93,9 @@ func runCertsCheck(e *env, file string, a certsCheckArgs) error {
 	if err := certsOutputFlag(a.output); err != nil {
 		return err
 	}
-	role, err := certcheck.ParseRole(a.role)
-	if err != nil {
-		return inputError(err)
-	}
-	if a.pool != "" && role != certcheck.RoleConferencingNode {
-		return inputError(fmt.Errorf("--pool applies to --role %s only", certcheck.RoleConferencingNode))
-	}
-	if len(a.names) == 0 && a.pool == "" {
-		return inputError(errors.New("give at least one --name (or --pool) the certificate must cover"))
-	}
-	if a.warnDays < 0 {
-		return inputError(fmt.Errorf("--warn-days %d: must not be negative", a.warnDays))
-	}
-	b, err := certsLoadBundle(e, file, a.key, a.passwordFile)
+	rep, err := e.certsRun(file, a)
 	if err != nil {
 		return err
-	}
-	opts := certcheck.Options{
-		Role:       role,
-		Names:      a.names,
-		Pool:       a.pool,
-		Now:        e.now,
-		WarnWithin: time.Duration(a.warnDays) * 24 * time.Hour,
-	}
-	if a.roots != "" {
-		if opts.Roots, err = certsLoadRoots(e, a.roots); err != nil {
-			return err
-		}
-	}
-	rep, err := certcheck.Check(b, opts)
-	if err != nil {
-		return inputError(err)
 	}
 	failed := rep.Failed(a.strict)
 	if a.output == "json" {
@@ -138,6 +109,45 @@ func runCertsCheck(e *env, file string, a certsCheckArgs) error {
 		return findings()
 	}
 	return nil
+}
+
+// certsRun loads a certificate and checks it for its role: what certs
+// check prints and report shows.
+func (e *env) certsRun(file string, a certsCheckArgs) (*certcheck.Report, error) {
+	role, err := certcheck.ParseRole(a.role)
+	if err != nil {
+		return nil, inputError(err)
+	}
+	if a.pool != "" && role != certcheck.RoleConferencingNode {
+		return nil, inputError(fmt.Errorf("--pool applies to --role %s only", certcheck.RoleConferencingNode))
+	}
+	if len(a.names) == 0 && a.pool == "" {
+		return nil, inputError(errors.New("give at least one --name (or --pool) the certificate must cover"))
+	}
+	if a.warnDays < 0 {
+		return nil, inputError(fmt.Errorf("--warn-days %d: must not be negative", a.warnDays))
+	}
+	b, err := certsLoadBundle(e, file, a.key, a.passwordFile)
+	if err != nil {
+		return nil, err
+	}
+	opts := certcheck.Options{
+		Role:       role,
+		Names:      a.names,
+		Pool:       a.pool,
+		Now:        e.now,
+		WarnWithin: time.Duration(a.warnDays) * 24 * time.Hour,
+	}
+	if a.roots != "" {
+		if opts.Roots, err = certsLoadRoots(e, a.roots); err != nil {
+			return nil, err
+		}
+	}
+	rep, err := certcheck.Check(b, opts)
+	if err != nil {
+		return nil, inputError(err)
+	}
+	return rep, nil
 }
 
 // certsJSON is the -o json document of certs check.

@@ -257,8 +257,10 @@ func commands(e *env) []*cobra.Command {
 		newCapacityCmd(e),
 		newCatalogCmd(e),
 		newCertsCmd(e),
+		newDiagramCmd(e),
 		newTLSCmd(e),
 		newRenderCmd(e),
+		newReportCmd(e),
 		newServeCmd(e),
 		newVersionCmd(e),
 	}

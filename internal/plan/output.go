@@ -40,22 +40,7 @@ func WriteJSON(w io.Writer, p *model.Plan) error {
 // Describe renders a target for people: the role or set, then its
 // addresses, hosts and tags, abbreviated after max items (0: all).
 func Describe(t model.Target, max int) string {
-	var items []string
-	for _, p := range t.Prefixes {
-		items = append(items, p.String())
-	}
-	for _, h := range t.Hosts {
-		items = append(items, h.String())
-	}
-	for _, s := range t.ServiceTags {
-		items = append(items, "tag:"+s)
-	}
-	if t.Any {
-		items = append(items, "any")
-	}
-	if t.Internet {
-		items = append(items, "internet")
-	}
+	items := Items(t, "tag:", "any", "internet")
 	if max > 0 && len(items) > max {
 		items = append(items[:max:max], fmt.Sprintf("+%d more", len(items)-max))
 	}
@@ -68,6 +53,29 @@ func Describe(t model.Target, max int) string {
 		return list
 	}
 	return name + " (" + list + ")"
+}
+
+// Items lists a target's prefixes, hosts and service tags (each after
+// tagPrefix), then anyWord and internetWord when the target is any address
+// or the public Internet.
+func Items(t model.Target, tagPrefix, anyWord, internetWord string) []string {
+	var items []string
+	for _, p := range t.Prefixes {
+		items = append(items, p.String())
+	}
+	for _, h := range t.Hosts {
+		items = append(items, h.String())
+	}
+	for _, s := range t.ServiceTags {
+		items = append(items, tagPrefix+s)
+	}
+	if t.Any {
+		items = append(items, anyWord)
+	}
+	if t.Internet {
+		items = append(items, internetWord)
+	}
+	return items
 }
 
 func ref(r model.Rule) string {
