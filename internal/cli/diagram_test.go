@@ -132,3 +132,36 @@ func TestReadmeDiagramText(t *testing.T) {
 		t.Errorf("%d arrows in combined.txt", n)
 	}
 }
+
+// TestReportSections: a report with certificates and sizing shows both,
+// a failing certificate as failing, and the rule table a row per rule.
+func TestReportSections(t *testing.T) {
+	f := writeCertFiles(t)
+	out := filepath.Join(t.TempDir(), "r.html")
+	code, _, errs := certsMain(t, "report", testutil.ExamplePath("pexip"), "-o", out, "--calls", "90",
+		"--certs", f.tcPFX, "--certs", f.soonPEM, "--password-file", f.pw, "--role", "teams-connector",
+		"--name", "tc-eu.contoso.com", "--roots", f.roots)
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(b)
+	for _, want := range []string{
+		`<h2 id="certs-heading">Certificates</h2>`,
+		`<code>` + f.tcPFX + `</code>, role teams-connector: <span class="pass">passes</span>`,
+		`<code>` + f.soonPEM + `</code>, role teams-connector: <span class="fail">fails</span>`,
+		`<h2 id="capacity-heading">Teams Connector sizing</h2>`,
+		`Pexip Teams Connector for 90 concurrent calls`,
+		`<caption>Every rule of the plan`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
+	if n, want := strings.Count(page, `<tr data-status=`), len(testutil.Plan(t, testutil.ExamplePath("pexip"), "").Rules); n != want {
+		t.Errorf("%d rule rows, want %d", n, want)
+	}
+}

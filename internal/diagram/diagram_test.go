@@ -184,3 +184,32 @@ func TestStatusAndDirection(t *testing.T) {
 		t.Errorf("the combined example has to-be-confirmed flows and the RDP deny: to-be-confirmed %v, deny %v", tbc, deny)
 	}
 }
+
+// TestStableWhenAFlowIsAdded: adding a flow (Graph for the messaging bot)
+// adds its party and arrow; every other party keeps its column and its
+// place in it, and the arrows before it keep their numbers.
+func TestStableWhenAFlowIsAdded(t *testing.T) {
+	const spec = "name: s\ncloud: worldwide\nintegrations:\n  teams-messaging-bot:\n    roles: { bot: { addresses: [198.51.100.10] } }\n"
+	before := diagram.Build(testutil.PlanBytes(t, spec+"    parameters: { graph: false }\n", ""), "s")
+	after := diagram.Build(testutil.PlanBytes(t, spec+"    parameters: { graph: true }\n", ""), "s")
+	columns := func(d *diagram.Diagram) []string {
+		return regexp.MustCompile(`(?m)^  \{ rank=same; .*$`).FindAllString(string(d.DOT()), -1)
+	}
+	b, a := columns(before), columns(after)
+	if len(a) != len(b) {
+		t.Fatalf("columns %d → %d", len(b), len(a))
+	}
+	for i := range a {
+		if strings.ReplaceAll(a[i], ` "graph";`, "") != b[i] {
+			t.Errorf("column %d: %s → %s", i, b[i], a[i])
+		}
+	}
+	if len(after.Arrows) != len(before.Arrows)+1 {
+		t.Errorf("arrows %d → %d", len(before.Arrows), len(after.Arrows))
+	}
+	for i, x := range before.Arrows {
+		if y := after.Arrows[i]; y.N != x.N || y.From != x.From || y.To != x.To {
+			t.Errorf("arrow %d moved: %+v → %+v", x.N, x, y)
+		}
+	}
+}
