@@ -259,6 +259,7 @@ func commands(e *env) []*cobra.Command {
 		newCertsCmd(e),
 		newDiagramCmd(e),
 		newTLSCmd(e),
+		newProbeCmd(e),
 		newRenderCmd(e),
 		newReportCmd(e),
 		newServeCmd(e),

@@ -78,6 +78,10 @@ func TestHelperProcess(t *testing.T) {
 		os.Exit(listenMain())
 	case "probe":
 		os.Exit(probeMain())
+	case "probe-servers":
+		os.Exit(serversMain())
+	case "probe-dns":
+		os.Exit(dnsMain())
 	}
 }
 

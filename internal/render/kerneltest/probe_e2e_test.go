@@ -1,0 +1,407 @@
+package kerneltest
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/pion/stun/v3"
+
+	"github.com/teamsgate/teamsgate/internal/certcheck/certtest"
+	"github.com/teamsgate/teamsgate/internal/render/nftables"
+	"github.com/teamsgate/teamsgate/internal/testutil"
+	"github.com/teamsgate/teamsgate/internal/view"
+)
+
+// The probe's end-to-end test: a bot namespace, a firewall (router)
+// namespace loaded with teamsgate's own nftables render of the plan, and an
+// "internet" namespace with a TLS server for each host name of the plan
+// (a test CA) and a STUN responder, all on documentation addresses; a
+// catalog overlay maps the Microsoft names to them. The bot's name server
+// runs on the bot's own loopback.
+
+const (
+	serversEnv = "TEAMSGATE_KERNELTEST_SERVERS"
+	zoneEnv    = "TEAMSGATE_KERNELTEST_ZONE"
+)
+
+// e2eHosts are the plan's host names and the address each has in the
+// test's internet.
+var e2eHosts = map[string]string{
+	"login.microsoftonline.com": "203.0.113.1",
+	"api.botframework.com":      "203.0.113.2",
+	"graph.microsoft.com":       "203.0.113.3",
+	"login.botframework.com":    "203.0.113.4",
+	"smba.trafficmanager.net":   "203.0.113.5",
+	"relay.teams.example.test":  "203.0.113.9",
+}
+
+// e2eOverlay binds the messaging bot's address sets to those addresses,
+// keeping their host names, and adds a lab integration whose one flow is
+// UDP 3478-3481 to a Teams relay, for STUN.
+const e2eOverlay = `version: probe-e2e
+address_sets:
+  aad-login: { values: { worldwide: { prefixes: [203.0.113.1/32], hosts: [login.microsoftonline.com] } } }
+  botframework-api: { values: { worldwide: { prefixes: [203.0.113.2/32], hosts: [api.botframework.com] } } }
+  graph: { values: { worldwide: { prefixes: [203.0.113.3/32], hosts: [graph.microsoft.com] } } }
+  botframework-openid: { values: { worldwide: { prefixes: [203.0.113.4/32], hosts: [login.botframework.com] } } }
+  teams-reply: { values: { worldwide: { prefixes: [203.0.113.5/32], hosts: [smba.trafficmanager.net] } } }
+  teams-service: { values: { worldwide: { prefixes: [198.18.0.0/24] } } }
+  teams-relay:
+    description: "The Teams transport relay of the lab"
+    values: { worldwide: { prefixes: [203.0.113.9/32], hosts: [relay.teams.example.test] } }
+`
+
+const e2eLab = `integration: probe-lab
+title: "Probe lab"
+document: "001"
+description: "A media flow to a Teams transport relay, for the probe's STUN check"
+roles:
+  bot: { description: "the bot" }
+flows:
+  - id: probe-lab.relay
+    from: { role: bot }
+    to: { set: teams-relay }
+    proto: udp
+    ports: "3478-3481"
+    app: rtp
+    purpose: "Media to the Teams transport relay"
+    reference: { section: "5", row: "lab" }
+`
+
+const e2eSpec = `name: probe-e2e
+cloud: worldwide
+integrations:
+  teams-messaging-bot:
+    roles: { bot: { addresses: [198.51.100.10] } }
+    parameters: { graph: true }
+  probe-lab:
+    roles: { bot: { addresses: [198.51.100.10] } }
+`
+
+// serverSpec is one server of the internet namespace.
+type serverSpec struct {
+	Addr     string `json:"addr"`
+	Kind     string `json:"kind"` // tls or stun
+	CertPEM  string `json:"cert,omitempty"`
+	KeyPEM   string `json:"key,omitempty"`
+	MaxTLS11 bool   `json:"max_tls11,omitempty"`
+}
+
+// serversMain serves TLS and STUN as the specs say, prints READY, and runs
+// until its standard input closes.
+func serversMain() int {
+	var specs []serverSpec
+	if err := json.Unmarshal([]byte(os.Getenv(serversEnv)), &specs); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	for _, s := range specs {
+		switch s.Kind {
+		case "tls":
+			cert, err := tls.X509KeyPair([]byte(s.CertPEM), []byte(s.KeyPEM))
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 2
+			}
+			cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS10}
+			if s.MaxTLS11 {
+				cfg.MaxVersion = tls.VersionTLS11
+			}
+			ln, err := tls.Listen("tcp", s.Addr, cfg)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 2
+			}
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					go func() {
+						c.(*tls.Conn).Handshake()
+						c.Close()
+					}()
+				}
+			}()
+		case "stun":
+			pc, err := net.ListenPacket("udp", s.Addr)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 2
+			}
+			go func() {
+				buf := make([]byte, 1500)
+				for {
+					n, from, err := pc.ReadFrom(buf)
+					if err != nil {
+						return
+					}
+					req := &stun.Message{Raw: append([]byte(nil), buf[:n]...)}
+					if req.Decode() != nil || req.Type != stun.BindingRequest {
+						continue
+					}
+					ua := from.(*net.UDPAddr)
+					res := stun.MustBuild(stun.NewTransactionIDSetter(req.TransactionID), stun.BindingSuccess, &stun.XORMappedAddress{IP: ua.IP, Port: ua.Port}, stun.Fingerprint)
+					pc.WriteTo(res.Raw, from)
+				}
+			}()
+		}
+	}
+	return serveUntilStdinCloses()
+}
+
+// dnsMain answers A queries for the zone on 127.0.0.1:53 of its namespace.
+func dnsMain() int {
+	zone := map[string]string{}
+	if err := json.Unmarshal([]byte(os.Getenv(zoneEnv)), &zone); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	pc, err := net.ListenPacket("udp", "127.0.0.1:53")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	mux := dns.NewServeMux()
+	mux.HandleFunc(".", func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(r)
+		q := r.Question[0]
+		a, ok := zone[strings.TrimSuffix(q.Name, ".")]
+		switch {
+		case !ok:
+			m.Rcode = dns.RcodeNameError
+		case q.Qtype == dns.TypeA:
+			rr, _ := dns.NewRR(q.Name + " 60 IN A " + a)
+			m.Answer = append(m.Answer, rr)
+		}
+		w.WriteMsg(m)
+	})
+	go (&dns.Server{PacketConn: pc, Handler: mux}).ActivateAndServe()
+	return serveUntilStdinCloses()
+}
+
+func serveUntilStdinCloses() int {
+	fmt.Println("READY")
+	done := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Minute):
+	}
+	return 0
+}
+
+// startHelper starts a helper mode in ns and waits for its READY; it stops
+// when the returned func is called or the test ends.
+func startHelper(t *testing.T, ns, mode string, env ...string) func() {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	cmd := helperCommand(t, ctx, ns, mode, env...)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		stdin.Close()
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cancel()
+			<-done
+		}
+		cancel()
+	}
+	t.Cleanup(stop)
+	line, _ := bufio.NewReader(stdout).ReadString('\n')
+	if strings.TrimSpace(line) != "READY" {
+		t.Fatalf("%s helper did not start: %q", mode, line)
+	}
+	go io.Copy(io.Discard, stdout)
+	return stop
+}
+
+// e2eBinary builds teamsgate once for the test.
+func e2eBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "teamsgate")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/teamsgate")
+	cmd.Dir = testutil.Root()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+type probeOut struct {
+	Results []struct {
+		Rule, Host, Outcome, Reason, Address, Check string
+		Port                                        int
+	}
+}
+
+// TestProbeEndToEnd: every flow of the bot passes through teamsgate's own
+// firewall; deleting one rule makes exactly that flow blocked; a wrong
+// certificate is a TLS failure; a server limited to TLS 1.1 fails the
+// version check.
+func TestProbeEndToEnd(t *testing.T) {
+	requireKernel(t)
+	dir := t.TempDir()
+	overlay := filepath.Join(dir, "catalog")
+	os.MkdirAll(filepath.Join(overlay, "integrations"), 0o755)
+	os.WriteFile(filepath.Join(overlay, "catalog.yaml"), []byte(e2eOverlay), 0o644)
+	os.WriteFile(filepath.Join(overlay, "integrations", "probe-lab.yaml"), []byte(e2eLab), 0o644)
+	spec := filepath.Join(dir, "spec.yaml")
+	os.WriteFile(spec, []byte(e2eSpec), 0o644)
+	pki, other := certtest.NewPKI(t), certtest.NewOtherPKI(t)
+	roots := filepath.Join(dir, "roots.pem")
+	os.WriteFile(roots, pki.RootsPEM(), 0o644)
+
+	var serverAddrs []netip.Addr
+	for _, a := range e2eHosts {
+		serverAddrs = append(serverAddrs, netip.MustParseAddr(a))
+	}
+	top := newRoutedTopology(t, serverAddrs, []netip.Addr{netip.MustParseAddr("198.51.100.10")})
+
+	plan := testutil.Plan(t, spec, overlay)
+	out, ds := nftables.New().Render(plan, view.Options{})
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	ruleset := out.Files[nftables.FileName]
+	load(t, top.router, "nftables", out.Files)
+
+	zone, _ := json.Marshal(e2eHosts)
+	startHelper(t, top.client, "probe-dns", zoneEnv+"="+string(zone))
+
+	leaf := func(p *certtest.PKI, host string) (string, string) {
+		l := p.Leaf(t, certtest.Template{CN: host, DNSNames: []string{host}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)})
+		return string(certtest.CertsPEM(l.Cert, p.Intermediate.Cert)), string(certtest.KeyPEM(t, l.Key))
+	}
+	servers := func(mutate func(host string, s *serverSpec)) func() {
+		var specs []serverSpec
+		for host, addr := range e2eHosts {
+			if host == "relay.teams.example.test" {
+				for _, port := range []string{"3478", "3481"} {
+					specs = append(specs, serverSpec{Addr: addr + ":" + port, Kind: "stun"})
+				}
+				continue
+			}
+			s := serverSpec{Addr: addr + ":443", Kind: "tls"}
+			s.CertPEM, s.KeyPEM = leaf(pki, host)
+			if mutate != nil {
+				mutate(host, &s)
+			}
+			specs = append(specs, s)
+		}
+		b, _ := json.Marshal(specs)
+		return startHelper(t, top.host, "probe-servers", serversEnv+"="+string(b))
+	}
+	bin := e2eBinary(t)
+	probe := func() (map[string]string, map[string]string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "ip", "netns", "exec", top.client, bin, "probe", spec, "--role", "bot",
+			"--catalog", overlay, "--dns", "127.0.0.1:53", "--roots", roots, "--timeout", "2s", "-o", "json")
+		cmd.Env = append(os.Environ(), "HTTPS_PROXY=")
+		b, _ := cmd.Output()
+		var po probeOut
+		if err := json.Unmarshal(b, &po); err != nil {
+			t.Fatalf("probe output: %v\n%s", err, b)
+		}
+		outcomes, reasons := map[string]string{}, map[string]string{}
+		for _, r := range po.Results {
+			k := fmt.Sprintf("%s %s:%d", r.Rule, r.Host, r.Port)
+			outcomes[k], reasons[k] = r.Outcome, r.Reason
+		}
+		return outcomes, reasons
+	}
+	want := map[string]string{
+		"teams-messaging-bot.out.login login.microsoftonline.com:443":   "pass",
+		"teams-messaging-bot.out.botframework api.botframework.com:443": "pass",
+		"teams-messaging-bot.out.graph graph.microsoft.com:443":         "pass",
+		"teams-messaging-bot.out.openid login.botframework.com:443":     "pass",
+		"teams-messaging-bot.out.reply smba.trafficmanager.net:443":     "pass",
+		"probe-lab.relay relay.teams.example.test:3478":                 "pass",
+		"probe-lab.relay relay.teams.example.test:3481":                 "pass",
+	}
+	check := func(stage string, want map[string]string) {
+		t.Helper()
+		got, reasons := probe()
+		for k, w := range want {
+			if got[k] != w {
+				t.Errorf("%s: %s: %s (%s), want %s", stage, k, got[k], reasons[k], w)
+			}
+		}
+		if len(got) != len(want) {
+			t.Errorf("%s: %d results, want %d: %v", stage, len(got), len(want), got)
+		}
+	}
+
+	stop := servers(nil)
+	check("every flow open", want)
+
+	// Delete the Graph rule from the firewall: exactly that flow fails.
+	var kept []string
+	for _, line := range strings.Split(string(ruleset), "\n") {
+		if !strings.Contains(line, "teams-messaging-bot.out.graph") {
+			kept = append(kept, line)
+		}
+	}
+	load(t, top.router, "nftables", map[string][]byte{nftables.FileName: []byte(strings.Join(kept, "\n"))})
+	blocked := map[string]string{}
+	for k, v := range want {
+		blocked[k] = v
+	}
+	blocked["teams-messaging-bot.out.graph graph.microsoft.com:443"] = "blocked"
+	check("graph rule deleted", blocked)
+	load(t, top.router, "nftables", out.Files)
+
+	// A certificate of another CA for Graph, TLS 1.1 only for Entra ID.
+	stop()
+	servers(func(host string, s *serverSpec) {
+		switch host {
+		case "graph.microsoft.com":
+			s.CertPEM, s.KeyPEM = leaf(other, host)
+		case "login.microsoftonline.com":
+			s.MaxTLS11 = true
+		}
+	})
+	bad := map[string]string{}
+	for k, v := range want {
+		bad[k] = v
+	}
+	bad["teams-messaging-bot.out.graph graph.microsoft.com:443"] = "tls-failure"
+	bad["teams-messaging-bot.out.login login.microsoftonline.com:443"] = "tls-failure"
+	check("wrong certificate and TLS 1.1", bad)
+	_, reasons := probe()
+	if r := reasons["teams-messaging-bot.out.login login.microsoftonline.com:443"]; !strings.Contains(r, "TLS 1.1") {
+		t.Errorf("the TLS 1.1 server: %q", r)
+	}
+}
