@@ -165,3 +165,29 @@ func TestReportSections(t *testing.T) {
 		t.Errorf("%d rule rows, want %d", n, want)
 	}
 }
+
+// TestReportProbe: a probe run's JSON puts each rule's worst outcome in the
+// rule table.
+func TestReportProbe(t *testing.T) {
+	dir := t.TempDir()
+	probeJSON := writeFile(t, dir, "probe.json", `{"role": "bot", "results": [
+	  {"rule": "teams-messaging-bot.out.login", "outcome": "pass"},
+	  {"rule": "teams-messaging-bot.out.graph", "outcome": "pass"},
+	  {"rule": "teams-messaging-bot.out.graph", "outcome": "blocked"},
+	  {"rule": "teams-messaging-bot.out.reply", "outcome": "skipped"}]}`)
+	out := filepath.Join(dir, "r.html")
+	if code, _, errs := run(t, "report", testutil.ExamplePath("messaging-bot"), "-o", out, "--probe", probeJSON); code != ExitOK {
+		t.Fatal(errs)
+	}
+	b, _ := os.ReadFile(out)
+	page := string(b)
+	for _, want := range []string{`Probe (bot)`, `<td class="probe-blocked">blocked</td>`, `<td class="probe-pass">pass</td>`, `<td class="probe-skipped">skipped</td>`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
+	bad := writeFile(t, dir, "bad.json", `[]`)
+	if code, _, errs := run(t, "report", testutil.ExamplePath("messaging-bot"), "-o", out, "--probe", bad); code != ExitError || !strings.Contains(errs, "not the JSON of probe -o json") {
+		t.Errorf("a wrong --probe file: exit %d %s", code, errs)
+	}
+}

@@ -215,7 +215,7 @@ func addExitCodes(root *cobra.Command) {
 	root.Long += "\n\n" + exitHelp([][2]string{
 		{"0", "ok"},
 		{"1", "usage or input error (nothing written)"},
-		{"3", "findings: audit differences, failed certificate or TLS checks"},
+		{"3", "findings: audit differences, failed certificate or TLS checks, probed flows that did not get through"},
 		{"4", "catalog update: the Microsoft 365 web service could not be reached or asked to wait (nothing written)"},
 		{"130", "interrupted by SIGINT (Ctrl-C): stopped at once, nothing written"},
 		{"143", "terminated by SIGTERM: stopped at once, nothing written"},

@@ -25,6 +25,7 @@ type probeArgs struct {
 	concurrency int
 	roots       string
 	proxy       string
+	peer        string
 }
 
 func newProbeCmd(e *env) *cobra.Command {
@@ -50,9 +51,14 @@ first and last port; each destination and port once, checks at most
 cannot be probed (a wildcard, address ranges with no host, any address or
 any port, UDP other than STUN) is listed as skipped, with the reason.
 
+--peer PEER=ADDR probes the flows from the role to another role of the plan
+instead, at ADDR (an address the plan binds PEER to), where probe listen
+runs: each TCP and UDP port of the rules (a range at its first and last)
+gets a nonce, which the listener echoes.
+
 Outcomes: pass, blocked, dns-failure, tls-failure, proxy-refused,
 skipped. Output: text, json or junit (-o).`,
-		Example: `  teamsgate probe examples/messaging-bot.yaml --role bot --dns 127.0.0.1:9 --timeout 1s`,
+		Example:     `  teamsgate probe examples/messaging-bot.yaml --role bot --dns 127.0.0.1:9 --timeout 1s`,
 		Args:        cobra.ExactArgs(1),
 		Annotations: map[string]string{annotFindings: "a flow was blocked, did not resolve, failed TLS or was refused by the proxy"},
 	}
@@ -65,10 +71,62 @@ skipped. Output: text, json or junit (-o).`,
 	f.IntVar(&a.concurrency, "concurrency", 16, "how many checks run at once")
 	f.StringVar(&a.roots, "roots", "", "PEM roots to verify TLS against instead of the system's")
 	f.StringVar(&a.proxy, "fqdn-via-proxy", "", "the egress proxy host-name flows go through (ADDR:PORT); default from HTTPS_PROXY")
+	f.StringVar(&a.peer, "peer", "", "probe the flows to another role of the plan at an address of it, PEER=ADDR (probe listen runs there)")
 	_ = c.MarkFlagRequired("role")
 	_ = c.RegisterFlagCompletionFunc("role", roleCompletion)
 	_ = c.RegisterFlagCompletionFunc("output", fixedCompletion("text", "json", "junit"))
 	c.RunE = func(c *cobra.Command, args []string) error { return runProbe(c, e, *catDir, args[0], a) }
+	c.AddCommand(newProbeListenCmd(e))
+	return c
+}
+
+func newProbeListenCmd(e *env) *cobra.Command {
+	var (
+		role     string
+		duration time.Duration
+		maxPorts int
+	)
+	c := &cobra.Command{
+		Use:   "listen SPEC --role ROLE",
+		Short: "Hold a role's inbound ports open and answer probes from the plan's sources",
+		Long: `listen plans the spec and opens, on every address of this host, the TCP and
+UDP ports of the rules whose destination is the role — media ranges
+included, all of a range when the total stays within --max-ports, else its
+first and last port — and echoes the nonce of each probe (probe --peer)
+that comes from a source address the rule for that port allows. Anything
+else gets no answer. It runs for --for, or until interrupted.`,
+		Args: cobra.ExactArgs(1),
+	}
+	catDir := catalogFlag(c)
+	c.Flags().StringVar(&role, "role", "", "the role whose inbound ports to open (required)")
+	c.Flags().DurationVar(&duration, "for", 10*time.Minute, "how long to listen")
+	c.Flags().IntVar(&maxPorts, "max-ports", 1024, "the most ports to open")
+	_ = c.MarkFlagRequired("role")
+	_ = c.RegisterFlagCompletionFunc("role", roleCompletion)
+	c.RunE = func(c *cobra.Command, args []string) error {
+		if duration <= 0 || maxPorts < 1 || maxPorts > 20000 {
+			return inputError(fmt.Errorf("--for must be positive and --max-ports 1 to 20000"))
+		}
+		pl, err := e.loadPlan(*catDir, args[0])
+		if err != nil {
+			return err
+		}
+		l, err := probe.Listen(pl.Plan, role, maxPorts)
+		if err != nil {
+			return inputError(err)
+		}
+		defer l.Close()
+		capped := ""
+		if l.Capped {
+			capped = fmt.Sprintf(" (ranges over --max-ports %d: their first and last ports)", maxPorts)
+		}
+		fmt.Fprintf(e.stderr, "teamsgate: probe listen: role %s, %d ports open for %s%s: %s\n", role, len(l.Ports), duration, capped, strings.Join(l.Ports, ", "))
+		select {
+		case <-c.Context().Done():
+		case <-time.After(duration):
+		}
+		return nil
+	}
 	return c
 }
 
@@ -111,7 +169,18 @@ func runProbe(c *cobra.Command, e *env, catDir, specFile string, a probeArgs) er
 	if err != nil {
 		return err
 	}
-	checks, skipped, err := probe.Checks(pl.Plan, a.role)
+	var checks []probe.Check
+	var skipped []probe.Result
+	if a.peer != "" {
+		name, addr, ok := strings.Cut(a.peer, "=")
+		ip, perr := netip.ParseAddr(addr)
+		if !ok || perr != nil {
+			return inputError(fmt.Errorf("--peer %q: want ROLE=ADDR, e.g. conferencing-nodes=203.0.113.10", a.peer))
+		}
+		checks, err = probe.PeerChecks(pl.Plan, a.role, name, ip)
+	} else {
+		checks, skipped, err = probe.Checks(pl.Plan, a.role)
+	}
 	if err != nil {
 		return inputError(err)
 	}

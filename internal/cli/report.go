@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -19,6 +20,7 @@ type reportArgs struct {
 	certs []string
 	cert  certsCheckArgs
 	calls int
+	probe string
 }
 
 func newReportCmd(e *env) *cobra.Command {
@@ -63,6 +65,7 @@ in the file; they do not change the exit code.`,
 	f.StringVar(&a.cert.passwordFile, "password-file", "", "--certs: file holding the PKCS #12 password")
 	f.StringVar(&a.cert.roots, "roots", "", "--certs: PEM roots to trust instead of the system's")
 	f.IntVar(&a.calls, "calls", 0, "size a Pexip Teams Connector for this many concurrent calls")
+	f.StringVar(&a.probe, "probe", "", "the JSON of a probe run (probe -o json): each rule's outcome in the table")
 	var auditFile string
 	f.StringVar(&auditFile, "audit", "", "a firewall configuration to audit and show (as audit --config)")
 	_ = c.MarkFlagRequired("output")
@@ -135,6 +138,11 @@ func runReport(c *cobra.Command, e *env, catDir, specFile string, a reportArgs) 
 		}
 		in.Capacity = &res
 	}
+	if a.probe != "" {
+		if in.Probe, in.ProbeRole, err = readProbe(e, a.probe); err != nil {
+			return inputError(err)
+		}
+	}
 	data, err := htmlreport.Render(in)
 	if err != nil {
 		return err
@@ -143,4 +151,31 @@ func runReport(c *cobra.Command, e *env, catDir, specFile string, a reportArgs) 
 		return inputError(err)
 	}
 	return nil
+}
+
+// readProbe reads probe -o json and returns each rule's worst outcome: a
+// rule passes only when every check of it passed (or was skipped).
+func readProbe(e *env, file string) (map[string]string, string, error) {
+	data, err := e.readInput("probe results", file, maxConfigBytes)
+	if err != nil {
+		return nil, "", err
+	}
+	var doc struct {
+		Role    string `json:"role"`
+		Results []struct {
+			Rule    string `json:"rule"`
+			Outcome string `json:"outcome"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil || doc.Role == "" {
+		return nil, "", fmt.Errorf("--probe %s: not the JSON of probe -o json", file)
+	}
+	rank := map[string]int{"skipped": 0, "pass": 1, "proxy-refused": 2, "tls-failure": 2, "dns-failure": 2, "blocked": 3}
+	out := map[string]string{}
+	for _, r := range doc.Results {
+		if cur, ok := out[r.Rule]; !ok || rank[r.Outcome] > rank[cur] {
+			out[r.Rule] = r.Outcome
+		}
+	}
+	return out, doc.Role, nil
 }

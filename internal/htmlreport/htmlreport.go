@@ -50,6 +50,11 @@ type Input struct {
 	Audit    *audit.Report
 	Certs    []Cert
 	Capacity *capacity.Result
+	// Probe is the outcome of a probe run per rule (probe -o json): the
+	// worst of its checks.
+	Probe map[string]string
+	// ProbeRole is the role the probe ran for.
+	ProbeRole string
 }
 
 // Cert is one checked certificate.
@@ -73,7 +78,7 @@ func Render(in Input) ([]byte, error) {
 	v := view{Input: in, CSS: template.CSS(css), JS: template.JS(js)}
 	v.SVGInline = template.HTML(inlineSVG(in.SVG))
 	for _, r := range in.Plan.Rules {
-		v.Rules = append(v.Rules, ruleRow{Rule: r, Arrow: in.Diagram.ArrowOf(r.ID)})
+		v.Rules = append(v.Rules, ruleRow{Rule: r, Arrow: in.Diagram.ArrowOf(r.ID), Probe: in.Probe[r.ID]})
 		v.Counts[r.Status]++
 		if !r.Required {
 			v.Optional++
@@ -107,6 +112,7 @@ type view struct {
 type ruleRow struct {
 	model.Rule
 	Arrow int
+	Probe string
 }
 
 type findingRow struct {

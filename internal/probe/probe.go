@@ -58,6 +58,8 @@ type Check struct {
 	Prefixes []netip.Prefix
 	// Reason says why a check is skipped.
 	Reason string
+	// udp marks an echo check over UDP.
+	udp bool
 }
 
 func (c Check) target() string {

@@ -199,6 +199,9 @@ func TestRun(t *testing.T) {
 			if r.Outcome != tc.want || !strings.Contains(r.Reason, tc.reason) {
 				t.Errorf("%s %q, want %s %q", r.Outcome, r.Reason, tc.want, tc.reason)
 			}
+			if tc.want != Skipped && (r.Elapsed <= 0 || r.Millis <= 0) {
+				t.Errorf("no time taken recorded: %v %v", r.Elapsed, r.Millis)
+			}
 			if tc.check.Host != "" && tc.want != DNSFailure && tc.want != Skipped && (len(r.Answers) != 1 || r.Answers[0] != "127.0.0.1") {
 				t.Errorf("DNS answers %v", r.Answers)
 			}

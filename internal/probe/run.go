@@ -85,9 +85,9 @@ func Run(ctx context.Context, checks []Check, opt Options) []Result {
 	return out
 }
 
-func runOne(ctx context.Context, c Check, opt Options) Result {
+func runOne(ctx context.Context, c Check, opt Options) (r Result) {
 	start := opt.now()
-	r := Result{Rule: c.Rule, Kind: c.Kind, Host: c.Host, Port: c.Port}
+	r = Result{Rule: c.Rule, Kind: c.Kind, Host: c.Host, Port: c.Port}
 	defer func() {
 		r.Elapsed = opt.now().Sub(start)
 		r.Millis = float64(r.Elapsed.Microseconds()) / 1000
@@ -98,6 +98,10 @@ func runOne(ctx context.Context, c Check, opt Options) Result {
 	}
 	ctx, cancel := context.WithTimeout(ctx, opt.Timeout)
 	defer cancel()
+	if c.Kind == KindEcho {
+		probeEcho(ctx, c, &r)
+		return r
+	}
 	if opt.Proxy.IsValid() && c.Host != "" && c.Kind != KindSTUN {
 		r.ViaProxy = true
 		r.Addr = opt.Proxy.String()

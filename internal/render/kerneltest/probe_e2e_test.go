@@ -365,7 +365,27 @@ func TestProbeEndToEnd(t *testing.T) {
 	}
 
 	stop := servers(nil)
+	start := time.Now()
 	check("every flow open", want)
+	t.Logf("every flow open: %d checks in %s", len(want), time.Since(start).Round(time.Millisecond))
+
+	// A firewall that drops everything: every check is filtered, and the
+	// run takes about one timeout, the checks running at once.
+	var none []string
+	for _, line := range strings.Split(string(ruleset), "\n") {
+		if !strings.Contains(line, " accept comment ") {
+			none = append(none, line)
+		}
+	}
+	load(t, top.router, "nftables", map[string][]byte{nftables.FileName: []byte(strings.Join(none, "\n"))})
+	filtered := map[string]string{}
+	for k := range want {
+		filtered[k] = "blocked"
+	}
+	start = time.Now()
+	check("everything filtered", filtered)
+	t.Logf("everything filtered: %d checks in %s with --timeout 2s", len(want), time.Since(start).Round(time.Millisecond))
+	load(t, top.router, "nftables", out.Files)
 
 	// Delete the Graph rule from the firewall: exactly that flow fails.
 	var kept []string
@@ -381,6 +401,10 @@ func TestProbeEndToEnd(t *testing.T) {
 	}
 	blocked["teams-messaging-bot.out.graph graph.microsoft.com:443"] = "blocked"
 	check("graph rule deleted", blocked)
+	if text, _ := exec.Command("ip", "netns", "exec", top.client, bin, "probe", spec, "--role", "bot", "--catalog", overlay,
+		"--dns", "127.0.0.1:53", "--roots", roots, "--timeout", "2s").Output(); len(text) > 0 {
+		t.Logf("probe with the Graph rule deleted:\n%s", text)
+	}
 	load(t, top.router, "nftables", out.Files)
 
 	// A certificate of another CA for Graph, TLS 1.1 only for Entra ID.
@@ -403,5 +427,83 @@ func TestProbeEndToEnd(t *testing.T) {
 	_, reasons := probe()
 	if r := reasons["teams-messaging-bot.out.login login.microsoftonline.com:443"]; !strings.Contains(r, "TLS 1.1") {
 		t.Errorf("the TLS 1.1 server: %q", r)
+	}
+}
+
+// TestProbePeer: probe listen on a Conferencing Node and probe --peer from
+// a Teams Connector instance, for the Pexip signalling and media flows
+// between them; a source outside the plan gets no answer.
+func TestProbePeer(t *testing.T) {
+	requireKernel(t)
+	cn, instance, outsider := netip.MustParseAddr("203.0.113.10"), netip.MustParseAddr("198.51.100.65"), netip.MustParseAddr("192.0.2.99")
+	top := newTopology(t, []netip.Addr{cn}, []netip.Addr{instance})
+	bin := e2eBinary(t)
+	spec := testutil.ExamplePath("pexip")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	listen := exec.CommandContext(ctx, "ip", "netns", "exec", top.host, bin, "probe", "listen", spec, "--role", "conferencing-nodes", "--for", "90s")
+	stderr, _ := listen.StderrPipe()
+	if err := listen.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { listen.Process.Kill(); listen.Wait() })
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "ports open") {
+				ready <- sc.Text()
+			}
+		}
+	}()
+	select {
+	case line := <-ready:
+		if !strings.Contains(line, "tcp 443, tcp 4277, udp 40000, udp 49999") {
+			t.Errorf("listen: %s", line)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("probe listen did not start")
+	}
+	peer := func() map[string]string {
+		t.Helper()
+		cmd := exec.CommandContext(ctx, "ip", "netns", "exec", top.client, bin, "probe", spec, "--role", "teams-connector-instances",
+			"--peer", "conferencing-nodes="+cn.String(), "--timeout", "2s", "-o", "json")
+		b, _ := cmd.Output()
+		var po probeOut
+		if err := json.Unmarshal(b, &po); err != nil {
+			t.Fatalf("probe output: %v\n%s", err, b)
+		}
+		got := map[string]string{}
+		for _, r := range po.Results {
+			got[r.Address] = r.Outcome
+		}
+		return got
+	}
+	want := []string{"tcp 203.0.113.10:443", "tcp 203.0.113.10:4277", "udp 203.0.113.10:40000", "udp 203.0.113.10:49999"}
+	got := peer()
+	for _, w := range want {
+		if got[w] != "pass" {
+			t.Errorf("from the instance, %s: %q, want pass (all: %v)", w, got[w], got)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d checks, want %d: %v", len(got), len(want), got)
+	}
+	// The same probe from an address outside the plan's sources: the
+	// listener answers nothing.
+	mustRun(t, "ip", "-n", top.client, "addr", "add", outsider.String()+"/32", "dev", "tgc"+strings.TrimSuffix(strings.TrimPrefix(top.client, "tgk-"), "-c"))
+	mustRun(t, "ip", "-n", top.client, "addr", "del", instance.String()+"/32", "dev", "tgc"+strings.TrimSuffix(strings.TrimPrefix(top.client, "tgk-"), "-c"))
+	got = peer()
+	for _, w := range want {
+		// TCP 443 is open to any source: 002's Alternative Dial
+		// Instructions (pexip-teams-connector.any-to-cn.dial-instructions).
+		expect := "blocked"
+		if w == "tcp 203.0.113.10:443" {
+			expect = "pass"
+		}
+		if got[w] != expect {
+			t.Errorf("from %s, outside the plan, %s: %q, want %s", outsider, w, got[w], expect)
+		}
 	}
 }
