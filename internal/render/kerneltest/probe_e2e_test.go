@@ -323,12 +323,13 @@ func TestProbeEndToEnd(t *testing.T) {
 		return startHelper(t, top.host, "probe-servers", serversEnv+"="+string(b))
 	}
 	bin := e2eBinary(t)
-	probe := func() (map[string]string, map[string]string) {
+	probe := func(extra ...string) (map[string]string, map[string]string) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, "ip", "netns", "exec", top.client, bin, "probe", spec, "--role", "bot",
-			"--catalog", overlay, "--dns", "127.0.0.1:53", "--roots", roots, "--timeout", "2s", "-o", "json")
+		args := append([]string{"netns", "exec", top.client, bin, "probe", spec, "--role", "bot",
+			"--catalog", overlay, "--dns", "127.0.0.1:53", "--roots", roots, "--timeout", "2s", "-o", "json"}, extra...)
+		cmd := exec.CommandContext(ctx, "ip", args...)
 		cmd.Env = append(os.Environ(), "HTTPS_PROXY=")
 		b, _ := cmd.Output()
 		var po probeOut
@@ -351,9 +352,9 @@ func TestProbeEndToEnd(t *testing.T) {
 		"probe-lab.relay relay.teams.example.test:3478":                 "pass",
 		"probe-lab.relay relay.teams.example.test:3481":                 "pass",
 	}
-	check := func(stage string, want map[string]string) {
+	check := func(stage string, want map[string]string, extra ...string) {
 		t.Helper()
-		got, reasons := probe()
+		got, reasons := probe(extra...)
 		for k, w := range want {
 			if got[k] != w {
 				t.Errorf("%s: %s: %s (%s), want %s", stage, k, got[k], reasons[k], w)
@@ -407,6 +408,39 @@ func TestProbeEndToEnd(t *testing.T) {
 	}
 	load(t, top.router, "nftables", out.Files)
 
+	// Through teamsgate's egress proxy on the bot's loopback, run from a
+	// spec without Graph: the proxy refuses graph.microsoft.com, and the
+	// probe says it was the proxy; the other flows pass through it.
+	proxySpec := filepath.Join(dir, "proxy.yaml")
+	os.WriteFile(proxySpec, []byte(strings.Replace(e2eSpec, "    parameters: { graph: true }\n", "", 1)+
+		"egress:\n  listen: 127.0.0.1:3128\n  scope: [teams-messaging-bot/bot]\n  dns: [127.0.0.1:53]\n  allow_ranges: [203.0.113.0/24]\n  admin: { listen: 127.0.0.1:9091 }\n"), 0o644)
+	pctx, pcancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer pcancel()
+	px := exec.CommandContext(pctx, "ip", "netns", "exec", top.client, bin, "serve", proxySpec, "--catalog", overlay)
+	if err := px.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { px.Process.Kill(); px.Wait() })
+	for i := 0; ; i++ {
+		if out, err := run("ip", "netns", "exec", top.client, "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/3128"); err == nil {
+			break
+		} else if i > 100 {
+			t.Fatalf("the egress proxy did not start: %s", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	viaProxy := map[string]string{}
+	for k, v := range want {
+		viaProxy[k] = v
+	}
+	viaProxy["teams-messaging-bot.out.graph graph.microsoft.com:443"] = "proxy-refused"
+	check("through the egress proxy", viaProxy, "--fqdn-via-proxy", "127.0.0.1:3128")
+	_, reasons := probe("--fqdn-via-proxy", "127.0.0.1:3128")
+	if r := reasons["teams-messaging-bot.out.graph graph.microsoft.com:443"]; !strings.Contains(r, "403") || !strings.Contains(r, "host-not-allowed") {
+		t.Errorf("the proxy's refusal: %q", r)
+	}
+	px.Process.Kill()
+
 	// A certificate of another CA for Graph, TLS 1.1 only for Entra ID.
 	stop()
 	servers(func(host string, s *serverSpec) {
@@ -424,7 +458,7 @@ func TestProbeEndToEnd(t *testing.T) {
 	bad["teams-messaging-bot.out.graph graph.microsoft.com:443"] = "tls-failure"
 	bad["teams-messaging-bot.out.login login.microsoftonline.com:443"] = "tls-failure"
 	check("wrong certificate and TLS 1.1", bad)
-	_, reasons := probe()
+	_, reasons = probe()
 	if r := reasons["teams-messaging-bot.out.login login.microsoftonline.com:443"]; !strings.Contains(r, "TLS 1.1") {
 		t.Errorf("the TLS 1.1 server: %q", r)
 	}
