@@ -94,7 +94,7 @@ integrations:
 // serverSpec is one server of the internet namespace.
 type serverSpec struct {
 	Addr     string `json:"addr"`
-	Kind     string `json:"kind"` // tls or stun
+	Kind     string `json:"kind"` // tls, tcp or stun
 	CertPEM  string `json:"cert,omitempty"`
 	KeyPEM   string `json:"key,omitempty"`
 	MaxTLS11 bool   `json:"max_tls11,omitempty"`
@@ -137,6 +137,13 @@ func serversMain() int {
 					}()
 				}
 			}()
+		case "tcp":
+			ln, err := net.Listen("tcp", s.Addr)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 2
+			}
+			go serveTCP(ln)
 		case "stun":
 			pc, err := net.ListenPacket("udp", s.Addr)
 			if err != nil {
@@ -540,4 +547,80 @@ func TestProbePeer(t *testing.T) {
 			t.Errorf("from %s, outside the plan, %s: %q, want %s", outsider, w, got[w], expect)
 		}
 	}
+}
+
+// TestProbeCombinedBot probes every outbound flow of the combined
+// example's bots (messaging and calling) against an "internet" namespace
+// that answers each: a TLS server per host name on 443, a TCP listener on
+// 80, the Teams ranges of the Microsoft 365 data mapped to 203.0.113.0/24
+// by a catalog overlay. Every check passes; the log gives the time the run
+// took.
+func TestProbeCombinedBot(t *testing.T) {
+	requireKernel(t)
+	dir := t.TempDir()
+	overlay := filepath.Join(dir, "catalog")
+	os.MkdirAll(filepath.Join(overlay, "m365"), 0o755)
+	ww, err := os.ReadFile(filepath.Join(testutil.Root(), "internal", "catalog", "data", "m365", "worldwide.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sets []map[string]any
+	if err := json.Unmarshal(ww, &sets); err != nil {
+		t.Fatal(err)
+	}
+	for _, set := range sets {
+		if _, ok := set["ips"]; ok {
+			set["ips"] = []string{"203.0.113.0/24"}
+		}
+	}
+	b, _ := json.Marshal(sets)
+	os.WriteFile(filepath.Join(overlay, "m365", "worldwide.json"), b, 0o644)
+	os.WriteFile(filepath.Join(overlay, "catalog.yaml"), []byte("version: probe-combined\nm365:\n  worldwide: { file: m365/worldwide.json, instance: Worldwide, date: \"2026-06-06\" }\n"), 0o644)
+
+	hosts := []string{"login.microsoftonline.com", "api.botframework.com", "api.aps.skype.com", "pma.teams.microsoft.com", "pma.cloud.microsoft",
+		"graph.microsoft.com", "teams.microsoft.com", "teams.cloud.microsoft", "aka.ms", "adl.windows.com", "join.secure.skypeassets.com",
+		"mlccdnprod.azureedge.net", "login.botframework.com", "smba.trafficmanager.net"}
+	zone := map[string]string{}
+	var addrs []netip.Addr
+	pki := certtest.NewPKI(t)
+	var specs []serverSpec
+	for i, h := range hosts {
+		a := netip.AddrFrom4([4]byte{203, 0, 113, byte(20 + i)})
+		zone[h] = a.String()
+		addrs = append(addrs, a)
+		l := pki.Leaf(t, certtest.Template{CN: h, DNSNames: []string{h}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)})
+		specs = append(specs, serverSpec{Addr: a.String() + ":443", Kind: "tls", CertPEM: string(certtest.CertsPEM(l.Cert, pki.Intermediate.Cert)), KeyPEM: string(certtest.KeyPEM(t, l.Key))},
+			serverSpec{Addr: a.String() + ":80", Kind: "tcp"})
+	}
+	roots := filepath.Join(dir, "roots.pem")
+	os.WriteFile(roots, pki.RootsPEM(), 0o644)
+	top := newTopology(t, addrs, []netip.Addr{netip.MustParseAddr("198.51.100.10")})
+	sb, _ := json.Marshal(specs)
+	startHelper(t, top.host, "probe-servers", serversEnv+"="+string(sb))
+	zb, _ := json.Marshal(zone)
+	startHelper(t, top.client, "probe-dns", zoneEnv+"="+string(zb))
+	bin := e2eBinary(t)
+
+	start := time.Now()
+	out, _ := exec.Command("ip", "netns", "exec", top.client, bin, "probe", testutil.ExamplePath("combined"), "--role", "bot",
+		"--catalog", overlay, "--dns", "127.0.0.1:53", "--roots", roots, "--timeout", "3s", "-o", "json").Output()
+	took := time.Since(start)
+	var po probeOut
+	if err := json.Unmarshal(out, &po); err != nil {
+		t.Fatalf("probe output: %v\n%s", err, out)
+	}
+	checked := 0
+	for _, r := range po.Results {
+		switch r.Outcome {
+		case "pass":
+			checked++
+		case "skipped":
+		default:
+			t.Errorf("%s %s:%d: %s (%s)", r.Rule, r.Host, r.Port, r.Outcome, r.Reason)
+		}
+	}
+	if checked < 15 {
+		t.Errorf("%d checks passed; the combined bots have more flows than that", checked)
+	}
+	t.Logf("combined example, role bot: %d checks passed, %d skipped, in %s (the teamsgate process, start to end)", checked, len(po.Results)-checked, took.Round(time.Millisecond))
 }
