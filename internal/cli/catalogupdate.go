@@ -153,12 +153,14 @@ func runUpdate(c *cobra.Command, e *env, a updateArgs) error {
 		return err
 	}
 	var u catalogdir.Update
+	var changes func()
 	switch {
 	case online:
-		m, done, err := e.download(c.Context(), a, slot, current)
+		m, done, ch, err := e.download(c.Context(), a, slot, current)
 		if err != nil || done {
 			return err
 		}
+		changes = ch
 		u.M365 = append(u.M365, m)
 	default:
 		if a.from != "" {
@@ -204,6 +206,9 @@ func runUpdate(c *cobra.Command, e *env, a updateArgs) error {
 		old, neu := current.M365[cloud], updated.M365[cloud]
 		fmt.Fprintf(e.stdout, "%s: Microsoft 365 %s data %s written\n", a.dir, m.Instance, dataLabel(neu.Version, neu.Date))
 		printSetChanges(e, m365.Diff(old.Sets, neu.Sets, "Skype"), "  ", "the data in use before, "+dataLabel(old.Version, old.Date))
+	}
+	if changes != nil {
+		changes()
 	}
 	for _, t := range u.Tags {
 		fmt.Fprintf(e.stdout, "%s: Azure service tags %s, change number %d, written\n", a.dir, t.Cloud, t.ChangeNumber)
@@ -253,20 +258,21 @@ func verifyStaged(dir string, u catalogdir.Update) catalogdir.Verify {
 // download asks the web service for the instance's version and, when it
 // differs from the data in use, for its endpoints. done is true when the
 // data in use is current.
-func (e *env) download(ctx context.Context, a updateArgs, slot m365Slot, current *catalog.Catalog) (m catalogdir.M365, done bool, err error) {
+func (e *env) download(ctx context.Context, a updateArgs, slot m365Slot, current *catalog.Catalog) (m catalogdir.M365, done bool, changes func(), err error) {
 	id, err := catalogdir.ClientID(a.dir, m365.NewClientRequestID, m365.ValidClientRequestID)
 	if err != nil {
-		return m, false, inputError(fmt.Errorf("the catalog directory's ClientRequestId: %w", err))
+		return m, false, nil, inputError(fmt.Errorf("the catalog directory's ClientRequestId: %w", err))
 	}
 	cl := &m365.Client{BaseURL: a.url, ClientRequestID: id}
 	latest, err := cl.Version(ctx, slot.instance)
 	if err != nil {
-		return m, false, unavailable(err)
+		return m, false, nil, unavailable(err)
 	}
 	cloud, _ := model.ParseCloud(slot.clouds[0])
-	if inUse := current.M365[cloud]; inUse.Version == latest {
+	inUse := current.M365[cloud]
+	if inUse.Version == latest {
 		fmt.Fprintf(e.stdout, "Microsoft 365 %s data is current (version %s): nothing written\n", slot.instance, latest)
-		return m, true, nil
+		return m, true, nil, nil
 	}
 	p := e.progress("downloading the " + slot.instance + " endpoints")
 	cl.Progress = func(read, total int64) {
@@ -279,15 +285,55 @@ func (e *env) download(ctx context.Context, a updateArgs, slot m365Slot, current
 	data, err := cl.Endpoints(ctx, slot.instance)
 	p.done()
 	if err != nil {
-		return m, false, unavailable(err)
+		return m, false, nil, unavailable(err)
 	}
 	date, _ := time.Parse("20060102", latest[:8])
 	m = catalogdir.M365{Clouds: slot.clouds, Instance: slot.instance, File: slot.file, Version: latest, Date: date,
 		Source: strings.TrimSuffix(a.url, "/") + "/endpoints/" + slot.instance, Data: data}
 	if err := checkM365(data, strings.TrimSuffix(a.url, "/")+"/endpoints/"+slot.instance); err != nil {
-		return m, false, unavailable(err)
+		return m, false, nil, unavailable(err)
 	}
-	return m, false, nil
+	// Once the data is in, Microsoft's own change records since the
+	// version in use say when additions take effect (Microsoft publishes
+	// them about 30 days ahead). One call, and the update does not depend
+	// on it.
+	changes = func() {
+		if inUse.Version == "" {
+			return
+		}
+		records, err := cl.Changes(ctx, slot.instance, inUse.Version)
+		if err != nil {
+			fmt.Fprintf(e.stdout, "  Microsoft's change records since %s could not be read: %v\n", inUse.Version, err)
+			return
+		}
+		sets, _ := m365.Parse(data)
+		teams := map[int]bool{}
+		for _, s := range m365.Area(sets, "Skype") {
+			teams[s.ID] = true
+		}
+		var lines []string
+		for _, r := range records {
+			if !teams[r.EndpointSetID] {
+				continue
+			}
+			line := fmt.Sprintf("  set %d, version %s: %s %s", r.EndpointSetID, r.Version, r.Disposition, r.Impact)
+			if add := append(append([]string{}, r.AddIPs...), r.AddURLs...); len(add) > 0 {
+				line += " + " + strings.Join(add, " ")
+				if r.AddEffectiveDate != "" {
+					line += " (in use from " + r.AddEffectiveDate + ")"
+				}
+			}
+			if rm := append(append([]string{}, r.RemoveIPs...), r.RemoveURLs...); len(rm) > 0 {
+				line += " - " + strings.Join(rm, " ")
+			}
+			lines = append(lines, strings.TrimRight(line, " "))
+		}
+		fmt.Fprintf(e.stdout, "  Microsoft's change records for the Teams sets since %s: %d\n", inUse.Version, len(lines))
+		for _, l := range lines {
+			fmt.Fprintln(e.stdout, "  "+l)
+		}
+	}
+	return m, false, changes, nil
 }
 
 // versionRE is the web service's version format.

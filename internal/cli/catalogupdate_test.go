@@ -2,6 +2,7 @@ package cli
 
 import (
 	"crypto/sha256"
+	"io"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -234,6 +235,10 @@ func (w *webService) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	case "/version/Worldwide":
 		rw.Header().Set("Content-Type", "application/json; charset=utf-8")
 		fmt.Fprintf(rw, `{"instance":"Worldwide","latest":"%s"}`, w.version)
+	case "/changes/Worldwide/2020122300":
+		rw.Header().Set("Content-Type", "application/json")
+		io.WriteString(rw, `[{"id":901,"endpointSetId":12,"disposition":"change","version":"2021010100","impact":"AddedIp","add":{"effectiveDate":"20210201","ips":["52.122.0.0/15"]},"remove":{"ips":["52.120.0.0/14"]}},
+		  {"id":902,"endpointSetId":1,"disposition":"change","version":"2021010100","impact":"AddedUrl","add":{"urls":["outlook.cloud.microsoft"]}}]`)
 	case "/endpoints/Worldwide":
 		if w.endpointsStatus == http.StatusTooManyRequests {
 			rw.Header().Set("Retry-After", "3600")
@@ -340,6 +345,13 @@ func TestCatalogUpdateOnline(t *testing.T) {
 	code, out, errs = update()
 	if code != ExitOK || !strings.Contains(out, "version 2021010100 (2021-01-01) written") || !strings.Contains(out, "set 12 (Skype) changed") {
 		t.Fatalf("update to the new version: exit %d\n%s\n%s", code, out, errs)
+	}
+	// Microsoft's change records since the version in use, for the Teams
+	// sets only, with the day an addition takes effect.
+	if !strings.Contains(out, "Microsoft's change records for the Teams sets since 2020122300: 1\n") ||
+		!strings.Contains(out, "set 12, version 2021010100: Change AddedIp + 52.122.0.0/15 (in use from 20210201) - 52.120.0.0/14") ||
+		strings.Contains(out, "outlook.cloud.microsoft") {
+		t.Errorf("change records:\n%s", out)
 	}
 	if len(ws.ids) != 1 {
 		t.Errorf("the server saw %d ClientRequestIds, want the one kept in the directory", len(ws.ids))
