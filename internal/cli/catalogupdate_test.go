@@ -2,9 +2,9 @@ package cli
 
 import (
 	"crypto/sha256"
-	"io"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
