@@ -16,6 +16,7 @@ declare -A need=(
   [curl]=curl
   [node]=nodejs
   [chromium]=chromium
+  [systemd-analyze]=systemd
 )
 
 missing=()
