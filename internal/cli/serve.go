@@ -2,11 +2,16 @@ package cli
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
+	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -68,7 +73,11 @@ stays; open tunnels stay open); SIGTERM and SIGINT shut down gracefully.
 Logs are JSON lines on standard error, one per request with its decision
 and reason.
 
-The spec must be a file (not "-"): SIGHUP re-reads it.`,
+The spec must be a file (not "-"): SIGHUP re-reads it. --watch INTERVAL
+also reloads when a file under the spec's directory, or the catalog
+directory, changes (checked every INTERVAL by content): a Kubernetes
+ConfigMap or Secret mounted there is picked up without a restart or a
+signal.`,
 		Example: `  teamsgate serve examples/gateway.yaml
   teamsgate serve examples/gateway.yaml --check
   kill -HUP $(pidof teamsgate)        # reload
@@ -85,9 +94,14 @@ The spec must be a file (not "-"): SIGHUP re-reads it.`,
 	c.Flags().BoolVar(&check, "check", false, "check the spec and the files it names, print the result and exit")
 	c.Flags().StringVar(&adminListen, "admin-listen", "", "host:port of the gateway's admin listener instead of the spec's gateway.admin.listen\n(one spec for several instances sharing the port with gateway.reuse_port)")
 	c.Flags().StringVar(&egressAdmin, "egress-admin-listen", "", "host:port of the egress proxy's admin listener instead of the spec's egress.admin.listen")
+	var watch time.Duration
+	c.Flags().DurationVar(&watch, "watch", 0, "reload when the files under the spec's directory or the catalog directory change, checking every this long (0: only on SIGHUP)")
 	c.RunE = func(c *cobra.Command, args []string) error {
 		if args[0] == "-" {
 			return inputError(fmt.Errorf("serve needs the spec as a file, not standard input: SIGHUP re-reads it"))
+		}
+		if watch < 0 || watch > 0 && watch < time.Second {
+			return inputError(fmt.Errorf("--watch %s: 0 (off) or at least 1s", watch))
 		}
 		var level slog.Level
 		if err := level.UnmarshalText([]byte(logLevel)); err != nil {
@@ -186,6 +200,13 @@ The spec must be a file (not "-"): SIGHUP re-reads it.`,
 		ctx, cancel := context.WithCancel(c.Context())
 		defer cancel()
 		go forwardSignals(ctx, hup, reloads...)
+		if watch > 0 {
+			dirs := []string{filepath.Dir(specFile)}
+			if *catDir != "" {
+				dirs = append(dirs, *catDir)
+			}
+			go watchFiles(ctx, watch, dirs, logger, reloads...)
+		}
 
 		// One daemon failing stops the other: a half-running serve would
 		// leave a bot with its ingress and without its egress, or the
@@ -251,6 +272,77 @@ func loadDaemons(cat *catalog.Catalog, specFile, adminListen, egressAdmin string
 
 // forwardSignals turns SIGHUPs into reload requests until ctx ends. A
 // reload already pending absorbs the next signal.
+// watchFiles reloads the daemons when the content of a file under dirs
+// changes. It reads the files every interval (following symbolic links,
+// as kubelet's ConfigMap and Secret volumes use them, and passing over the
+// volumes' own "..data" bookkeeping): a polling digest needs no inotify
+// and sees a change whatever way the file was replaced.
+func watchFiles(ctx context.Context, every time.Duration, dirs []string, logger *slog.Logger, reloads ...chan struct{}) {
+	last := treeDigest(dirs)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		d := treeDigest(dirs)
+		if d == last {
+			continue
+		}
+		last = d
+		logger.Info("files changed, reloading", "dirs", dirs)
+		for _, r := range reloads {
+			select {
+			case r <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// maxWatchedBytes bounds what treeDigest reads of one file.
+const maxWatchedBytes = 64 << 20
+
+// treeDigest hashes the names and contents of the regular files under
+// dirs; a file that cannot be read counts by its name and error.
+func treeDigest(dirs []string) [32]byte {
+	h := sha256.New()
+	for _, dir := range dirs {
+		filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				fmt.Fprintf(h, "%s: %v\n", p, err)
+				return nil
+			}
+			if strings.HasPrefix(d.Name(), "..") && p != dir {
+				if d.IsDir() {
+					return fs.SkipDir
+				}
+				return nil
+			}
+			if d.IsDir() {
+				return nil
+			}
+			f, err := os.Open(p) // follows a symbolic link
+			if err != nil {
+				fmt.Fprintf(h, "%s: %v\n", p, err)
+				return nil
+			}
+			defer f.Close()
+			if st, err := f.Stat(); err != nil || st.IsDir() {
+				return nil
+			}
+			fmt.Fprintf(h, "%s\n", p)
+			io.Copy(h, io.LimitReader(f, maxWatchedBytes))
+			return nil
+		})
+	}
+	var out [32]byte
+	copy(out[:], h.Sum(nil))
+	return out
+}
+
 func forwardSignals(ctx context.Context, sig <-chan os.Signal, reloads ...chan struct{}) {
 	for {
 		select {

@@ -207,3 +207,51 @@ func TestServeReloadTakesCatalogUpdate(t *testing.T) {
 		t.Fatalf("serve after SIGTERM: %v\n%s", err, stderr.String())
 	}
 }
+
+// TestServeWatchKubeletVolume: with --watch, a spec in a directory laid
+// out as kubelet lays out a ConfigMap volume (the file a link into
+// ..data, which is itself a link swapped to a new timestamped directory)
+// is reloaded when the volume changes, with no signal.
+func TestServeWatchKubeletVolume(t *testing.T) {
+	dir := t.TempDir()
+	pxListen, pxAdmin := freeAddr(t), freeAddr(t)
+	spec := "name: t\ncloud: worldwide\nintegrations:\n  teams-messaging-bot:\n    roles:\n      bot: {addresses: [198.51.100.10]}\n" +
+		egressSection(pxListen, pxAdmin)
+	// kubelet's atomic writer: DIR/..2026_12_07_a/deploy.yaml, DIR/..data ->
+	// ..2026_12_07_a, DIR/deploy.yaml -> ..data/deploy.yaml.
+	write := func(version, content string) {
+		v := filepath.Join(dir, "..2026_12_07_"+version)
+		if err := os.MkdirAll(v, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, v, "deploy.yaml", content)
+		tmp := filepath.Join(dir, "..data_tmp")
+		os.Remove(tmp)
+		if err := os.Symlink(filepath.Base(v), tmp); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, "..data")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a", spec)
+	if err := os.Symlink(filepath.Join("..data", "deploy.yaml"), filepath.Join(dir, "deploy.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	cmd, stderr, done := startServe(t, []string{pxAdmin}, "serve", filepath.Join(dir, "deploy.yaml"), "--watch", "1s")
+	if status, body := connect(t, pxListen, "graph.microsoft.com:443"); status != http.StatusForbidden || !strings.Contains(body, "host-not-allowed") {
+		t.Fatalf("before the change: %d %q", status, body)
+	}
+	write("b", strings.Replace(spec, "      bot: {addresses: [198.51.100.10]}\n", "      bot: {addresses: [198.51.100.10]}\n    parameters: {graph: true}\n", 1))
+	eventually(t, "the reload", func() bool { return strings.Contains(stderr.String(), "files changed, reloading") && strings.Contains(stderr.String(), "reloaded") })
+	if status, body := connect(t, pxListen, "graph.microsoft.com:443"); status != http.StatusBadGateway || !strings.Contains(body, "dns") {
+		t.Errorf("after the volume changed: %d %q", status, body)
+	}
+	if strings.Count(stderr.String(), "files changed, reloading") != 1 {
+		t.Errorf("one change, %d reloads:\n%s", strings.Count(stderr.String(), "files changed, reloading"), stderr.String())
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := <-done; err != nil {
+		t.Fatalf("serve after SIGTERM: %v", err)
+	}
+}
