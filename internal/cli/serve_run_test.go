@@ -243,7 +243,9 @@ func TestServeWatchKubeletVolume(t *testing.T) {
 		t.Fatalf("before the change: %d %q", status, body)
 	}
 	write("b", strings.Replace(spec, "      bot: {addresses: [198.51.100.10]}\n", "      bot: {addresses: [198.51.100.10]}\n    parameters: {graph: true}\n", 1))
-	eventually(t, "the reload", func() bool { return strings.Contains(stderr.String(), "files changed, reloading") && strings.Contains(stderr.String(), "reloaded") })
+	eventually(t, "the reload", func() bool {
+		return strings.Contains(stderr.String(), "files changed, reloading") && strings.Contains(stderr.String(), "reloaded")
+	})
 	if status, body := connect(t, pxListen, "graph.microsoft.com:443"); status != http.StatusBadGateway || !strings.Contains(body, "dns") {
 		t.Errorf("after the volume changed: %d %q", status, body)
 	}
