@@ -17,6 +17,7 @@ declare -A need=(
   [node]=nodejs
   [chromium]=chromium
   [systemd-analyze]=systemd
+  [haproxy]=haproxy
 )
 
 missing=()
