@@ -78,6 +78,7 @@ type gatewayLimitsWire struct {
 	MaxBody           string   `yaml:"max_body"`
 	Rate              *float64 `yaml:"rate"`
 	Burst             *int     `yaml:"burst"`
+	Replicas          *int     `yaml:"replicas"`
 	MaxSources        *int     `yaml:"max_sources"`
 	MaxConcurrent     *int     `yaml:"max_concurrent"`
 	MaxHeaderBytes    string   `yaml:"max_header_bytes"`
@@ -407,6 +408,14 @@ func (c *gatewayCompiler) limits(w *gatewayLimitsWire) Limits {
 		} else {
 			l.Rate = *w.Rate
 		}
+	}
+	// limits.replicas makes rate and burst the fleet's: a source's
+	// connections may land on any replica (each keeps its own buckets), so
+	// each enforces its share.
+	l.Replicas = c.Positive(w.Replicas, 1, 1000, "limits", "replicas")
+	if l.Replicas > 1 {
+		l.Rate /= float64(l.Replicas)
+		l.Burst = (l.Burst + l.Replicas - 1) / l.Replicas
 	}
 	if l.BodyTimeout > l.ReadTimeout {
 		c.errorf([]string{"limits", "body_timeout"}, "body_timeout %v exceeds read_timeout %v, which bounds the whole request", l.BodyTimeout, l.ReadTimeout)

@@ -379,3 +379,17 @@ func TestFrontDoor(t *testing.T) {
 		}
 	}
 }
+
+// TestFleetLimits: with limits.replicas the spec's rate and burst are the
+// fleet's, and each replica enforces its share; without it they are each
+// replica's own.
+func TestFleetLimits(t *testing.T) {
+	one := mustConfig(t, minimal("worldwide", "  limits: {rate: 300, burst: 600}\n"), "one.yaml")
+	if one.Limits.Rate != 300 || one.Limits.Burst != 600 || one.Limits.Replicas != 1 {
+		t.Errorf("without replicas: %+v", one.Limits)
+	}
+	fleet := mustConfig(t, minimal("worldwide", "  limits: {rate: 300, burst: 601, replicas: 3}\n"), "fleet.yaml")
+	if fleet.Limits.Rate != 100 || fleet.Limits.Burst != 201 || fleet.Limits.Replicas != 3 {
+		t.Errorf("replicas 3: rate %v burst %d replicas %d, want 100, 201, 3", fleet.Limits.Rate, fleet.Limits.Burst, fleet.Limits.Replicas)
+	}
+}
