@@ -122,14 +122,14 @@ type Sources struct {
 
 // Limits bound what one source and all sources together may cost.
 type Limits struct {
-	MaxBodyBytes      int64
-	Rate              float64 // requests per second per source, on this instance
-	Burst             int
+	MaxBodyBytes int64
+	Rate         float64 // requests per second per source, on this instance
+	Burst        int
 	// Replicas is the fleet's size when the spec gives limits.replicas:
 	// the spec's rate and burst are then the fleet's, and Rate and Burst
 	// this instance's share of them (rate/replicas, burst/replicas rounded
 	// up). 1 otherwise.
-	Replicas int
+	Replicas          int
 	MaxSources        int
 	MaxConcurrent     int
 	MaxHeaderBytes    int
