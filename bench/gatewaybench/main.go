@@ -16,6 +16,9 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"flag"
 	"fmt"
 	"io"
@@ -111,6 +114,9 @@ func env(args []string) error {
 
 	files := map[string]string{
 		"ca.pem":        string(ca.PEM),
+		// The signing key's public half, for a proxy that verifies the
+		// token's signature from a key file (HAProxy's jwt_verify).
+		"jwt-key.pem": publicPEM(key),
 		"token":         token,
 		"activity.json": string(body),
 		"post.lua": fmt.Sprintf(`wrk.method = "POST"
@@ -172,6 +178,15 @@ gateway:
 	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	return srv.Shutdown(sctx)
+}
+
+// publicPEM is an RSA key's public half as a PEM "PUBLIC KEY" block.
+func publicPEM(k *rsa.PrivateKey) string {
+	der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if err != nil {
+		panic(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
 }
 
 // rate is a constant-throughput, open-loop load (wrk2's model): each of
