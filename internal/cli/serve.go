@@ -155,7 +155,7 @@ signal.`,
 				}
 				return cfg, nil
 			}
-			g, err = ingress.New(*d.gateway, ingress.Options{Logger: logger, Now: e.now, Load: reread, Reloads: ch})
+			g, err = ingress.New(*d.gateway, ingress.Options{Logger: logger, RequestLog: logw, Now: e.now, Load: reread, Reloads: ch})
 			if err != nil {
 				return inputError(err)
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/teamsgate/teamsgate/internal/adminhttp"
 	"github.com/teamsgate/teamsgate/internal/egress/policy"
+	"github.com/teamsgate/teamsgate/internal/jsonline"
 	"github.com/teamsgate/teamsgate/internal/model"
 )
 
@@ -162,10 +163,10 @@ func (p *Proxy) finish(ctx context.Context, r *record) {
 		return
 	}
 	if w := p.opts.RequestLog; w != nil {
-		bp := lineBufs.Get().(*[]byte)
-		*bp = appendLine((*bp)[:0], p.now(), level.String(), r, d)
+		bp := jsonline.Buffer()
+		*bp = appendLine(*bp, p.now(), level.String(), r, d)
 		w.Write(*bp) //nolint:errcheck // as a log handler's failed write: nothing to tell
-		lineBufs.Put(bp)
+		jsonline.Release(bp)
 		return
 	}
 	attrs := make([]slog.Attr, 0, 16)

@@ -20,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/teamsgate/teamsgate/internal/botauth"
+	"github.com/teamsgate/teamsgate/internal/jsonline"
 	"github.com/teamsgate/teamsgate/internal/model"
 	"github.com/teamsgate/teamsgate/internal/ratelimit"
 )
@@ -557,6 +558,16 @@ func (rw *recorder) Unwrap() http.ResponseWriter { return rw.ResponseWriter }
 // the path is cut to keep lines bounded.
 func (g *Gateway) logRequest(r *http.Request, x *exchange, d *model.Decision, dur time.Duration) {
 	path := truncate(r.URL.Path, 256)
+	if w := g.opts.RequestLog; w != nil {
+		if !g.log.Enabled(r.Context(), slog.LevelInfo) {
+			return
+		}
+		bp := jsonline.Buffer()
+		*bp = appendRequestLine(*bp, g.now(), r.Method, path, x, d, peerString(r), dur)
+		w.Write(*bp) //nolint:errcheck // as a log handler's failed write: nothing to tell
+		jsonline.Release(bp)
+		return
+	}
 	attrs := make([]slog.Attr, 0, 16)
 	attrs = append(attrs,
 		slog.String("method", r.Method),
@@ -586,6 +597,39 @@ func (g *Gateway) logRequest(r *http.Request, x *exchange, d *model.Decision, du
 	}
 	attrs = append(attrs, slog.Float64("duration_ms", float64(dur.Microseconds())/1000))
 	g.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+}
+
+// appendRequestLine appends the request line as slog's JSON handler
+// writes logRequest's attributes (TestRequestLineShape compares them).
+func appendRequestLine(b []byte, t time.Time, method, path string, x *exchange, d *model.Decision, peer string, dur time.Duration) []byte {
+	b = jsonline.Start(b, t, "INFO", "request")
+	b = jsonline.Field(b, "method", method)
+	b = jsonline.Field(b, "path", path)
+	b = jsonline.Int(b, "status", int64(x.rec.status))
+	b = jsonline.Field(b, "client", x.clientS)
+	b = jsonline.Field(b, "peer", peer)
+	b = jsonline.Field(b, "decision", d.Verdict.String())
+	b = jsonline.Field(b, "reason", d.Reason)
+	if d.RuleID != "" {
+		b = jsonline.Field(b, "rule", d.RuleID)
+	}
+	if d.Detail != "" {
+		b = jsonline.Field(b, "detail", truncate(d.Detail, 256))
+	}
+	if x.src.Verdict == model.VerdictReport && d.Reason != x.src.Reason {
+		b = jsonline.Field(b, "source_decision", x.src.Verdict.String())
+		b = jsonline.Field(b, "source_reason", x.src.Reason)
+	}
+	if x.appID != "" {
+		b = jsonline.Field(b, "app_id", x.appID)
+		b = jsonline.Bool(b, "token_cached", x.cached)
+	}
+	if x.up != nil {
+		b = jsonline.Field(b, "group", x.group)
+		b = jsonline.Field(b, "upstream", x.up.name)
+	}
+	b = jsonline.Millis(b, "duration_ms", dur)
+	return jsonline.End(b)
 }
 
 // truncate cuts s to at most n bytes, on a rune boundary.
