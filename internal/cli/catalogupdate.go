@@ -40,18 +40,18 @@ type m365Slot struct {
 }
 
 func slotFor(name string) (m365Slot, error) {
-	cloud, err := model.ParseCloud(name)
+	instance, err := m365.Instance(name)
 	if err != nil {
 		return m365Slot{}, fmt.Errorf("--instance %q: want worldwide, gcch or dod", name)
 	}
-	switch cloud {
-	case model.CloudGCCHigh:
-		return m365Slot{instance: "USGovGCCHigh", clouds: []string{"gcch"}, file: "gcch.json"}, nil
-	case model.CloudDoD:
-		return m365Slot{instance: "USGovDoD", clouds: []string{"dod"}, file: "dod.json"}, nil
+	switch instance {
+	case "USGovGCCHigh":
+		return m365Slot{instance: instance, clouds: []string{"gcch"}, file: "gcch.json"}, nil
+	case "USGovDoD":
+		return m365Slot{instance: instance, clouds: []string{"dod"}, file: "dod.json"}, nil
 	}
 	// GCC (moderate) uses the Worldwide data.
-	return m365Slot{instance: "Worldwide", clouds: []string{"worldwide", "gcc"}, file: "worldwide.json"}, nil
+	return m365Slot{instance: instance, clouds: []string{"worldwide", "gcc"}, file: "worldwide.json"}, nil
 }
 
 type updateArgs struct {
