@@ -376,7 +376,7 @@ func newGateway(spec string, log *slog.Logger) (*ingress.Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ingress.New(*cfg, ingress.Options{Logger: log})
+	return ingress.New(*cfg, ingress.Options{Logger: log, RequestLog: io.Discard})
 }
 
 // profile runs the gateway of a spec in this process, with the pprof
