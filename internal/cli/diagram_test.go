@@ -181,7 +181,8 @@ func TestReportProbe(t *testing.T) {
 	}
 	b, _ := os.ReadFile(out)
 	page := string(b)
-	for _, want := range []string{`Probe (bot)`, `<td class="probe-blocked">blocked</td>`, `<td class="probe-pass">pass</td>`, `<td class="probe-skipped">skipped</td>`} {
+	for _, want := range []string{`Probe (bot)`, `<td class="probe-blocked">blocked</td>`, `<td class="probe-pass">pass</td>`, `<td class="probe-skipped">skipped</td>`,
+		`4: TCP 443 ✗ blocked`, `2: TCP 443 ✓`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the report lacks %q", want)
 		}

@@ -114,6 +114,12 @@ func runReport(c *cobra.Command, e *env, catDir, specFile string, a reportArgs) 
 	if d, ok := pl.Catalog.M365[pl.Plan.Cloud]; ok {
 		in.Data = d.Instance + ", " + dataLabel(d.Version, d.Date)
 	}
+	if a.probe != "" {
+		if in.Probe, in.ProbeRole, err = readProbe(e, a.probe); err != nil {
+			return inputError(err)
+		}
+		in.Diagram.MarkProbe(in.Probe)
+	}
 	if in.SVG, err = in.Diagram.SVG(c.Context()); err != nil {
 		return inputError(err)
 	}
@@ -137,11 +143,6 @@ func runReport(c *cobra.Command, e *env, catDir, specFile string, a reportArgs) 
 			return inputError(fmt.Errorf("--calls: %w", err))
 		}
 		in.Capacity = &res
-	}
-	if a.probe != "" {
-		if in.Probe, in.ProbeRole, err = readProbe(e, a.probe); err != nil {
-			return inputError(err)
-		}
 	}
 	data, err := htmlreport.Render(in)
 	if err != nil {

@@ -97,6 +97,9 @@ type Arrow struct {
 	Status model.Status
 	Dir    Direction
 	Deny   bool
+	// Probe is the worst outcome of a probe run among the arrow's rules
+	// (MarkProbe), "" when none was probed.
+	Probe string
 }
 
 // Diagram is a plan drawn.
@@ -323,3 +326,24 @@ func portLabel(r model.Rule) string {
 	}
 	return proto + " " + ports
 }
+
+// probeRank orders probe outcomes from best to worst.
+var probeRank = map[string]int{"skipped": 1, "pass": 2, "proxy-refused": 3, "tls-failure": 3, "dns-failure": 3, "blocked": 4}
+
+// MarkProbe records a probe run's outcomes (rule id → outcome, as probe -o
+// json gives them) on the arrows: each arrow takes the worst outcome of
+// its rules, and the picture marks it.
+func (d *Diagram) MarkProbe(outcomes map[string]string) {
+	for i := range d.Arrows {
+		a := &d.Arrows[i]
+		for _, r := range a.Rules {
+			o, ok := outcomes[r.ID]
+			if ok && probeRank[o] > probeRank[a.Probe] {
+				a.Probe = o
+			}
+		}
+	}
+}
+
+// probeFailed reports whether the arrow's probe outcome is a failure.
+func (a Arrow) probeFailed() bool { return probeRank[a.Probe] >= 3 }

@@ -213,3 +213,28 @@ func TestStableWhenAFlowIsAdded(t *testing.T) {
 		}
 	}
 }
+
+// TestMarkProbe: a probe run's outcomes mark the arrows: the worst of an
+// arrow's rules, a failure red and bold with its outcome, a pass ticked,
+// and the legend says so.
+func TestMarkProbe(t *testing.T) {
+	d := build(t, "messaging-bot")
+	d.MarkProbe(map[string]string{
+		"teams-messaging-bot.out.login":        "pass",
+		"teams-messaging-bot.out.botframework": "pass",
+		"teams-messaging-bot.out.reply":        "blocked",
+		"teams-messaging-bot.out.openid":       "skipped",
+	})
+	dot := string(d.DOT())
+	for _, want := range []string{`"2: TCP 443 ✓", color="#1d6b32"`, `"3: TCP 443 ✗ blocked", color="#b3261e"`, "penwidth=2.5", "probe: passed / failed"} {
+		if !strings.Contains(dot, want) {
+			t.Errorf("DOT lacks %q:\n%s", want, dot)
+		}
+	}
+	if strings.Contains(dot, `"1: TCP 443 ✓"`) || strings.Contains(dot, `"1: TCP 443 ✗`) {
+		t.Errorf("an arrow with no probed rule is marked:\n%s", dot)
+	}
+	if _, err := d.SVG(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}

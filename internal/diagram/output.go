@@ -31,7 +31,7 @@ var zoneFill = map[Zone]string{
 
 func (a Arrow) colour() string {
 	switch {
-	case a.Deny:
+	case a.Deny, a.probeFailed():
 		return colDeny
 	case a.Dir == Inbound:
 		return colInbound
@@ -59,6 +59,12 @@ func (a Arrow) label() string {
 	if a.Deny {
 		l += " (deny)"
 	}
+	switch {
+	case a.probeFailed():
+		l += " ✗ " + a.Probe
+	case a.Probe == "pass":
+		l += " ✓"
+	}
 	return l
 }
 
@@ -71,7 +77,7 @@ func (d *Diagram) DOT() []byte {
 	fmt.Fprintf(&b, "digraph flows {\n")
 	fmt.Fprintf(&b, "  graph [rankdir=LR, fontname=\"Helvetica\", fontsize=12, nodesep=0.45, ranksep=1.6, newrank=true, labelloc=t, label=%s];\n",
 		q(d.title()))
-	fmt.Fprintf(&b, "  node [shape=box, style=\"rounded,filled\", fillcolor=\"#ffffff\", fontname=\"Helvetica\", fontsize=11, margin=\"0.3,0.1\"];\n")
+	fmt.Fprintf(&b, "  node [shape=box, style=\"rounded,filled\", fillcolor=\"#ffffff\", fontname=\"Helvetica\", fontsize=11, margin=\"0.45,0.1\"];\n")
 	fmt.Fprintf(&b, "  edge [fontname=\"Helvetica\", fontsize=9, arrowsize=0.7];\n")
 	for _, z := range Zones {
 		var ps []Party
@@ -118,9 +124,20 @@ func (d *Diagram) DOT() []byte {
 		if d.Party(a.From).Zone.column() > d.Party(a.To).Zone.column() {
 			from, to, dir = a.To, a.From, ", dir=back"
 		}
+		if a.probeFailed() {
+			dir += ", penwidth=2.5"
+		}
 		fmt.Fprintf(&b, "  %s -> %s [label=%s, color=%q, fontcolor=%q, style=%s%s];\n", q(from), q(to), q(a.label()), a.colour(), a.colour(), ds, dir)
 	}
-	b.WriteString(legendDOT)
+	legend := legendDOT
+	for _, a := range d.Arrows {
+		if a.Probe != "" {
+			legend = strings.Replace(legend, `      <tr><td colspan="2" align="left">N: its number`, `      <tr><td align="left">✓ / <font color="`+colDeny+`">✗</font></td><td align="left">probe: passed / failed (bold)</td></tr>
+      <tr><td colspan="2" align="left">N: its number`, 1)
+			break
+		}
+	}
+	b.WriteString(legend)
 	b.WriteString("}\n")
 	return b.Bytes()
 }
@@ -136,7 +153,7 @@ const legendDOT = `  legend [shape=plaintext, style="", fontsize=9, label=<
       <tr><td align="left">———</td><td align="left">documented</td></tr>
       <tr><td align="left">– – –</td><td align="left">derived</td></tr>
       <tr><td align="left">·······</td><td align="left">to be confirmed</td></tr>
-      <tr><td colspan="2" align="left">N: the flow's number in the text and the table</td></tr>
+      <tr><td colspan="2" align="left">N: its number in the text and the table</td></tr>
     </table>>];
 `
 
