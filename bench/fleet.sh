@@ -16,6 +16,9 @@
 #                jwt_payload_query; upstream connection reuse
 #   nginx        nginx proxy_pass with upstream keepalive, no checks: the
 #                limit figure
+#   gateway-1cpu the gateway with the Go runtime's own defaults instead of
+#                serve's (GOMAXPROCS = the CPUs, GOGC=100): what serve's
+#                runtime settings (internal/runtimetune) are worth
 # and the CPU time each proxy process spends per request (user + system,
 # from /proc), which a shared machine disturbs less than requests/s.
 #
@@ -60,6 +63,10 @@ APPID=$(sed -n 's/^  app_ids: \["\(.*\)"\]$/\1/p' "$WORK/env/gateway.yaml")
 "$WORK/teamsgate" serve "$WORK/env/gateway.yaml" 2>"$WORK/gateway.log" >/dev/null &
 GW_PID=$!
 PIDS+=($GW_PID)
+sed -e 's/127.0.0.1:18443/127.0.0.1:18444/' -e 's/127.0.0.1:19090/127.0.0.1:19091/' "$WORK/env/gateway.yaml" >"$WORK/env/gateway-1cpu.yaml"
+GOMAXPROCS=$(nproc) GOGC=100 "$WORK/teamsgate" serve "$WORK/env/gateway-1cpu.yaml" 2>"$WORK/gateway-1cpu.log" >/dev/null &
+G1_PID=$!
+PIDS+=($G1_PID)
 
 # Part 1: HAProxy with jwt_verify, after the HAProxy documentation's
 # "JSON Web Token (JWT) verification" example.
@@ -151,7 +158,7 @@ haproxy -db -f "$WORK/haproxy-tcp.cfg" >"$WORK/haproxy-tcp.log" 2>&1 &
 PIDS+=($!)
 
 TOKEN=$(cat "$WORK/env/token")
-for url in http://127.0.0.1:18080/ http://127.0.0.1:19090/readyz http://127.0.0.1:19481/readyz http://127.0.0.1:19482/readyz http://127.0.0.1:19483/readyz http://127.0.0.1:18461/; do
+for url in http://127.0.0.1:18080/ http://127.0.0.1:19090/readyz http://127.0.0.1:19091/readyz http://127.0.0.1:19481/readyz http://127.0.0.1:19482/readyz http://127.0.0.1:19483/readyz http://127.0.0.1:18461/; do
 	for _ in $(seq 100); do curl -sf -o /dev/null "$url" && break; sleep 0.1; done
 done
 check() { # URL -> the activity must be accepted
@@ -160,7 +167,7 @@ check() { # URL -> the activity must be accepted
 	code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer ${TOKEN%?}x" -H 'Content-Type: application/json' --data-binary @"$WORK/env/activity.json" "$1")
 	[ "$code" != 200 ] || { echo "$1 accepts a token with a broken signature" >&2; exit 1; }
 }
-for u in http://127.0.0.1:18443/api/messages http://127.0.0.1:18460/api/messages http://127.0.0.1:18462/api/messages http://127.0.0.1:18463/api/messages http://127.0.0.1:18464/api/messages; do check "$u"; done
+for u in http://127.0.0.1:18443/api/messages http://127.0.0.1:18444/api/messages http://127.0.0.1:18460/api/messages http://127.0.0.1:18462/api/messages http://127.0.0.1:18463/api/messages http://127.0.0.1:18464/api/messages; do check "$u"; done
 
 cpu() { # PID... -> clock ticks of user + system time, summed
 	local t=0
@@ -189,6 +196,7 @@ for r in $(seq "$ROUNDS"); do
 	echo "round $r"
 	measure gateway http://127.0.0.1:18443/api/messages $GW_PID
 	measure haproxy-jwt http://127.0.0.1:18460/api/messages $HJ_PID
+	measure gateway-1cpu http://127.0.0.1:18444/api/messages $G1_PID
 	measure nginx http://127.0.0.1:18461/api/messages $NGINX_PID $(pgrep -P $NGINX_PID)
 	measure fleet-1 http://127.0.0.1:18462/api/messages "${FLEET_PIDS[0]}"
 	measure fleet-2 http://127.0.0.1:18463/api/messages "${FLEET_PIDS[0]}" "${FLEET_PIDS[1]}"
@@ -198,7 +206,7 @@ done
 
 echo
 printf '%-12s %10s %14s\n' target 'req/s' 'CPU µs/req'
-for t in gateway haproxy-jwt nginx fleet-1 fleet-2 fleet-3 haproxy-tcp; do
+for t in gateway haproxy-jwt gateway-1cpu nginx fleet-1 fleet-2 fleet-3 haproxy-tcp; do
 	printf '%-12s %10s %14s\n' "$t" "$(echo "${RPS[$t]}" | median)" "$(echo "${CPU[$t]}" | median)"
 done
 g=$(echo "${RPS[gateway]}" | median); h=$(echo "${RPS[haproxy-jwt]}" | median); n=$(echo "${RPS[nginx]}" | median)
@@ -206,5 +214,7 @@ gc=$(echo "${CPU[gateway]}" | median); hc=$(echo "${CPU[haproxy-jwt]}" | median)
 f1=$(echo "${RPS[fleet-1]}" | median); f2=$(echo "${RPS[fleet-2]}" | median); f3=$(echo "${RPS[fleet-3]}" | median)
 echo
 awk -v g="$g" -v h="$h" -v n="$n" 'BEGIN {printf "gateway / haproxy-jwt: %.2fx requests/s (target: at least 1.0x)\ngateway / nginx (no checks): %.2fx requests/s\n", g/h, g/n}'
+g1=$(echo "${RPS[gateway-1cpu]}" | median)
+awk -v g="$g1" -v h="$h" 'BEGIN {printf "gateway with the runtime defaults / haproxy-jwt: %.2fx requests/s\n", g/h}'
 awk -v g="$gc" -v h="$hc" -v n="$nc" 'BEGIN {printf "CPU per request: gateway %.2fx haproxy-jwt, %.2fx nginx\n", g/h, g/n}'
 awk -v a="$f1" -v b="$f2" -v c="$f3" 'BEGIN {printf "fleet scaling: 2 replicas %.2fx, 3 replicas %.2fx of 1 (2 cores shared by wrk, HAProxy, the replicas and the upstream)\n", b/a, c/a}'

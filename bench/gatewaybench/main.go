@@ -113,10 +113,10 @@ func env(args []string) error {
 	body := ingresstest.Activity("msteams", ingresstest.ServiceURL)
 
 	files := map[string]string{
-		"ca.pem":        string(ca.PEM),
+		"ca.pem": string(ca.PEM),
 		// The signing key's public half, for a proxy that verifies the
 		// token's signature from a key file (HAProxy's jwt_verify).
-		"jwt-key.pem": publicPEM(key),
+		"jwt-key.pem":   publicPEM(key),
 		"token":         token,
 		"activity.json": string(body),
 		"post.lua": fmt.Sprintf(`wrk.method = "POST"

@@ -25,6 +25,7 @@ import (
 	"github.com/teamsgate/teamsgate/internal/ingress"
 	"github.com/teamsgate/teamsgate/internal/ingress/load"
 	"github.com/teamsgate/teamsgate/internal/planfile"
+	"github.com/teamsgate/teamsgate/internal/runtimetune"
 )
 
 func newServeCmd(e *env) *cobra.Command {
@@ -131,6 +132,12 @@ signal.`,
 		logw := ingress.NewLogWriter(e.stderr, 64<<10, 100*time.Millisecond)
 		defer logw.Close()
 		logger := slog.New(slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: level}))
+		if !check {
+			tune := runtimetune.Choose(runtimetune.Current(os.Getenv))
+			procs := runtimetune.Apply(tune)
+			logger.Info("runtime", "gomaxprocs", procs, "procs_from", tune.ProcsReason, "gogc", tune.GOGC, "gogc_from", tune.GCReason,
+				"memory_limit", tune.MemoryLimit, "memory_limit_from", tune.MemReason)
+		}
 		var (
 			g       *ingress.Gateway
 			px      *egress.Proxy

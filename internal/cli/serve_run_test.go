@@ -3,17 +3,21 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/teamsgate/teamsgate/internal/runtimetune"
 )
 
 // lockedBuffer collects a process's standard error while the test reads it.
@@ -50,8 +54,16 @@ func freeAddr(t *testing.T) string {
 // /healthz. done receives its exit.
 func startServe(t *testing.T, admins []string, args ...string) (*exec.Cmd, *lockedBuffer, chan error) {
 	t.Helper()
+	return startServeEnv(t, nil, admins, args...)
+}
+
+// startServeEnv is startServe with the environment env (nil: this
+// process's).
+func startServeEnv(t *testing.T, env []string, admins []string, args ...string) (*exec.Cmd, *lockedBuffer, chan error) {
+	t.Helper()
 	stderr := &lockedBuffer{}
 	cmd := exec.Command(binary(t), args...)
+	cmd.Env = env
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -255,5 +267,57 @@ func TestServeWatchKubeletVolume(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := <-done; err != nil {
 		t.Fatalf("serve after SIGTERM: %v", err)
+	}
+}
+
+// TestServeRuntimeSettings: serve chooses its processors and GOGC unless
+// the environment does, and says so in its log.
+func TestServeRuntimeSettings(t *testing.T) {
+	var base []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GOMAXPROCS=") && !strings.HasPrefix(kv, "GOGC=") {
+			base = append(base, kv)
+		}
+	}
+	runtimeLine := func(env []string) map[string]any {
+		t.Helper()
+		dir := t.TempDir()
+		pxListen, pxAdmin := freeAddr(t), freeAddr(t)
+		file := writeFile(t, dir, "egress.yaml", strings.NewReplacer("127.0.0.1:18943", freeAddr(t), "reuse_port: true", "reuse_port: false").Replace(serveSpec)+
+			"  admin:\n    listen: "+freeAddr(t)+"\n"+egressSection(pxListen, pxAdmin))
+		cmd, stderr, done := startServeEnv(t, env, []string{pxAdmin}, "serve", file)
+		cmd.Process.Signal(syscall.SIGTERM)
+		<-done
+		for _, line := range strings.Split(stderr.String(), "\n") {
+			var m map[string]any
+			if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "runtime" {
+				return m
+			}
+		}
+		t.Fatalf("no runtime line in the log:\n%s", stderr.String())
+		return nil
+	}
+
+	m := runtimeLine(base)
+	got, from := int(m["gomaxprocs"].(float64)), m["procs_from"].(string)
+	switch {
+	case strings.Contains(from, "per CPU"):
+		if want := max(min(runtimetune.ProcsPerCPU*runtime.NumCPU(), runtimetune.MaxProcs), runtime.NumCPU()); got != want {
+			t.Errorf("without GOMAXPROCS or a quota: %v, want %d processors", m, want)
+		}
+	case strings.Contains(from, "CPU quota"):
+		if got >= runtime.NumCPU() {
+			t.Errorf("under a CPU quota: %v, want the quota's processors", m)
+		}
+	default:
+		t.Errorf("without GOMAXPROCS: %v", m)
+	}
+	if m["gogc"] != "400" {
+		t.Errorf("without GOGC: gogc %v, want 400", m["gogc"])
+	}
+
+	m = runtimeLine(append(base, "GOMAXPROCS=1", "GOGC=150"))
+	if m["gomaxprocs"] != float64(1) || m["gogc"] != "150" || !strings.Contains(m["procs_from"].(string), "environment") {
+		t.Errorf("with GOMAXPROCS=1 GOGC=150: %v", m)
 	}
 }

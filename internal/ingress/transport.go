@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -358,9 +359,12 @@ func (c *upConn) alive() bool {
 	return c.peekAlive
 }
 
+// peek is recvfrom(2) called directly: unix.Recvfrom allocates the
+// sender's address on every call, once per proxied request here.
 func (c *upConn) peek(fd uintptr) bool {
-	_, _, err := unix.Recvfrom(int(fd), c.peekBuf[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
-	c.peekAlive = err == unix.EAGAIN
+	_, _, errno := unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&c.peekBuf[0])), 1,
+		unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
+	c.peekAlive = errno == unix.EAGAIN
 	return true // never wait
 }
 
