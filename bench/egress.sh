@@ -3,7 +3,7 @@
 # against Squid and tinyproxy, in one run, on the loopback of a network
 # namespace of its own, with the same allow list, upstream and load.
 #
-#   apt-get install squid-openssl tinyproxy   # once
+#   apt-get install squid-openssl tinyproxy haproxy   # once
 #   bench/egress.sh                           # from the repository root, as root
 #
 # Root is needed for the network namespace (ip netns add) and the
@@ -60,6 +60,11 @@
 #              request head, dial by name, 200, io.Copy both ways (splice),
 #              nothing checked or logged: what Go and this machine's kernel
 #              cost before any policy (informational).
+#   haproxy-tcp  part 3 only: HAProxy (Debian haproxy) in TCP mode on
+#              127.0.0.1:3132, forwarding every connection to the upstream
+#              with `option splice-auto` (splice(2) both ways): no CONNECT,
+#              no policy, no log — the bulk throughput a relay written in C
+#              on kernel splicing reaches on this machine (informational).
 #
 # The upstream (egressbench upstream, 127.0.0.1:443) echoes, or sends or
 # swallows N bytes when asked (bench/egressbench/upstream.go). Two kinds of
@@ -121,8 +126,8 @@ HOSTS="login.microsoftonline.com api.botframework.com login.botframework.com smb
 TARGET=graph.microsoft.com:443
 
 [ "$(id -u)" = 0 ] || { echo "run as root: the benchmark makes a network namespace" >&2; exit 1; }
-for tool in go ip squid tinyproxy; do
-	command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install squid-openssl tinyproxy)" >&2; exit 1; }
+for tool in go ip squid tinyproxy haproxy; do
+	command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install squid-openssl tinyproxy haproxy)" >&2; exit 1; }
 done
 # each proxy process needs a descriptor per socket (and teamsgate two
 # pipes per spliced direction): ten thousand tunnels need tens of
@@ -262,6 +267,10 @@ PIDS+=($TP_PID)
 ip netns exec "$NS" "$EB" relay -listen 127.0.0.1:3131 >"$WORK/relay.log" 2>&1 &
 GR_PID=$!
 PIDS+=($GR_PID)
+printf 'global\n  maxconn 1000\ndefaults\n  mode tcp\n  option splice-auto\n  timeout connect 5s\n  timeout client 5m\n  timeout server 5m\nfrontend relay\n  bind 127.0.0.1:3132\n  default_backend upstream\nbackend upstream\n  server u 127.0.0.1:443\n' >"$WORK/haproxy-tcp.cfg"
+ip netns exec "$NS" haproxy -db -f "$WORK/haproxy-tcp.cfg" >"$WORK/haproxy-tcp.log" 2>&1 &
+HT_PID=$!
+PIDS+=($HT_PID)
 
 declare -A ADDR=([direct]="" [teamsgate]=127.0.0.1:3128 [squid]=127.0.0.1:3129 [tinyproxy]=127.0.0.1:3130 [gorelay]=127.0.0.1:3131)
 declare -A PID=([direct]=0 [teamsgate]=$TG_PID [squid]=$SQ_PID [tinyproxy]=$TP_PID [gorelay]=$GR_PID)
@@ -380,6 +389,11 @@ for dir in down up; do
 		printf '%-4s %-10s %6s MB/s best   CPU s/GiB: proxy %5s  client %5s  upstream %5s  all %5s   runs %s\n' "$dir" "$name" "${TPUT[$dir/$name]}" "${TCPU[$dir/$name]}" \
 			"$(field self_cpu_s_per_gib <<<"$out")" "$(field peers_cpu_s_per_gib <<<"$out")" "${TALL[$dir/$name]}" "$(grep -o 'runs_mbs=.*' <<<"$out" | cut -d= -f2)"
 	done
+	# HAProxy in TCP mode: a plain connection to its port, relayed to the upstream
+	out=$(nsx "$EB" throughput -upstream 127.0.0.1:3132 -src "$BOT" -label haproxy-tcp -bytes "$BYTES" -dir "$dir" -runs 3 -pid "$HT_PID" -peers "$UP_PID")
+	TPUT[$dir/haproxy-tcp]=$(field best_mbs <<<"$out")
+	printf '%-4s %-10s %6s MB/s best   CPU s/GiB: proxy %5s  client %5s  upstream %5s   runs %s\n' "$dir" haproxy-tcp "${TPUT[$dir/haproxy-tcp]}" "$(field cpu_s_per_gib <<<"$out")" \
+		"$(field self_cpu_s_per_gib <<<"$out")" "$(field peers_cpu_s_per_gib <<<"$out")" "$(grep -o 'runs_mbs=.*' <<<"$out" | cut -d= -f2)"
 done
 
 echo
@@ -418,7 +432,7 @@ for v in $VARIANTS; do
 done
 for dir in down up; do
 	r=$(ratio "${TPUT[$dir/teamsgate]}" "${TPUT[$dir/direct]}")
-	echo "teamsgate/direct throughput ($dir) = $r   (target >= 0.9: $(verdict "$r" 0.9 min)); squid/direct = $(ratio "${TPUT[$dir/squid]}" "${TPUT[$dir/direct]}"), tinyproxy/direct = $(ratio "${TPUT[$dir/tinyproxy]}" "${TPUT[$dir/direct]}"), gorelay/direct = $(ratio "${TPUT[$dir/gorelay]}" "${TPUT[$dir/direct]}")"
+	echo "teamsgate/direct throughput ($dir) = $r   (target >= 0.9: $(verdict "$r" 0.9 min)); squid/direct = $(ratio "${TPUT[$dir/squid]}" "${TPUT[$dir/direct]}"), tinyproxy/direct = $(ratio "${TPUT[$dir/tinyproxy]}" "${TPUT[$dir/direct]}"), gorelay/direct = $(ratio "${TPUT[$dir/gorelay]}" "${TPUT[$dir/direct]}"), haproxy-tcp/direct = $(ratio "${TPUT[$dir/haproxy-tcp]}" "${TPUT[$dir/direct]}")"
 done
 held=""
 [ "${IHELD[teamsgate]:-}" = "$IDLE_N" ] || held=", extrapolated from ${IHELD[teamsgate]:-0} held"

@@ -55,7 +55,7 @@ func profile(args []string) error {
 	// buffered and flushed every 100 ms, as serve writes it
 	logw := ingress.NewLogWriter(w, 64<<10, 100*time.Millisecond)
 	defer logw.Close()
-	px, err := egress.New(*cfg, egress.Options{Logger: slog.New(slog.NewJSONHandler(logw, nil))})
+	px, err := egress.New(*cfg, egress.Options{Logger: slog.New(slog.NewJSONHandler(logw, nil)), RequestLog: logw})
 	if err != nil {
 		return err
 	}
