@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/teamsgate/teamsgate/internal/egress/policy"
@@ -355,14 +356,23 @@ func (tn *tunnel) copy(br *bufio.Reader, first []byte) (up, down int64) {
 		}
 	}
 	src, dst := rawConn(tn.client), rawConn(tn.upstream)
+	// The direction that ends first half-closes its destination, so that
+	// the other side sees the end while the opposite direction runs on;
+	// the one that ends second leaves it to tn.close, which follows at
+	// once: shutdown(2) then close(2) would send the same FIN.
+	var ended atomic.Int32
 	done := make(chan int64, 1)
 	go func() {
 		n, _ := relay(src, dst)
-		closeWrite(src)
+		if ended.Add(1) == 1 {
+			closeWrite(src)
+		}
 		done <- n
 	}()
 	n, _ := relay(dst, src)
-	closeWrite(dst)
+	if ended.Add(1) == 1 {
+		closeWrite(dst)
+	}
 	up += n
 	down = <-done
 	return up, down

@@ -448,3 +448,48 @@ func portSet(ports ...uint16) (s model.PortSet) {
 	}
 	return s
 }
+
+// TestTunnelHalfClose: a client that sends its request and half-closes
+// gets the whole answer an upstream sends after seeing that end, and then
+// the end of the stream: the direction that ends first is half-closed on
+// the far side, the one that ends second is closed.
+func TestTunnelHalfClose(t *testing.T) {
+	w := newWorld(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		n, _ := io.Copy(io.Discard, c) // to the client's end
+		io.WriteString(c, strings.Repeat("y", 200000)+" after "+strconv.FormatInt(n, 10)) //nolint:errcheck
+	}()
+	cfg := w.cfg
+	cfg.Rules = append(append([]policy.Rule(nil), cfg.Rules...), rule("teams-messaging-bot.out.raw", port, "api.example.com"))
+	p, _ := proxyUnder(t, cfg, egress.Options{})
+	c, status, body := connect(t, p.Addr(), net.JoinHostPort("api.example.com", strconv.Itoa(int(port))))
+	if status != http.StatusOK {
+		t.Fatalf("CONNECT: %d %q", status, body)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, strings.Repeat("x", 100000)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck
+	got, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("after %d bytes: %v (want the end of the stream)", len(got), err)
+	}
+	if want := strings.Repeat("y", 200000) + " after 100000"; string(got) != want {
+		t.Errorf("got %d bytes ending %q; want %d ending %q", len(got), got[max(0, len(got)-20):], len(want), want[len(want)-20:])
+	}
+}
