@@ -467,7 +467,7 @@ func TestTunnelHalfClose(t *testing.T) {
 			return
 		}
 		defer c.Close()
-		n, _ := io.Copy(io.Discard, c) // to the client's end
+		n, _ := io.Copy(io.Discard, c)                                                    // to the client's end
 		io.WriteString(c, strings.Repeat("y", 200000)+" after "+strconv.FormatInt(n, 10)) //nolint:errcheck
 	}()
 	cfg := w.cfg
