@@ -285,16 +285,21 @@ func TestServeRuntimeSettings(t *testing.T) {
 		pxListen, pxAdmin := freeAddr(t), freeAddr(t)
 		file := writeFile(t, dir, "egress.yaml", strings.NewReplacer("127.0.0.1:18943", freeAddr(t), "reuse_port: true", "reuse_port: false").Replace(serveSpec)+
 			"  admin:\n    listen: "+freeAddr(t)+"\n"+egressSection(pxListen, pxAdmin))
-		cmd, stderr, done := startServeEnv(t, env, []string{pxAdmin}, "serve", file)
-		cmd.Process.Signal(syscall.SIGTERM)
-		<-done
-		for _, line := range strings.Split(stderr.String(), "\n") {
-			var m map[string]any
-			if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "runtime" {
-				return m
+		// the line comes before the daemons start: no listener is waited for
+		cmd, stderr, done := startServeEnv(t, env, nil, "serve", file)
+		defer func() {
+			cmd.Process.Signal(syscall.SIGTERM)
+			<-done
+		}()
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			for _, l := range strings.Split(stderr.String(), "\n") {
+				var m map[string]any
+				if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == "runtime" {
+					return m
+				}
 			}
 		}
-		t.Fatalf("no runtime line in the log:\n%s", stderr.String())
+		t.Fatalf("no runtime line in serve's log:\n%s", stderr.String())
 		return nil
 	}
 
