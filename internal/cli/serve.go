@@ -254,7 +254,7 @@ func loadDaemons(cat *catalog.Catalog, specFile, adminListen, egressAdmin string
 		ds.Errorf(pl.Spec.Gateway.Doc.At(), "", "the spec has neither a gateway: nor an egress: section: serve runs the daemons they describe (docs/gateway.md, docs/egress.md)")
 	}
 	if !pl.Spec.Gateway.IsZero() {
-		cfg, cds := load.Config(pl.Spec, pl.Plan)
+		cfg, cds := load.Config(pl.Catalog, pl.Spec, pl.Plan)
 		ds.Append(cds)
 		d.gateway = cfg
 	}

@@ -96,3 +96,23 @@ func TestServeCheckSections(t *testing.T) {
 		t.Errorf("--egress-admin-listen nope: exit %d, stderr %q", code, errs)
 	}
 }
+
+// TestServeCheckTrustFromCatalog: a gateway trusting Front Door by its
+// service tag takes the tag's prefixes from the catalog that catalog
+// update --service-tags filled, without a sources.service_tags file.
+func TestServeCheckTrustFromCatalog(t *testing.T) {
+	dir := t.TempDir()
+	cat := dir + "/catalog"
+	spec := writeFile(t, dir, "gw.yaml", serveSpec+"  sources:\n    trusted_proxies: [AzureFrontDoor.Backend]\n    front_door_ids: [a5b7c8d9-0000-4000-8000-000000000001]\n")
+	code, _, errs := run(t, "serve", "--check", spec)
+	if code != ExitError || !strings.Contains(errs, "catalog update --service-tags") {
+		t.Fatalf("without service tags: exit %d, stderr %q", code, errs)
+	}
+	if code, _, errs := run(t, "catalog", "update", "--dir", cat, "--service-tags", tagsReal); code != ExitOK {
+		t.Fatalf("catalog update: exit %d: %s", code, errs)
+	}
+	code, out, errs := run(t, "serve", "--check", "--catalog", cat, spec)
+	if code != ExitOK || !strings.Contains(out, "gateway configuration ok") {
+		t.Fatalf("with the catalog's tags: exit %d\nstdout: %s\nstderr: %s", code, out, errs)
+	}
+}

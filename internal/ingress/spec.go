@@ -221,9 +221,6 @@ func compile(w *wireGateway, at func(path ...string) diag.Pos) (*Config, sources
 		ServiceTagsFile: w.Sources.ServiceTags,
 	}
 	src.TrustedProxies, src.TrustedTags = c.proxies(w.Sources.TrustedProxies, "sources", "trusted_proxies")
-	if len(src.TrustedTags) > 0 && src.ServiceTagsFile == "" {
-		c.errorf([]string{"sources", "trusted_proxies"}, "service tag %s in trusted_proxies needs sources.service_tags: the Azure service tags file (ServiceTags_Public_*.json) its prefixes come from", src.TrustedTags[0])
-	}
 	for i, id := range w.Sources.FrontDoorIDs {
 		if !tenantID.MatchString(id) {
 			c.errorf([]string{"sources", "front_door_ids", strconv.Itoa(i)}, "front door id %q: want the profile's id, a GUID (the Front Door profile's Overview page, \"Front Door ID\")", id)
@@ -536,8 +533,10 @@ const TokenRequirement = "bot-framework-jwt"
 // TokenRequirement), plus or instead of the section's extra ranges; file
 // names resolved against the directory of specFile, every named file
 // present; service tags among the trusted proxies resolved from the
-// section's service tags file. Every problem is reported, positioned.
-func FromSection(sec yamlx.Section, specFile string, p *model.Plan) (*Config, diag.List) {
+// section's service tags file, or without one from tags (the catalog's
+// service tags for the spec's cloud; nil when it has none). Every problem
+// is reported, positioned.
+func FromSection(sec yamlx.Section, specFile string, p *model.Plan, tags TagSource) (*Config, diag.List) {
 	var ds diag.List
 	if sec.IsZero() {
 		ds.Errorf(sec.Doc.At(), "", "the spec has no gateway: section; serve needs one (see docs/gateway.md)")
@@ -582,9 +581,24 @@ func FromSection(sec yamlx.Section, specFile string, p *model.Plan) (*Config, di
 		trusted.AddPrefix(pr)
 	}
 	if len(src.TrustedTags) > 0 {
-		// A missing file is reported by file.
-		if tagFile := file(src.ServiceTagsFile, "sources", "service_tags"); exists(tagFile) {
-			ds.Append(addTags(&trusted, tagFile, src.TrustedTags, at("sources", "trusted_proxies")))
+		switch {
+		case src.ServiceTagsFile != "":
+			// A missing file is reported by file.
+			if tagFile := file(src.ServiceTagsFile, "sources", "service_tags"); exists(tagFile) {
+				data, tds := servicetag.ParseFile(tagFile)
+				ds.Append(tds)
+				if !tds.HasErrors() {
+					ds.Append(addTags(&trusted, data, src.TrustedTags, at("sources", "trusted_proxies")))
+				}
+			}
+		case tags != nil:
+			data, tds := tags.Data()
+			ds.Append(tds)
+			if !tds.HasErrors() {
+				ds.Append(addTags(&trusted, data, src.TrustedTags, at("sources", "trusted_proxies")))
+			}
+		default:
+			ds.Errorf(at("sources", "trusted_proxies"), "gateway", "service tag %s in trusted_proxies needs sources.service_tags, the Azure service tags file (ServiceTags_Public_*.json) its prefixes come from, or the file in the catalog (teamsgate catalog update --service-tags FILE)", src.TrustedTags[0])
 		}
 	}
 	cfg.Sources.FrontDoorIDs = src.FrontDoorIDs
@@ -647,13 +661,15 @@ func exists(name string) bool {
 	return err == nil
 }
 
-// addTags adds the prefixes of Azure service tags, read from a service
-// tags file, to b.
-func addTags(b *netipx.IPSetBuilder, file string, tags []string, at diag.Pos) diag.List {
-	data, ds := servicetag.ParseFile(file)
-	if ds.HasErrors() {
-		return ds
-	}
+// TagSource is a set of Azure service tags: the catalog's (its
+// service_tags for the spec's cloud), parsed when first asked for.
+type TagSource interface {
+	Data() (*servicetag.Data, diag.List)
+}
+
+// addTags adds the prefixes of Azure service tags to b.
+func addTags(b *netipx.IPSetBuilder, data *servicetag.Data, tags []string, at diag.Pos) diag.List {
+	var ds diag.List
 	for _, name := range tags {
 		tag, err := data.Lookup(name)
 		if err != nil {

@@ -17,7 +17,9 @@ import (
 // File reads and plans the spec file against cat and returns the
 // gateway configuration, with every problem of the three steps.
 func File(cat *catalog.Catalog, name string) (*ingress.Config, diag.List) {
-	return planfile.Section(cat, name, Config)
+	return planfile.Section(cat, name, func(s *spec.Spec, p *model.Plan) (*ingress.Config, diag.List) {
+		return Config(cat, s, p)
+	})
 }
 
 // EmbeddedFile is File against the embedded catalog alone (no overlays),
@@ -35,7 +37,16 @@ func EmbeddedFile(name string) (*ingress.Config, error) {
 }
 
 // Config returns the gateway configuration of a parsed spec and its plan:
-// package ingress decodes the spec's gateway: section itself.
-func Config(s *spec.Spec, p *model.Plan) (*ingress.Config, diag.List) {
-	return ingress.FromSection(s.Gateway, s.File, p)
+// package ingress decodes the spec's gateway: section itself. Service tags
+// among the trusted proxies come from the section's sources.service_tags
+// file or, without one, from cat's service tags for the spec's cloud
+// (catalog update --service-tags), so that the trust follows the catalog.
+func Config(cat *catalog.Catalog, s *spec.Spec, p *model.Plan) (*ingress.Config, diag.List) {
+	var tags ingress.TagSource
+	if cat != nil {
+		if t := cat.TagsFor(p.Cloud); t != nil {
+			tags = t
+		}
+	}
+	return ingress.FromSection(s.Gateway, s.File, p, tags)
 }

@@ -1,6 +1,9 @@
 package load
 
 import (
+	"bytes"
+	"compress/gzip"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -105,7 +108,7 @@ func gateway(t *testing.T, src, name string) (*ingress.Config, diag.List) {
 	if pl == nil {
 		return nil, ds
 	}
-	cfg, cds := Config(pl.Spec, pl.Plan)
+	cfg, cds := Config(embedded(t), pl.Spec, pl.Plan)
 	ds.Append(cds)
 	return cfg, ds
 }
@@ -331,6 +334,61 @@ func TestEmbeddedFile(t *testing.T) {
 	os.WriteFile(name, []byte(strings.Replace(minimal("worldwide", ""), "  plain_http: true\n", "  tls: {cert: nope.crt, key: nope.key}\n", 1)), 0o600)
 	if _, err := EmbeddedFile(name); err == nil || !strings.Contains(err.Error(), "s.yaml:8:15") {
 		t.Errorf("error %v, want one positioned at s.yaml:8:15", err)
+	}
+}
+
+// TestFrontDoorCatalogTags: without sources.service_tags, a service tag
+// among the trusted proxies is resolved from the catalog's service tags
+// (catalog update --service-tags), so that the trust follows the catalog;
+// a file the section names still comes first.
+func TestFrontDoorCatalogTags(t *testing.T) {
+	dir := t.TempDir()
+	catDir := filepath.Join(dir, "catalog")
+	os.MkdirAll(catDir, 0o755)
+	tags, err := os.ReadFile("../../../testdata/data/ServiceTags_Public.changeNumber398.json.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(tags))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// as catalog update --service-tags keeps it: the JSON, named by catalog.yaml
+	os.WriteFile(filepath.Join(catDir, "ServiceTags_Public.json"), plain, 0o600)
+	os.WriteFile(filepath.Join(catDir, "catalog.yaml"), []byte("service_tags:\n  Public:\n    file: ServiceTags_Public.json\n    change_number: 398\n"), 0o600)
+	cat, ds := planfile.Catalog(catDir)
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	name := filepath.Join(dir, "fd.yaml")
+	write := func(extra string) {
+		os.WriteFile(name, []byte(minimal("worldwide", extra)), 0o600)
+	}
+	write("  sources:\n    trusted_proxies: [AzureFrontDoor.Backend]\n    front_door_ids: [a5b7c8d9-0000-4000-8000-000000000001]\n")
+	cfg, ds := File(cat, name)
+	if cfg == nil {
+		t.Fatalf("Front Door spec with the catalog's tags refused:\n%s", ds)
+	}
+	if !cfg.Sources.TrustedProxies.Contains(netip.MustParseAddr("4.153.250.3")) || cfg.Sources.TrustedProxies.Contains(netip.MustParseAddr("192.0.2.1")) {
+		t.Error("the catalog's AzureFrontDoor.Backend prefixes are not the trusted proxies")
+	}
+	// the embedded catalog carries no service tags
+	if cfg, ds := File(embedded(t), name); cfg != nil || !strings.Contains(ds.String(), "catalog update --service-tags") {
+		t.Errorf("without tags anywhere: want an error naming both ways, got\n%s", ds)
+	}
+	// a tag the catalog's file does not have
+	write("  sources:\n    trusted_proxies: [AzureFrontDor.Backend]\n")
+	if cfg, ds := File(cat, name); cfg != nil || !strings.Contains(ds.String(), `"AzureFrontDor.Backend"`) {
+		t.Errorf("unknown tag: got\n%s", ds)
+	}
+	// the section's own file comes first, even when it is missing
+	write("  sources:\n    trusted_proxies: [AzureFrontDoor.Backend]\n    service_tags: nope.json\n    front_door_ids: [a5b7c8d9-0000-4000-8000-000000000001]\n")
+	if cfg, ds := File(cat, name); cfg != nil || !strings.Contains(ds.String(), `nope.json": no such file`) {
+		t.Errorf("missing sources.service_tags with catalog tags: got\n%s", ds)
 	}
 }
 
