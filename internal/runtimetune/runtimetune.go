@@ -10,12 +10,10 @@
 // call it holds its processor, and another goroutine made ready meanwhile
 // waits until the call returns or the runtime takes the processor back;
 // with as many processors as CPUs a CPU then idles although work is ready.
-// With ProcsPerCPU processors per CPU the ready goroutine runs at once
-// (measured: ProcsPerCPU). It
-// is done only where the runtime's own default is the machine's CPU count:
-// under a CPU quota (a container limit, which Go's default already
-// follows) more processors would only be throttled, and the runtime keeps
-// following a quota that changes.
+// With ProcsPerCPU processors per CPU the ready goroutine runs at once. It
+// is done only where no cgroup sets a CPU quota: under one (a container
+// limit, which Go's default already follows) more processors would only
+// be throttled, and the runtime keeps following a quota that changes.
 //
 // Heap. A daemon's live heap is small (configuration, address sets, the
 // token cache) and nearly all it allocates is per request; GOGC=400 lets
@@ -62,6 +60,7 @@ type Host struct {
 	NumCPU     int   // runtime.NumCPU: the CPUs this process may run on
 	GOMAXPROCS int   // runtime.GOMAXPROCS(0) before any change: the runtime's default
 	MemoryMax  int64 // the cgroup's memory limit in bytes; 0: none
+	CPUQuota   bool  // the cgroup limits the CPU time (a quota), whatever Go made of it
 }
 
 // Settings are the chosen values and why.
@@ -81,8 +80,8 @@ func Choose(h Host) Settings {
 	switch {
 	case h.Getenv("GOMAXPROCS") != "":
 		s.ProcsReason = "GOMAXPROCS from the environment"
-	case h.GOMAXPROCS < h.NumCPU:
-		s.ProcsReason = fmt.Sprintf("the runtime's default (%d of %d CPUs: a CPU quota)", h.GOMAXPROCS, h.NumCPU)
+	case h.CPUQuota || h.GOMAXPROCS < h.NumCPU:
+		s.ProcsReason = fmt.Sprintf("the runtime's default (%d processors on %d CPUs: a CPU quota)", h.GOMAXPROCS, h.NumCPU)
 	default:
 		s.GOMAXPROCS = max(min(ProcsPerCPU*h.NumCPU, MaxProcs), h.NumCPU)
 		s.ProcsReason = fmt.Sprintf("%d per CPU, at most %d (%d CPUs, no CPU quota)", ProcsPerCPU, MaxProcs, h.NumCPU)
@@ -123,7 +122,60 @@ func Apply(s Settings) int {
 // Current is the Host of this process, read before Apply.
 func Current(getenv func(string) string) Host {
 	return Host{Getenv: getenv, NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
-		MemoryMax: CgroupMemoryMax(os.ReadFile)}
+		MemoryMax: CgroupMemoryMax(os.ReadFile), CPUQuota: CgroupCPUQuota(os.ReadFile)}
+}
+
+// CgroupCPUQuota reports whether this process's cgroup, or one above it,
+// limits its CPU time: cgroup v2's cpu.max other than "max", or v1's
+// cpu.cfs_quota_us other than -1. Go's default GOMAXPROCS follows such a
+// quota rounded up, so on a one-CPU machine a quota below one CPU leaves
+// it at the CPU count: the quota itself must be read.
+func CgroupCPUQuota(readFile func(string) ([]byte, error)) bool {
+	b, err := readFile("/proc/self/cgroup")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.SplitN(line, ":", 3)
+		if len(f) != 3 {
+			continue
+		}
+		if f[0] == "0" && f[1] == "" {
+			if q, found := anyQuota(readFile, "/sys/fs/cgroup", f[2], "cpu.max", func(v string) bool {
+				return !strings.HasPrefix(v, "max")
+			}); found {
+				return q
+			}
+			continue
+		}
+		for _, c := range strings.Split(f[1], ",") {
+			if c == "cpu" {
+				if q, found := anyQuota(readFile, "/sys/fs/cgroup/cpu", f[2], "cpu.cfs_quota_us", func(v string) bool {
+					return v != "-1"
+				}); found {
+					return q
+				}
+			}
+		}
+	}
+	return false
+}
+
+// anyQuota reads file in the cgroup at path under root and in each of its
+// ancestors and reports whether one of them sets a quota, and whether any
+// of the files could be read.
+func anyQuota(readFile func(string) ([]byte, error), root, path, file string, isQuota func(string) bool) (quota, found bool) {
+	for dir := root + strings.TrimSuffix(path, "/"); ; dir = parent(dir) {
+		if b, err := readFile(dir + "/" + file); err == nil {
+			found = true
+			if isQuota(strings.TrimSpace(string(b))) {
+				return true, true
+			}
+		}
+		if dir == root || !strings.HasPrefix(dir, root+"/") {
+			return false, found
+		}
+	}
 }
 
 // CgroupMemoryMax is the memory limit of this process's cgroup in bytes,

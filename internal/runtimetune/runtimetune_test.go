@@ -25,7 +25,8 @@ func TestChoose(t *testing.T) {
 		{"one CPU", Host{Getenv: env(), NumCPU: 1, GOMAXPROCS: 1}, 4, GCPercent, "4 per CPU", "default"},
 		{"32 CPUs", Host{Getenv: env(), NumCPU: 32, GOMAXPROCS: 32}, 64, GCPercent, "at most 64", "default"},
 		{"96 CPUs", Host{Getenv: env(), NumCPU: 96, GOMAXPROCS: 96}, 96, GCPercent, "at most 64", "default"},
-		{"CPU quota", Host{Getenv: env(), NumCPU: 16, GOMAXPROCS: 2}, 0, GCPercent, "2 of 16 CPUs: a CPU quota", "default"},
+		{"CPU quota", Host{Getenv: env(), NumCPU: 16, GOMAXPROCS: 2}, 0, GCPercent, "2 processors on 16 CPUs: a CPU quota", "default"},
+		{"a quota below one CPU on one CPU", Host{Getenv: env(), NumCPU: 1, GOMAXPROCS: 1, CPUQuota: true}, 0, GCPercent, "a CPU quota", "default"},
 		{"GOMAXPROCS set", Host{Getenv: env("GOMAXPROCS", "1"), NumCPU: 2, GOMAXPROCS: 1}, 0, GCPercent, "GOMAXPROCS from the environment", "default"},
 		{"GOMAXPROCS set to the CPUs", Host{Getenv: env("GOMAXPROCS", "2"), NumCPU: 2, GOMAXPROCS: 2}, 0, GCPercent, "environment", "default"},
 		{"GOGC set", Host{Getenv: env("GOGC", "100"), NumCPU: 4, GOMAXPROCS: 4}, 16, 0, "4 per CPU", "GOGC from the environment"},
@@ -121,5 +122,27 @@ func TestChooseMemoryLimit(t *testing.T) {
 	}
 	if s := Choose(Host{Getenv: env(), NumCPU: 2, GOMAXPROCS: 2}); s.MemoryLimit != 0 {
 		t.Errorf("no limit: %+v", s)
+	}
+}
+
+func TestCgroupCPUQuota(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		want  bool
+	}{
+		{"v2 quota", map[string]string{"/proc/self/cgroup": "0::/kubepods/pod1/ctr\n", "/sys/fs/cgroup/kubepods/pod1/ctr/cpu.max": "50000 100000\n"}, true},
+		{"v2 quota on a parent", map[string]string{"/proc/self/cgroup": "0::/system.slice/x.service\n",
+			"/sys/fs/cgroup/system.slice/x.service/cpu.max": "max 100000\n", "/sys/fs/cgroup/system.slice/cpu.max": "200000 100000\n"}, true},
+		{"v2 none", map[string]string{"/proc/self/cgroup": "0::/user.slice\n", "/sys/fs/cgroup/user.slice/cpu.max": "max 100000\n"}, false},
+		{"v1 quota", map[string]string{"/proc/self/cgroup": "3:cpu,cpuacct:/docker/abc\n", "/sys/fs/cgroup/cpu/docker/abc/cpu.cfs_quota_us": "150000\n"}, true},
+		{"v1 none (this machine's layout)", map[string]string{"/proc/self/cgroup": "1:cpu:/\n0::/\n", "/sys/fs/cgroup/cpu/cpu.cfs_quota_us": "-1\n"}, false},
+		{"nothing readable", map[string]string{}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := CgroupCPUQuota(files(tc.files)); got != tc.want {
+				t.Errorf("CgroupCPUQuota = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
