@@ -38,7 +38,7 @@ import (
 // neither GOMAXPROCS nor a CPU quota decides it, up to MaxProcs (and never
 // fewer than the CPUs). On two CPUs shared with a bot, 2, 3 and 4 per CPU
 // gave 0.94, 0.91-1.0 and 1.0 times the requests/s of HAProxy doing the
-// same token check, 1 per CPU 0.83-0.86 (docs/deploying.md).
+// same token check, 1 per CPU 0.81-0.86 (docs/deploying.md).
 const ProcsPerCPU = 4
 
 // MaxProcs bounds the processors ProcsPerCPU gives: the scheduler looks
