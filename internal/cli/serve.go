@@ -74,6 +74,11 @@ stays; open tunnels stay open); SIGTERM and SIGINT shut down gracefully.
 Logs are JSON lines on standard error, one per request with its decision
 and reason.
 
+Unless GOMAXPROCS, GOGC or GOMEMLIMIT say otherwise, serve runs the Go
+runtime with 4 processors per CPU (where no cgroup sets a CPU quota),
+GOGC=400 and a soft memory limit of 90% of its cgroup's memory limit, and
+logs what it chose first (docs/deploying.md, "Runtime settings").
+
 The spec must be a file (not "-"): SIGHUP re-reads it. --watch INTERVAL
 also reloads when a file under the spec's directory, or the catalog
 directory, changes (checked every INTERVAL by content): a Kubernetes
