@@ -105,15 +105,15 @@ func peekHello(r *bufio.Reader, deadline func(time.Time) error, timeout time.Dur
 	}
 }
 
-// readFull appends n bytes read from r to b.
+// readFull appends n bytes read from r to b; on an error, what was read.
 func readFull(r io.Reader, b []byte, n int) ([]byte, error) {
 	l := len(b)
 	b = slices.Grow(b, n)[:l+n]
-	if _, err := io.ReadFull(r, b[l:]); err != nil {
+	if k, err := io.ReadFull(r, b[l:]); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 			err = fmt.Errorf("%w: the stream ended in it", errBadHello)
 		}
-		return b[:l], err
+		return b[:l+k], err
 	}
 	return b, nil
 }
