@@ -37,7 +37,7 @@ import (
 // ProcsPerCPU is how many processors per CPU a daemon runs with when
 // neither GOMAXPROCS nor a CPU quota decides it, up to MaxProcs (and never
 // fewer than the CPUs). On two CPUs shared with a bot, 2, 3 and 4 per CPU
-// gave 0.94, 0.91-1.0 and 1.0 times the requests/s of HAProxy doing the
+// gave 0.94, 0.91-1.0 and 0.99-1.0 times the requests/s of HAProxy doing the
 // same token check, 1 per CPU 0.81-0.86 (docs/deploying.md).
 const ProcsPerCPU = 4
 
