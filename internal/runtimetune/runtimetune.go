@@ -30,6 +30,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -131,63 +132,39 @@ func Current(getenv func(string) string) Host {
 // quota rounded up, so on a one-CPU machine a quota below one CPU leaves
 // it at the CPU count: the quota itself must be read.
 func CgroupCPUQuota(readFile func(string) ([]byte, error)) bool {
-	b, err := readFile("/proc/self/cgroup")
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.SplitN(line, ":", 3)
-		if len(f) != 3 {
-			continue
-		}
-		if f[0] == "0" && f[1] == "" {
-			if q, found := anyQuota(readFile, "/sys/fs/cgroup", f[2], "cpu.max", func(v string) bool {
-				return !strings.HasPrefix(v, "max")
-			}); found {
-				return q
-			}
-			continue
-		}
-		for _, c := range strings.Split(f[1], ",") {
-			if c == "cpu" {
-				if q, found := anyQuota(readFile, "/sys/fs/cgroup/cpu", f[2], "cpu.cfs_quota_us", func(v string) bool {
-					return v != "-1"
-				}); found {
-					return q
-				}
-			}
+	for _, v := range cgroupValues(readFile, "cpu.max", "cpu", "cpu.cfs_quota_us") {
+		if !strings.HasPrefix(v, "max") && v != "-1" {
+			return true
 		}
 	}
 	return false
 }
 
-// anyQuota reads file in the cgroup at path under root and in each of its
-// ancestors and reports whether one of them sets a quota, and whether any
-// of the files could be read.
-func anyQuota(readFile func(string) ([]byte, error), root, path, file string, isQuota func(string) bool) (quota, found bool) {
-	for dir := root + strings.TrimSuffix(path, "/"); ; dir = parent(dir) {
-		if b, err := readFile(dir + "/" + file); err == nil {
-			found = true
-			if isQuota(strings.TrimSpace(string(b))) {
-				return true, true
-			}
-		}
-		if dir == root || !strings.HasPrefix(dir, root+"/") {
-			return false, found
-		}
-	}
-}
-
 // CgroupMemoryMax is the memory limit of this process's cgroup in bytes,
 // or 0 when it has none or it cannot be read: the lowest limit from the
-// process's own cgroup (/proc/self/cgroup) up to the root, as the kernel
-// enforces each — cgroup v2's memory.max, or where the memory controller
-// is on a v1 hierarchy (hybrid systems), its memory.limit_in_bytes, a
-// limit beyond 1 EiB meaning none.
+// process's own cgroup up to the root, as the kernel enforces each —
+// cgroup v2's memory.max, or v1's memory.limit_in_bytes, where a limit
+// beyond 1 EiB means none.
 func CgroupMemoryMax(readFile func(string) ([]byte, error)) int64 {
+	var lowest int64
+	for _, v := range cgroupValues(readFile, "memory.max", "memory", "memory.limit_in_bytes") {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err == nil && n > 0 && n < 1<<60 && (lowest == 0 || n < lowest) {
+			lowest = n
+		}
+	}
+	return lowest
+}
+
+// cgroupValues returns the contents of a controller's file in this
+// process's cgroup and in each of its ancestors, trimmed: v2File on the
+// cgroup v2 hierarchy (/proc/self/cgroup's "0::" line), or v1File under
+// /sys/fs/cgroup/v1Controller where that controller is on a v1 hierarchy
+// (hybrid systems) — from the first hierarchy where any could be read.
+func cgroupValues(readFile func(string) ([]byte, error), v2File, v1Controller, v1File string) []string {
 	b, err := readFile("/proc/self/cgroup")
 	if err != nil {
-		return 0
+		return nil
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		// hierarchy-ID:controllers:path
@@ -195,40 +172,27 @@ func CgroupMemoryMax(readFile func(string) ([]byte, error)) int64 {
 		if len(f) != 3 {
 			continue
 		}
-		if f[0] == "0" && f[1] == "" {
-			if v, found := lowestLimit(readFile, "/sys/fs/cgroup", f[2], "memory.max"); found {
-				return v
+		root, file := "/sys/fs/cgroup", v2File
+		if f[0] != "0" || f[1] != "" {
+			if !slices.Contains(strings.Split(f[1], ","), v1Controller) {
+				continue
 			}
-			continue
+			root, file = "/sys/fs/cgroup/"+v1Controller, v1File
 		}
-		for _, c := range strings.Split(f[1], ",") {
-			if c == "memory" {
-				if v, found := lowestLimit(readFile, "/sys/fs/cgroup/memory", f[2], "memory.limit_in_bytes"); found {
-					return v
-				}
+		var values []string
+		for dir := root + strings.TrimSuffix(f[2], "/"); ; dir = parent(dir) {
+			if b, err := readFile(dir + "/" + file); err == nil {
+				values = append(values, strings.TrimSpace(string(b)))
 			}
+			if dir == root || !strings.HasPrefix(dir, root+"/") {
+				break
+			}
+		}
+		if len(values) > 0 {
+			return values
 		}
 	}
-	return 0
-}
-
-// lowestLimit reads file in the cgroup at path under root and in each of
-// its ancestors, and returns the lowest limit (0: none), and whether any
-// of the files could be read.
-func lowestLimit(readFile func(string) ([]byte, error), root, path, file string) (int64, bool) {
-	var lowest int64
-	found := false
-	for dir := root + strings.TrimSuffix(path, "/"); ; dir = parent(dir) {
-		if v, ok := limitFile(readFile, dir+"/"+file); ok {
-			found = true
-			if v > 0 && v < 1<<60 && (lowest == 0 || v < lowest) {
-				lowest = v
-			}
-		}
-		if dir == root || !strings.HasPrefix(dir, root+"/") {
-			return lowest, found
-		}
-	}
+	return nil
 }
 
 // parent is dir without its last element.
@@ -237,22 +201,4 @@ func parent(dir string) string {
 		return dir[:i]
 	}
 	return ""
-}
-
-// limitFile reads a cgroup limit: a byte count, or "max" (none: 0). ok is
-// false when the file cannot be read or parsed.
-func limitFile(readFile func(string) ([]byte, error), name string) (int64, bool) {
-	b, err := readFile(name)
-	if err != nil {
-		return 0, false
-	}
-	v := strings.TrimSpace(string(b))
-	if v == "max" {
-		return 0, true
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n <= 0 {
-		return 0, false
-	}
-	return n, true
 }
