@@ -1,6 +1,7 @@
 package ingress
 
 import (
+	"context"
 	"crypto/tls"
 	"hash/maphash"
 	"net"
@@ -146,15 +147,103 @@ type trackedConn struct {
 }
 
 func (c *trackedConn) Read(p []byte) (int, error) {
+	if c.info.bodyDeadline.Load() > 0 {
+		c.info.applyBodyDeadline(c.Conn)
+	}
 	n, err := c.Conn.Read(p)
 	c.info.read.Add(int64(n))
+	if err != nil {
+		c.info.watch.failed(err)
+	}
 	return n, err
 }
 
 func (c *trackedConn) Write(p []byte) (int, error) {
 	n, err := c.Conn.Write(p)
 	c.info.written.Add(int64(n))
+	if err != nil {
+		c.info.watch.failed(err)
+	}
 	return n, err
+}
+
+// applyBodyDeadline sets the pending body deadline on c, the socket.
+func (i *connInfo) applyBodyDeadline(c net.Conn) {
+	i.dlMu.Lock()
+	if d := i.bodyDeadline.Load(); d > 0 && i.bodyDeadline.CompareAndSwap(d, -1) {
+		c.SetReadDeadline(time.Unix(0, d)) //nolint:errcheck // a closed connection has none to set
+	}
+	i.dlMu.Unlock()
+}
+
+// endBodyDeadline ends the body deadline d. It reports whether the deadline
+// was never set on the socket; when it was, it has been set by the time
+// endBodyDeadline returns, and the caller moves it.
+func (i *connInfo) endBodyDeadline(d int64) bool {
+	if i.bodyDeadline.CompareAndSwap(d, 0) {
+		return true
+	}
+	i.dlMu.Lock()
+	i.bodyDeadline.Store(0)
+	i.dlMu.Unlock()
+	return false
+}
+
+// clientWatch lets a failure of the client's connection end the upstream
+// exchange of the request in progress on it, as the cancellation of the
+// request's context would: net/http cancels that context when a read of the
+// connection fails (its read in the background, while the handler runs,
+// sees the client close or reset the connection) or a write of the
+// response fails, and every such read and write passes through the
+// trackedConn first. HTTP/1.1 serves one request at a time on a
+// connection, so one slot holds the exchange. Plain connections only (see
+// clientWatchOf).
+type clientWatch struct {
+	// gone: a read or write failed other than by a deadline (the
+	// connection is finished).
+	gone atomic.Bool
+	// exchange is the upstream connection of the exchange in progress.
+	exchange atomic.Pointer[upConn]
+}
+
+// failed records a failed read or write and ends the exchange in progress.
+// A deadline is not the connection's end: net/http moves the read deadline
+// to the past to stop its read in the background after each request, and
+// serves the next one. It does so only once the handler has returned, with
+// no exchange in progress; an exchange that meets a read deadline passing
+// while it runs (read_timeout) ends, as net/http then cancels the request.
+func (w *clientWatch) failed(err error) {
+	if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+		w.gone.Store(true)
+	}
+	w.interrupt()
+}
+
+// interrupt ends the exchange in progress, if any.
+func (w *clientWatch) interrupt() {
+	if c := w.exchange.Swap(nil); c != nil {
+		c.interrupted.Store(true)
+		c.nc.SetDeadline(aLongTimeAgo) //nolint:errcheck // a closed connection is interrupted already
+	}
+}
+
+// clientWatchOf returns the watch of the client connection a request's
+// context carries (connContext), or nil. A TLS connection has none: a
+// client closing its TLS session (close_notify) ends it for net/http
+// without any failed read of the socket — the socket's end of stream is
+// never read — so only the request's context tells.
+func clientWatchOf(ctx context.Context) *clientWatch {
+	c, _ := ctx.Value(connKey{}).(net.Conn)
+	if c == nil {
+		return nil
+	}
+	if _, ok := c.(*tls.Conn); ok {
+		return nil
+	}
+	if info := infoOf(c); info != nil {
+		return &info.watch
+	}
+	return nil
 }
 
 func (c *trackedConn) Close() error {
@@ -178,6 +267,20 @@ type connInfo struct {
 	handled atomic.Int64
 	// read and written count the bytes of the raw connection.
 	read, written atomic.Int64
+	// watch ends an upstream exchange when the connection fails.
+	watch clientWatch
+	// bodyDeadline is the read deadline of the body being read (Unix
+	// nanoseconds), set on the socket by the first read of the socket
+	// that needs it (-1 once set), or 0. dlMu orders setting it with its
+	// end.
+	bodyDeadline atomic.Int64
+	dlMu         sync.Mutex
+	// The client address of the connection's last request, its text and
+	// the X-Forwarded-For value made of it, reused while the client stays
+	// the same. Only the handler uses them, one request at a time.
+	lastClient  netip.Addr
+	lastClientS string
+	lastXFF     []string
 
 	mu sync.Mutex
 	// at the start of the current request: what had been handled and

@@ -125,7 +125,7 @@ func New(cfg Config, opts Options) (*Gateway, error) {
 		busy:       newSourceCounts(),
 		eventLog:   rate.NewLimiter(10, 20),
 	}
-	g.exchanges.New = func() any { return new(exchange) }
+	g.exchanges.New = newExchange
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}

@@ -81,6 +81,9 @@ type exchange struct {
 	proxyErr error
 	info     *connInfo
 	conn     net.Conn // the request's connection, for its read deadline
+	body     []byte   // the body forwarded
+
+	getBodyFn func() (io.ReadCloser, error) // x.getBody, bound once
 }
 
 // ServeHTTP is the gateway's request path. The checks run in one fixed
@@ -142,8 +145,64 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d := g.handle(st, ex, r, start)
 	done = true
 	g.finish(r, ex, &d, start)
-	*ex = exchange{}
+	ex.reset()
 	g.exchanges.Put(ex)
+}
+
+// reset clears x for its next request; the function values bound to it
+// are kept (making one allocates).
+func (x *exchange) reset() {
+	fn := x.getBodyFn
+	*x = exchange{getBodyFn: fn}
+}
+
+// newExchange is the exchange pool's constructor.
+func newExchange() any {
+	x := new(exchange)
+	x.getBodyFn = x.getBody
+	return x
+}
+
+// getBody is the forwarded request's GetBody: the body again.
+func (x *exchange) getBody() (io.ReadCloser, error) {
+	return &bodyReader{Reader: *bytes.NewReader(x.body)}, nil
+}
+
+// bodyReader is a body in memory with a Close (io.NopCloser over a
+// bytes.Reader is two allocations, this one).
+type bodyReader struct{ bytes.Reader }
+
+func (*bodyReader) Close() error { return nil }
+
+// The X-Forwarded-Proto values the bot receives; never modified.
+var (
+	protoHTTP  = []string{"http"}
+	protoHTTPS = []string{"https"}
+)
+
+// clientText is client.String(), reused from the connection's previous
+// request when the client is the same (a connection's requests nearly
+// always come from one client; through a trusted proxy, not always).
+func (x *exchange) clientText(client netip.Addr) string {
+	if x.info == nil {
+		return client.String()
+	}
+	if x.info.lastClient != client || x.info.lastClientS == "" {
+		x.info.lastClient, x.info.lastClientS, x.info.lastXFF = client, client.String(), nil
+	}
+	return x.info.lastClientS
+}
+
+// forwardedFor is the X-Forwarded-For value the bot receives, the client's
+// address: one slice per connection and client, never modified.
+func (x *exchange) forwardedFor() []string {
+	if x.info == nil || x.info.lastClientS != x.clientS {
+		return []string{x.clientS}
+	}
+	if x.info.lastXFF == nil {
+		x.info.lastXFF = []string{x.clientS}
+	}
+	return x.info.lastXFF
 }
 
 // finish counts and logs a request.
@@ -160,7 +219,7 @@ func (g *Gateway) handle(st *state, x *exchange, r *http.Request, start time.Tim
 	w := &x.rec
 	peer, _ := netip.ParseAddrPort(r.RemoteAddr)
 	client, src := st.sources.decide(peer.Addr(), r.Header["X-Forwarded-For"])
-	x.client, x.clientS, x.src = client, client.String(), src
+	x.client, x.clientS, x.src = client, x.clientText(client), src
 	if src.Verdict == model.VerdictDeny {
 		status := http.StatusForbidden
 		if src.Reason == ReasonBadForwardedFor {
@@ -228,20 +287,29 @@ func (g *Gateway) handle(st *state, x *exchange, r *http.Request, start time.Tim
 		return deny(ReasonOverloaded, "")
 	}
 
-	if l := st.cfg.Limits; l.BodyTimeout < l.ReadTimeout {
-		// The body has body_timeout to arrive, less than the server's
-		// read_timeout for the whole request.
-		if x.conn != nil {
+	// The body has body_timeout to arrive, less than the server's
+	// read_timeout for the whole request.
+	l := st.cfg.Limits
+	bodyDeadline := l.BodyTimeout < l.ReadTimeout && x.conn != nil
+	var pending int64
+	if bodyDeadline {
+		if x.info != nil {
+			// Set on the socket only if the body is read from it: a body
+			// that came with the headers (most) costs no deadline.
+			pending = time.Now().Add(l.BodyTimeout).UnixNano()
+			x.info.bodyDeadline.Store(pending)
+		} else {
 			x.conn.SetReadDeadline(time.Now().Add(l.BodyTimeout)) //nolint:errcheck // a closed connection has none to set
 		}
 	}
-	body, err := readBody(r, st.cfg.Limits.MaxBodyBytes)
-	if l := st.cfg.Limits; err == nil && x.conn != nil && l.BodyTimeout < l.ReadTimeout {
-		// Back to the request's own bound: the server's read in the
-		// background, while the bot answers, must not time out sooner.
-		// (After a failed read the passed deadline stays, so that the
-		// server does not wait for the rest of the body either.)
-		x.conn.SetReadDeadline(start.Add(l.ReadTimeout)) //nolint:errcheck // a closed connection has none to set
+	body, err := readBody(r, l.MaxBodyBytes)
+	if bodyDeadline && (pending == 0 || !x.info.endBodyDeadline(pending)) && err == nil {
+		// The deadline was set: none while the bot answers, as net/http
+		// has it for its read in the background (the exchange has its
+		// own, write_timeout). After a failed read the passed deadline
+		// stays, so that the server does not wait for the rest of the
+		// body either.
+		x.conn.SetReadDeadline(time.Time{}) //nolint:errcheck // a closed connection has none to set
 	}
 	if err != nil {
 		if errors.Is(err, errBodyTooLarge) {
@@ -283,14 +351,19 @@ func (g *Gateway) handle(st *state, x *exchange, r *http.Request, start time.Tim
 	// are replaced here and copied by Rewrite from these, after the
 	// reverse proxy has dropped every inbound X-Forwarded-* and Forwarded
 	// header from the outbound request.
-	r.Header["X-Forwarded-For"] = []string{x.clientS}
-	r.Header["X-Forwarded-Proto"] = []string{forwardedProto(r, client != peer.Addr().Unmap())}
+	r.Header["X-Forwarded-For"] = x.forwardedFor()
+	if forwardedProto(r, client != peer.Addr().Unmap()) == "https" {
+		r.Header["X-Forwarded-Proto"] = protoHTTPS
+	} else {
+		r.Header["X-Forwarded-Proto"] = protoHTTP
+	}
 
 	// The body read above goes upstream as it is; GetBody lets the
 	// transport send it again on a new connection when a reused one failed
 	// before taking any of it.
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	x.body = body
+	r.Body = &bodyReader{Reader: *bytes.NewReader(body)}
+	r.GetBody = x.getBodyFn
 	r.ContentLength = int64(len(body))
 	r.TransferEncoding = nil
 	up.proxy.ServeHTTP(w, r)

@@ -72,6 +72,48 @@ type upConn struct {
 	peekFn    func(fd uintptr) bool // c.peek, bound once (no closure per check)
 	peekAlive bool
 	peekBuf   [1]byte
+
+	// The watch over the current exchange (see watch).
+	client      *clientWatch // the client connection's, or nil
+	interrupted atomic.Bool  // the client's connection failed during the exchange
+	stopFn      func() bool  // c.unwatch, bound once
+}
+
+// watch makes the client's departure end the exchange about to start on c:
+// the connection's deadline moves to the past, which wakes whatever read
+// or write is blocked. It returns the function that ends the watch, which
+// reports false when the departure came first (the deadline has moved and
+// c must not be reused).
+//
+// A request the gateway serves carries its client connection in the
+// context, and the connection's own watch (clientWatch) is used: a pointer
+// stored and cleared per exchange. Any other context is watched with
+// context.AfterFunc, which costs a registration with the context's parent
+// (several allocations) on every request.
+func (c *upConn) watch(ctx context.Context) func() bool {
+	c.interrupted.Store(false)
+	cw := clientWatchOf(ctx)
+	if cw == nil {
+		c.client = nil
+		return context.AfterFunc(ctx, func() {
+			c.interrupted.Store(true)
+			c.nc.SetDeadline(aLongTimeAgo)
+		})
+	}
+	c.client = cw
+	cw.exchange.Store(c)
+	if cw.gone.Load() || ctx.Err() != nil {
+		cw.interrupt()
+	}
+	if c.stopFn == nil {
+		c.stopFn = c.unwatch
+	}
+	return c.stopFn
+}
+
+// unwatch ends the client connection's watch over c's exchange.
+func (c *upConn) unwatch() bool {
+	return c.client.exchange.CompareAndSwap(c, nil)
 }
 
 // countingWriter counts the bytes the socket accepted, to tell a request
@@ -217,7 +259,7 @@ func (c *upConn) roundTrip(ctx context.Context, req *http.Request) (*http.Respon
 	}
 	// A request whose client has gone is abandoned: the deadline in the
 	// past wakes whatever read or write is blocked.
-	stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(aLongTimeAgo) })
+	stop := c.watch(ctx)
 	c.cw.n, c.cw.writes = 0, 0
 	var w io.Writer = c.bw
 	if req.GetBody != nil {
@@ -266,6 +308,11 @@ func (c *upConn) roundTrip(ctx context.Context, req *http.Request) (*http.Respon
 func (c *upConn) exchangeError(ctx context.Context, err error) error {
 	if cerr := ctx.Err(); cerr != nil {
 		return fmt.Errorf("%w (%v)", cerr, err)
+	}
+	if c.interrupted.Load() {
+		// The client's connection failed; net/http cancels the request's
+		// context just after.
+		return fmt.Errorf("%w (the client's connection ended: %v)", context.Canceled, err)
 	}
 	return err
 }
