@@ -220,9 +220,12 @@ func (p *Proxy) resolve(ctx context.Context, st *state, t policy.Target) ([]neti
 	return out, model.Decision{}, ""
 }
 
-// dial connects to the first of addrs that answers.
+// dial connects to the first of addrs that answers, each within timeout.
+// No TCP keep-alive: a tunnel's idle timeout ends a tunnel whose peer
+// vanished, as it ends any idle one (Squid and HAProxy leave keep-alive off
+// too), and the four socket options it takes are spared on every tunnel.
 func dial(ctx context.Context, addrs []netip.AddrPort, timeout time.Duration) (net.Conn, netip.AddrPort, error) {
-	d := net.Dialer{Timeout: timeout}
+	d := net.Dialer{Timeout: timeout, KeepAlive: -1}
 	var errs []error
 	for _, a := range addrs {
 		c, err := d.DialContext(ctx, "tcp", a.String())
@@ -238,11 +241,18 @@ func dial(ctx context.Context, addrs []netip.AddrPort, timeout time.Duration) (n
 // 200, checks the TLS server name on TLS ports, and copies both ways until
 // either side closes or the tunnel is idle too long.
 func (p *Proxy) tunnel(w http.ResponseWriter, r *http.Request, st *state, t policy.Target, addrs []netip.AddrPort, rec *record) {
-	dctx, cancel := context.WithTimeout(r.Context(), st.cfg.Limits.ConnectTimeout)
-	up, addr, err := dial(dctx, addrs, st.cfg.Limits.ConnectTimeout)
-	cancel()
+	// The connect timeout bounds the dial, not the request's context: a
+	// context derived from it costs a registration with the request's
+	// on every tunnel, for a client that leaves within the connect
+	// timeout, which is looked at once the dial is done.
+	up, addr, err := dial(context.Background(), addrs, st.cfg.Limits.ConnectTimeout)
 	if err != nil {
 		p.refuse(w, rec, http.StatusBadGateway, model.Decision{Verdict: model.VerdictDeny, Reason: ReasonConnect, Detail: err.Error()})
+		return
+	}
+	if err := r.Context().Err(); err != nil {
+		up.Close()
+		rec.decision = model.Decision{Verdict: model.VerdictDeny, Reason: ReasonConnect, Detail: "the client left during the connect"}
 		return
 	}
 	rec.addr = addr.String()

@@ -250,7 +250,9 @@ func resolverFor(servers []netip.AddrPort) *net.Resolver {
 
 // Start opens the listeners and serves in the background until Shutdown.
 func (p *Proxy) Start() error {
-	ln, err := net.Listen("tcp", p.running.Listen)
+	// No TCP keep-alive on clients' connections either (see dial).
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(context.Background(), "tcp", p.running.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
