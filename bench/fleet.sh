@@ -201,8 +201,14 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[i
 echo "== $ROUNDS rounds of $DURATION, wrk -t$THREADS -c$CONNS"
 for r in $(seq "$ROUNDS"); do
 	echo "round $r"
-	measure gateway http://127.0.0.1:18443/api/messages $GW_PID
-	measure haproxy-jwt http://127.0.0.1:18460/api/messages $HJ_PID
+	# The gateway and HAProxy side by side, first one then the other.
+	if [ $((r % 2)) = 1 ]; then
+		measure gateway http://127.0.0.1:18443/api/messages $GW_PID
+		measure haproxy-jwt http://127.0.0.1:18460/api/messages $HJ_PID
+	else
+		measure haproxy-jwt http://127.0.0.1:18460/api/messages $HJ_PID
+		measure gateway http://127.0.0.1:18443/api/messages $GW_PID
+	fi
 	measure gateway-1cpu http://127.0.0.1:18444/api/messages $G1_PID
 	measure nginx http://127.0.0.1:18461/api/messages $NGINX_PID $(pgrep -P $NGINX_PID)
 	measure fleet-1 http://127.0.0.1:18462/api/messages "${FLEET_PIDS[0]}"
@@ -221,6 +227,11 @@ gc=$(echo "${CPU[gateway]}" | median); hc=$(echo "${CPU[haproxy-jwt]}" | median)
 f1=$(echo "${RPS[fleet-1]}" | median); f2=$(echo "${RPS[fleet-2]}" | median); f3=$(echo "${RPS[fleet-3]}" | median)
 echo
 awk -v g="$g" -v h="$h" -v n="$n" 'BEGIN {printf "gateway / haproxy-jwt: %.2fx requests/s (target: at least 1.0x)\ngateway / nginx (no checks): %.2fx requests/s\n", g/h, g/n}'
+# The ratio of each round's pair, measured a few seconds apart, is
+# disturbed less by the machine's drift between rounds than the ratio of
+# the medians.
+paired=$(paste -d' ' <(echo "${RPS[gateway]}" | tr ' ' '\n' | grep -v '^$') <(echo "${RPS[haproxy-jwt]}" | tr ' ' '\n' | grep -v '^$') | awk '{printf "%.3f ", $1/$2}')
+echo "gateway / haproxy-jwt in each round: $paired(median $(echo "$paired" | median))"
 g1=$(echo "${RPS[gateway-1cpu]}" | median)
 awk -v g="$g1" -v h="$h" 'BEGIN {printf "gateway with the runtime defaults / haproxy-jwt: %.2fx requests/s\n", g/h}'
 awk -v g="$gc" -v h="$hc" -v n="$nc" 'BEGIN {printf "CPU per request: gateway %.2fx haproxy-jwt, %.2fx nginx\n", g/h, g/n}'

@@ -29,8 +29,9 @@ import (
 // the thread wake-ups behind them, cost more than the HTTP work itself.
 // Here a request with its body in memory (the gateway's always is) costs
 // one write (when it fits the 8 KiB buffer) and the reads of its response,
-// with the parsing and serialising left to net/http (Request.Write,
-// http.ReadResponse), so the wire format is the standard library's.
+// with the parsing left to net/http (http.ReadResponse) and the wire format
+// the standard library's: writeRequest writes what Request.Write would, or
+// leaves the request to it.
 //
 // What http.Transport learns from its reader goroutine (the upstream closed
 // an idle connection) is learned here just before reuse, by a
@@ -265,7 +266,10 @@ func (c *upConn) roundTrip(ctx context.Context, req *http.Request) (*http.Respon
 	if req.GetBody != nil {
 		w = heldWriter{c.bw}
 	}
-	err := req.Write(w)
+	done, err := writeRequest(c.bw, req)
+	if !done {
+		err = req.Write(w)
+	}
 	if err == nil {
 		err = c.bw.Flush()
 	}
